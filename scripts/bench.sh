@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# ddbrun's benchmark on a DynamoDB Local it starts itself (fresh, in memory,
+# for every measurement), printing:
+#   1. single-thread PutItem/GetItem: requests/s and client CPU ms per request;
+#   2. the record processor with a no-op callback over N records (default
+#      20,000) at 5 and 16 workers, and at BIG_N (default 100,000) at 16:
+#      records/s, client CPU s per 1,000 records (whole process, start-up
+#      included), peak RSS.
+#   scripts/bench.sh [DDBRUN_BINARY]      env: N, BIG_N (0 skips), WORKERS ("5 16"), SINGLE_COUNT
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DDBRUN="$(realpath "${1:-build/ddbrun}")"
+N="${N:-20000}" BIG_N="${BIG_N:-100000}" WORKERS="${WORKERS:-5 16}" SINGLE_COUNT="${SINGLE_COUNT:-3000}"
+export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench AWS_REGION=us-east-1
+unset AWS_ENDPOINT_URL DYNAMODB_ENDPOINT AWS_SESSION_TOKEN AWS_PROFILE
+PORT=""
+trap '[[ -n "$PORT" ]] && scripts/ddb_local.sh stop "$PORT"' EXIT
+trap 'exit 130' INT TERM
+
+start_server() {
+  PORT="$(scripts/ddb_local.sh freeport)"
+  AWS_ENDPOINT_URL_DYNAMODB="$(scripts/ddb_local.sh start "$PORT")"
+  export AWS_ENDPOINT_URL_DYNAMODB
+  "$DDBRUN" --no-env scripts/create_tables.lua >/dev/null
+}
+stop_server() { scripts/ddb_local.sh stop "$PORT"; PORT=""; }
+
+load() { # $1 = records, in 4 parallel loaders
+  local n="$1" per=$(( ($1 + 3) / 4 )) pids=()
+  for k in 0 1 2 3; do
+    local from=$((k * per)) count=$per
+    (( from + count > n )) && count=$((n - from))
+    (( count > 0 )) && { "$DDBRUN" --no-env scripts/bench/load.lua "$count" "$from" & pids+=($!); }
+  done
+  for p in "${pids[@]}"; do wait "$p"; done
+}
+
+echo "== single-thread client (one request at a time, $SINGLE_COUNT measured after 200 warm-up)"
+start_server
+"$DDBRUN" --no-env scripts/bench/single.lua "$SINGLE_COUNT" 200 >/dev/null   # JIT warm-up of the server
+printf '%-8s %12s %18s\n' op "requests/s" "CPU ms/request"
+"$DDBRUN" --no-env scripts/bench/single.lua "$SINGLE_COUNT" 200 |
+  awk '/^SINGLE/ { printf "%-8s %12.0f %18.3f\n", $2, $4, $5 }'
+stop_server
+
+echo
+echo "== record processor, no-op callback (whole-process CPU and RSS, start-up included)"
+printf '%8s %8s %12s %16s %12s %8s\n' records workers "records/s" "CPU s/1k rec" "peak RSS MB" errors
+measure() { # $1 = records, $2 = workers
+  start_server
+  load "$1"
+  local t out; t="$(mktemp)"
+  out="$(/usr/bin/time -f '%e %U %S %M' -o "$t" "$DDBRUN" --no-env scripts/bench/process.lua "$2")"
+  read -r _ user sys rss <"$t"; rm -f "$t"
+  read -r _ processed errors elapsed <<<"$(grep '^RESULT' <<<"$out")"
+  [[ "$processed" == "$1" ]] || echo "!! processed $processed of $1" >&2
+  awk -v n="$1" -v w="$2" -v p="$processed" -v e="$elapsed" -v u="$user" -v s="$sys" -v m="$rss" -v err="$errors" \
+    'BEGIN { printf "%8d %8d %12.0f %16.3f %12.1f %8d\n", n, w, p / e, (u + s) * 1000 / n, m / 1024, err }'
+  stop_server
+}
+for w in $WORKERS; do measure "$N" "$w"; done
+if (( BIG_N > 0 )); then measure "$BIG_N" 16; fi

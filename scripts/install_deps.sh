@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what ddbrun needs to build, test and run DynamoDB Local; does nothing
+# (and downloads nothing) when everything is already present.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(make gcc pkg-config ca-certificates curl procps time
+          lua5.4 liblua5.4-dev lua-cjson lua-busted libcmocka-dev
+          libcurl4-openssl-dev libssl-dev libjansson-dev zlib1g-dev
+          openjdk-17-jre-headless)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+
+if ((${#missing[@]})); then
+  echo "install_deps: installing ${missing[*]}" >&2
+  SUDO=""; [[ $(id -u) -eq 0 ]] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+scripts/ddb_local.sh fetch

@@ -1,0 +1,105 @@
+-- ddbrun as a Lua interpreter: arg, -e, exit codes, errors with tracebacks.
+local helper = require("helper")
+
+describe("ddbrun host", function()
+  it("runs -e code with arg set like lua5.4", function()
+    local out, _, code = helper.run("-e " .. helper.shell_quote("print(_VERSION, #arg)"))
+    assert.are.equal("Lua 5.4\t0\n", out)
+    assert.are.equal(0, code)
+  end)
+
+  it("sets arg[0], arg[1..n], negative indices and ... for a script", function()
+    local path = helper.script([[
+      print(arg[0]:match("[^/]+$"), #arg, arg[1], arg[2], arg[3])
+      print(arg[-1]:match("[^/]+$"))
+      print(select("#", ...), ...)
+    ]])
+    local out, err, code = helper.run(helper.shell_quote(path) .. " one 'two words' 3")
+    assert.are.equal(0, code, err)
+    assert.are.equal("script.lua\t3\tone\ttwo words\t3\nddbrun\n3\tone\ttwo words\t3\n", out)
+  end)
+
+  it("puts options before the script at negative arg indices", function()
+    local path = helper.script("print(arg[-3], arg[-2], arg[0]:match('[^/]+$'))")
+    local out = helper.run("--no-env -e 'x=1' " .. helper.shell_quote(path))
+    assert.are.equal("--no-env\t-e\tscript.lua\n", out)
+  end)
+
+  it("passes os.exit codes through", function()
+    for _, case in ipairs { { "os.exit(3)", 3 }, { "os.exit(true)", 0 }, { "os.exit(false)", 1 }, { "os.exit(0, true)", 0 } } do
+      local _, _, code = helper.run("-e " .. helper.shell_quote(case[1]))
+      assert.are.equal(case[2], code, case[1])
+    end
+  end)
+
+  it("reports a runtime error with file:line and a traceback, exit 1", function()
+    local path = helper.script("local function f()\n  error('boom')\nend\nf()\n", "fails.lua")
+    local out, err, code = helper.run(helper.shell_quote(path))
+    assert.are.equal(1, code)
+    assert.are.equal("", out)
+    assert.truthy(err:find("^ddbrun: [^\n]*fails%.lua:2: boom\n"), err)
+    assert.truthy(err:find("stack traceback:", 1, true), err)
+    assert.truthy(err:find("fails.lua:4:", 1, true), err)
+  end)
+
+  it("reports error objects through __tostring", function()
+    local out, err, code = helper.run("-e " .. helper.shell_quote(
+      "error(setmetatable({}, {__tostring = function() return 'custom failure' end}))"))
+    assert.are.equal(1, code)
+    assert.truthy(err:find("^ddbrun: custom failure\n"), err)
+    assert.are.equal("", out)
+  end)
+
+  it("reports a syntax error with file and line", function()
+    local path = helper.script("local x = = 1\n", "bad.lua")
+    local _, err, code = helper.run(helper.shell_quote(path))
+    assert.are.equal(1, code)
+    assert.truthy(err:find("bad.lua:1:", 1, true), err)
+  end)
+
+  it("gives a one-line error for a missing script", function()
+    local _, err, code = helper.run("/nonexistent/script.lua")
+    assert.are.equal(1, code)
+    assert.are.equal("ddbrun: cannot open /nonexistent/script.lua: no such file\n", err)
+  end)
+
+  it("refuses an unknown option", function()
+    local _, err, code = helper.run("--bogus")
+    assert.are.equal(1, code)
+    assert.truthy(err:find("unrecognized option '--bogus'", 1, true), err)
+  end)
+
+  it("prints versions with -v and usage with -h", function()
+    local out, _, code = helper.run("-v")
+    assert.are.equal(0, code)
+    assert.truthy(out:find("^ddbrun %d+%.%d+%.%d+ %(Lua 5%.4%.%d+, libcurl %d+[%.%d]*, OpenSSL %d"), out)
+    out, _, code = helper.run("-h")
+    assert.are.equal(0, code)
+    assert.truthy(out:find("^usage: ddbrun %[options%] %[script %[args%]%]"), out)
+  end)
+
+  it("runs a script from stdin with -", function()
+    local path = helper.script("print('from stdin', ...)")
+    local out, _, code = helper.run("- a b", { stdin = path })
+    assert.are.equal(0, code)
+    assert.are.equal("from stdin\ta\tb\n", out)
+  end)
+
+  it("preloads ddb and -l requires a module into a global", function()
+    local out, err, code = helper.run("-l ddb -e " .. helper.shell_quote("print(type(ddb.client), ddb.version)"))
+    assert.are.equal(0, code, err)
+    assert.truthy(out:find("^function\t%d+%.%d+%.%d+\n$"), out)
+  end)
+
+  it("finds the lua/ modules after make install", function()
+    local prefix = helper.tmpdir()
+    local ok = os.execute(string.format("make -s -C %s install BUILD=%s PREFIX=%s >/dev/null",
+      helper.shell_quote(helper.root), helper.shell_quote(os.getenv("DDBRUN_BUILD") or "build"), helper.shell_quote(prefix)))
+    assert.is_true(ok)
+    local out, err, code = helper.run("-e " .. helper.shell_quote("print(require('ddb').version, package.searchpath('ddb', package.path))"),
+      { bin = prefix .. "/bin/ddbrun", dir = "/" })
+    assert.are.equal(0, code, err)
+    assert.truthy(out:find(prefix .. "/share/ddbrun/lua/ddb.lua", 1, true), out)
+    os.execute("rm -rf " .. helper.shell_quote(prefix))
+  end)
+end)

@@ -1,0 +1,260 @@
+#include "client.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <openssl/crypto.h>
+#include <zlib.h>
+
+#include "http.h"
+#include "sigv4.h"
+
+struct ddb_client {
+    ddb_config cfg;
+    http_conn *http;
+    sigv4_signer signer;
+    char host[320];     /* Host header value: host[:port] */
+    char path[512];     /* the endpoint's path, "/" by default */
+    uint64_t rng;
+};
+
+#define TARGET_PREFIX "DynamoDB_20120810."
+
+void ddb_error_set(ddb_error *err, const char *code, int retryable, const char *fmt, ...)
+{
+    memset(err, 0, sizeof *err);
+    snprintf(err->code, sizeof err->code, "%s", code);
+    err->retryable = retryable;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->message, sizeof err->message, fmt, ap);
+    va_end(ap);
+}
+
+/* Splits the endpoint into the Host header value and the path to sign. */
+static int parse_endpoint(ddb_client *c, ddb_error *err)
+{
+    CURLU *u = curl_url();
+    char *host = NULL, *port = NULL, *path = NULL;
+    int rc = -1;
+    if (!u) {
+        ddb_error_set(err, "OutOfMemory", 0, "out of memory");
+        return -1;
+    }
+    if (curl_url_set(u, CURLUPART_URL, c->cfg.endpoint, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
+        ddb_error_set(err, "InvalidEndpoint", 0, "endpoint '%s' is not a valid URL", c->cfg.endpoint);
+    } else {
+        curl_url_get(u, CURLUPART_PORT, &port, 0);   /* only an explicit port */
+        curl_url_get(u, CURLUPART_PATH, &path, 0);
+        snprintf(c->host, sizeof c->host, "%s%s%s", host, port ? ":" : "", port ? port : "");
+        snprintf(c->path, sizeof c->path, "%s", path && *path ? path : "/");
+        rc = 0;
+    }
+    curl_free(host);
+    curl_free(port);
+    curl_free(path);
+    curl_url_cleanup(u);
+    return rc;
+}
+
+ddb_client *ddb_client_new(const ddb_config *cfg, ddb_error *err)
+{
+    char msg[512];
+    if (config_check(cfg, msg, sizeof msg) != 0) {
+        ddb_error_set(err, "ConfigError", 0, "%s", msg);
+        return NULL;
+    }
+    ddb_client *c = calloc(1, sizeof *c);
+    if (!c) {
+        ddb_error_set(err, "OutOfMemory", 0, "out of memory creating a client");
+        return NULL;
+    }
+    c->cfg = *cfg;
+    c->rng = retry_seed(c);
+    if (parse_endpoint(c, err) != 0) {
+        ddb_client_free(c);
+        return NULL;
+    }
+    if (sigv4_signer_init(&c->signer, cfg->access_key, cfg->secret_key, cfg->region, "dynamodb") != 0) {
+        ddb_error_set(err, "ConfigError", 0, "AWS credentials or region too long");
+        ddb_client_free(c);
+        return NULL;
+    }
+    c->http = http_conn_new(cfg->ca_bundle, cfg->connect_timeout_ms, cfg->request_timeout_ms);
+    if (!c->http) {
+        ddb_error_set(err, "OutOfMemory", 0, "out of memory creating an HTTP connection");
+        ddb_client_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void ddb_client_free(ddb_client *c)
+{
+    if (!c) return;
+    http_conn_free(c->http);
+    sigv4_signer_clear(&c->signer);
+    config_clear(&c->cfg);
+    free(c);
+}
+
+const ddb_config *ddb_client_config(const ddb_client *c)
+{
+    return &c->cfg;
+}
+
+/* Replaces every occurrence of secret in s by "****": server messages may
+ * quote the canonical request, which holds the session token. */
+static void redact(char *s, const char *secret)
+{
+    size_t n = strlen(secret);
+    if (n < 4) return;
+    for (char *hit; (hit = strstr(s, secret)) != NULL;) {
+        memcpy(hit, "****", 4);
+        memmove(hit + 4, hit + n, strlen(hit + n) + 1);
+    }
+}
+
+/* Fills err from a non-200 response: {"__type": "ns#Code", "message": "..."}. */
+static void error_from_response(ddb_client *c, const http_response *r, ddb_error *err)
+{
+    json_t *doc = json_loadb(r->body, r->body_len, 0, NULL);
+    const char *type = json_string_value(json_object_get(doc, "__type"));
+    const char *message = json_string_value(json_object_get(doc, "message"));
+    if (!message) message = json_string_value(json_object_get(doc, "Message"));
+    const char *hash = type ? strrchr(type, '#') : NULL;
+    const char *code = hash ? hash + 1 : type;
+    if (!code) code = r->status >= 500 ? (r->status == 503 ? "ServiceUnavailable" : "InternalServerError") : "HttpError";
+    if (message)
+        ddb_error_set(err, code, 0, "%s", message);
+    else
+        ddb_error_set(err, code, 0, "HTTP %ld from %s%s", r->status, c->cfg.endpoint,
+                      doc ? "" : " (the body is not JSON)");
+    json_decref(doc);
+    err->status = r->status;
+    err->retryable = retry_is_retryable(err->code, r->status);
+    snprintf(err->request_id, sizeof err->request_id, "%s", r->request_id);
+    redact(err->message, c->cfg.secret_key);
+    redact(err->message, c->cfg.session_token);
+}
+
+static int checksum_ok(const http_response *r)
+{
+    if (!r->has_crc32) return 1;
+    return crc32(0L, (const Bytef *)r->body, (uInt)r->body_len) == r->crc32;
+}
+
+/* Builds the signed header lines for one attempt into lines (storage in buf). */
+static size_t build_headers(ddb_client *c, const char *op, const char *body, size_t body_len,
+                            const char **lines, char bufs[][4200], int *failed)
+{
+    char amz_date[17], target[160];
+    sigv4_amz_date((long long)time(NULL), amz_date);
+    snprintf(target, sizeof target, TARGET_PREFIX "%s", op);
+    sigv4_header signed_headers[5] = {
+        { "content-type", "application/x-amz-json-1.0" },
+        { "host", c->host },
+        { "x-amz-date", amz_date },
+        { "x-amz-target", target },
+        { "x-amz-security-token", c->cfg.session_token },
+    };
+    size_t nsigned = c->cfg.session_token[0] ? 5 : 4;
+    sigv4_request req = { "POST", c->path, NULL, signed_headers, nsigned, body, body_len, amz_date };
+    char auth[512];
+    *failed = sigv4_authorization(&c->signer, &req, auth, sizeof auth) != 0;
+    size_t n = 0;
+    snprintf(bufs[n], sizeof bufs[n], "Authorization: %s", auth), lines[n] = bufs[n], n++;
+    snprintf(bufs[n], sizeof bufs[n], "X-Amz-Date: %s", amz_date), lines[n] = bufs[n], n++;
+    snprintf(bufs[n], sizeof bufs[n], "X-Amz-Target: %s", target), lines[n] = bufs[n], n++;
+    snprintf(bufs[n], sizeof bufs[n], "Host: %s", c->host), lines[n] = bufs[n], n++;
+    if (nsigned == 5) snprintf(bufs[n], sizeof bufs[n], "X-Amz-Security-Token: %s", c->cfg.session_token), lines[n] = bufs[n], n++;
+    lines[n++] = "Content-Type: application/x-amz-json-1.0";
+    lines[n++] = "User-Agent: ddbrun/0.1";
+    lines[n++] = "Expect:";   /* no 100-continue round trip for large bodies */
+    return n;
+}
+
+/* One attempt. */
+static int send_once(ddb_client *c, const char *op, const char *body, size_t body_len,
+                     json_t **out, ddb_error *err)
+{
+    const char *lines[8];
+    char bufs[5][4200];
+    int failed;
+    size_t n = build_headers(c, op, body, body_len, lines, bufs, &failed);
+    if (failed) {
+        ddb_error_set(err, "OutOfMemory", 0, "out of memory signing the request");
+        return -1;
+    }
+    http_response r;
+    http_error herr;
+    int rc = http_post(c->http, c->cfg.endpoint, lines, n, body, body_len, &r, &herr);
+    OPENSSL_cleanse(bufs, sizeof bufs);
+    if (rc != 0) {
+        ddb_error_set(err, herr.code, retry_is_retryable(herr.code, 0), "%s", herr.message);
+        return -1;
+    }
+    if (!checksum_ok(&r)) {
+        ddb_error_set(err, "ChecksumMismatch", 1, "%s: the response does not match its x-amz-crc32 checksum",
+                      c->cfg.endpoint);
+        err->status = r.status;
+        return -1;
+    }
+    if (r.status != 200) {
+        error_from_response(c, &r, err);
+        return -1;
+    }
+    if (!out) return 0;
+    json_error_t jerr;
+    *out = json_loadb(r.body, r.body_len, JSON_ALLOW_NUL, &jerr);
+    if (!*out) {
+        ddb_error_set(err, "InvalidResponse", 1, "%s: the response is not valid JSON: %s at byte %d",
+                      c->cfg.endpoint, jerr.text, jerr.position);
+        snprintf(err->request_id, sizeof err->request_id, "%s", r.request_id);
+        err->status = r.status;
+        return -1;
+    }
+    return 0;
+}
+
+/* Whether the server may have applied a request that failed this way. */
+static int outcome_unknown(const ddb_error *err)
+{
+    return err->status >= 500 || strcmp(err->code, "ConnectionReset") == 0 ||
+           strcmp(err->code, "TimeoutError") == 0 || strcmp(err->code, "InvalidResponse") == 0 ||
+           strcmp(err->code, "ChecksumMismatch") == 0;
+}
+
+int ddb_client_call(ddb_client *c, const char *op, const char *body, size_t body_len,
+                    const retry_policy *policy, json_t **out, ddb_error *err)
+{
+    const retry_policy *p = policy ? policy : &c->cfg.retry;
+    int uncertain = 0;
+    for (int attempt = 1;; attempt++) {
+        int rc = send_once(c, op, body, body_len, out, err);
+        if (rc == 0) return 0;
+        err->attempts = attempt;
+        err->uncertain = uncertain;
+        if (!err->retryable || attempt >= p->max_attempts) return -1;
+        uncertain |= outcome_unknown(err);
+        retry_sleep_ms(retry_delay_ms(p, attempt, &c->rng));
+    }
+}
+
+int ddb_client_call_json(ddb_client *c, const char *op, const json_t *request,
+                         const retry_policy *policy, json_t **out, ddb_error *err)
+{
+    char *body = json_dumps(request, JSON_COMPACT);
+    if (!body) {
+        ddb_error_set(err, "OutOfMemory", 0, "out of memory encoding the %s request", op);
+        return -1;
+    }
+    int rc = ddb_client_call(c, op, body, strlen(body), policy, out, err);
+    free(body);
+    return rc;
+}

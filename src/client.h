@@ -1,0 +1,47 @@
+/* The DynamoDB client in C: signs, sends, checks and retries JSON 1.0 calls.
+ * A ddb_client is owned by one thread at a time (it holds one kept-alive
+ * connection); build one per thread from a shared ddb_config. No Lua. */
+#ifndef DDBRUN_CLIENT_H
+#define DDBRUN_CLIENT_H
+
+#include <stddef.h>
+#include <jansson.h>
+
+#include "config.h"
+#include "retry.h"
+
+typedef struct ddb_error {
+    char code[64];        /* "ConditionalCheckFailedException", "ConnectionError", ... */
+    char message[1024];   /* never contains a secret */
+    long status;          /* HTTP status, 0 for transport failures */
+    int retryable;
+    char request_id[128];
+    int attempts;         /* attempts made, including the failing one */
+    int uncertain;        /* an earlier attempt may have been applied (reset, timeout, 5xx) */
+} ddb_error;
+
+typedef struct ddb_client ddb_client;
+
+/* A client for cfg (copied). Returns NULL with err filled when cfg cannot sign
+ * requests or memory runs out. */
+ddb_client *ddb_client_new(const ddb_config *cfg, ddb_error *err);
+void ddb_client_free(ddb_client *c);
+
+const ddb_config *ddb_client_config(const ddb_client *c);
+
+/* Calls operation op ("PutItem") with a JSON body, retrying retryable errors
+ * under policy (NULL: the client's own). On success returns 0 and, when out
+ * is not NULL, sets *out to the parsed response (a new reference the caller
+ * owns). On failure returns -1 with err filled. */
+int ddb_client_call(ddb_client *c, const char *op, const char *body, size_t body_len,
+                    const retry_policy *policy, json_t **out, ddb_error *err);
+
+/* The same with a JSON request object. */
+int ddb_client_call_json(ddb_client *c, const char *op, const json_t *request,
+                         const retry_policy *policy, json_t **out, ddb_error *err);
+
+/* Fills err as the client does for its own failures (used by callers that
+ * detect a problem before sending). */
+void ddb_error_set(ddb_error *err, const char *code, int retryable, const char *fmt, ...);
+
+#endif

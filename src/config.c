@@ -1,0 +1,216 @@
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+static const char *env(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : NULL;
+}
+
+static int copy_setting(char *dst, size_t size, const char *name, const char *value,
+                        char *err, size_t errlen)
+{
+    if (strlen(value) >= size) {
+        snprintf(err, errlen, "%s is too long (at most %zu characters)", name, size - 1);
+        return -1;
+    }
+    strcpy(dst, value);
+    return 0;
+}
+
+int config_parse_long(const char *name, const char *text, long min, long max, long *out,
+                      char *err, size_t errlen)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (errno || end == text || *end || v < min || v > max) {
+        snprintf(err, errlen, "%s must be a whole number from %ld to %ld, not '%s'", name, min, max, text);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int long_setting(const char *name, long min, long max, long *out, char *err, size_t errlen)
+{
+    const char *v = env(name);
+    return v ? config_parse_long(name, v, min, max, out, err, errlen) : 0;
+}
+
+static int double_setting(const char *name, double min, double max, double *out, char *err, size_t errlen)
+{
+    const char *v = env(name);
+    if (!v) return 0;
+    char *end;
+    double d = strtod(v, &end);
+    if (end == v || *end || !(d >= min && d <= max)) {
+        snprintf(err, errlen, "%s must be a number from %g to %g, not '%s'", name, min, max, v);
+        return -1;
+    }
+    *out = d;
+    return 0;
+}
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s)) s++;
+    char *e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1])) *--e = '\0';
+    return s;
+}
+
+static void credentials_path(char *out, size_t size)
+{
+    const char *file = env("AWS_SHARED_CREDENTIALS_FILE");
+    const char *home = env("HOME");
+    if (file) snprintf(out, size, "%s", file);
+    else if (home) snprintf(out, size, "%s/.aws/credentials", home);
+    else out[0] = '\0';
+}
+
+/* Copies one "key = value" line of the profile section into cfg. */
+static int credentials_line(ddb_config *cfg, const char *path, int lineno, char *line,
+                            char *err, size_t errlen)
+{
+    char *eq = strchr(line, '=');
+    if (!eq) {
+        snprintf(err, errlen, "%s:%d: expected 'key = value'", path, lineno);
+        return -1;
+    }
+    *eq = '\0';
+    const char *key = trim(line), *value = trim(eq + 1);
+    char name[1200];
+    snprintf(name, sizeof name, "%.1000s:%d: %.100s", path, lineno, key);
+    if (strcmp(key, "aws_access_key_id") == 0)
+        return copy_setting(cfg->access_key, sizeof cfg->access_key, name, value, err, errlen);
+    if (strcmp(key, "aws_secret_access_key") == 0)
+        return copy_setting(cfg->secret_key, sizeof cfg->secret_key, name, value, err, errlen);
+    if (strcmp(key, "aws_session_token") == 0)
+        return copy_setting(cfg->session_token, sizeof cfg->session_token, name, value, err, errlen);
+    return 0;
+}
+
+/* Reads the [profile] section of the shared credentials file, if there is one. */
+static int read_credentials_file(ddb_config *cfg, char *err, size_t errlen)
+{
+    char path[1024];
+    credentials_path(path, sizeof path);
+    FILE *f = path[0] ? fopen(path, "r") : NULL;
+    if (!f) return 0;
+    const char *profile = env("AWS_PROFILE") ? env("AWS_PROFILE") : "default";
+    char line[8192];
+    int in_profile = 0, lineno = 0, rc = 0;
+    while (rc == 0 && fgets(line, sizeof line, f)) {
+        lineno++;
+        char *s = trim(line);
+        if (*s == '\0' || *s == '#' || *s == ';') continue;
+        if (*s == '[') {
+            char *close = strchr(s, ']');
+            if (close) *close = '\0';
+            in_profile = strcmp(trim(s + 1), profile) == 0;
+        } else if (in_profile) {
+            rc = credentials_line(cfg, path, lineno, s, err, errlen);
+        }
+    }
+    fclose(f);
+    return rc;
+}
+
+static int resolve_credentials(ddb_config *cfg, char *err, size_t errlen)
+{
+    const char *id = env("AWS_ACCESS_KEY_ID"), *secret = env("AWS_SECRET_ACCESS_KEY");
+    if (id || secret) {
+        const char *token = env("AWS_SESSION_TOKEN");
+        return copy_setting(cfg->access_key, sizeof cfg->access_key, "AWS_ACCESS_KEY_ID", id ? id : "", err, errlen)
+            || copy_setting(cfg->secret_key, sizeof cfg->secret_key, "AWS_SECRET_ACCESS_KEY", secret ? secret : "", err, errlen)
+            || copy_setting(cfg->session_token, sizeof cfg->session_token, "AWS_SESSION_TOKEN", token ? token : "", err, errlen)
+            ? -1 : 0;
+    }
+    return read_credentials_file(cfg, err, errlen);
+}
+
+static int resolve_endpoint(ddb_config *cfg, char *err, size_t errlen)
+{
+    static const char *const names[] = { "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL", "DYNAMODB_ENDPOINT" };
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (env(names[i])) return copy_setting(cfg->endpoint, sizeof cfg->endpoint, names[i], env(names[i]), err, errlen);
+    snprintf(cfg->endpoint, sizeof cfg->endpoint, "https://dynamodb.%s.amazonaws.com", cfg->region);
+    return 0;
+}
+
+static int resolve_retry(ddb_config *cfg, char *err, size_t errlen)
+{
+    long attempts = cfg->retry.max_attempts, base = cfg->retry.base_ms, cap = cfg->retry.cap_ms;
+    if (long_setting("AWS_MAX_ATTEMPTS", 1, 100, &attempts, err, errlen) ||
+        long_setting("DDBRUN_RETRY_BASE_MS", 0, 60000, &base, err, errlen) ||
+        long_setting("DDBRUN_RETRY_CAP_MS", 0, 600000, &cap, err, errlen) ||
+        double_setting("DDBRUN_RETRY_MULTIPLIER", 1.0, 10.0, &cfg->retry.multiplier, err, errlen))
+        return -1;
+    cfg->retry.max_attempts = (int)attempts;
+    cfg->retry.base_ms = (int)base;
+    cfg->retry.cap_ms = (int)cap;
+    return 0;
+}
+
+int config_from_env(ddb_config *cfg, char *err, size_t errlen)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->connect_timeout_ms = CONFIG_DEFAULT_CONNECT_TIMEOUT_MS;
+    cfg->request_timeout_ms = CONFIG_DEFAULT_REQUEST_TIMEOUT_MS;
+    cfg->retry = retry_default_policy();
+    const char *region = env("AWS_REGION") ? env("AWS_REGION") : env("AWS_DEFAULT_REGION");
+    const char *ca = env("AWS_CA_BUNDLE");
+    if (copy_setting(cfg->region, sizeof cfg->region, "AWS_REGION", region ? region : CONFIG_DEFAULT_REGION, err, errlen) ||
+        resolve_endpoint(cfg, err, errlen) ||
+        (ca && copy_setting(cfg->ca_bundle, sizeof cfg->ca_bundle, "AWS_CA_BUNDLE", ca, err, errlen)) ||
+        long_setting("DDBRUN_CONNECT_TIMEOUT_MS", 1, 600000, &cfg->connect_timeout_ms, err, errlen) ||
+        long_setting("DDBRUN_REQUEST_TIMEOUT_MS", 1, 3600000, &cfg->request_timeout_ms, err, errlen) ||
+        resolve_retry(cfg, err, errlen) ||
+        resolve_credentials(cfg, err, errlen))
+        return -1;
+    return 0;
+}
+
+static int is_printable(const char *s)
+{
+    for (; *s; s++)
+        if (!isgraph((unsigned char)*s)) return 0;
+    return 1;
+}
+
+int config_check(const ddb_config *cfg, char *err, size_t errlen)
+{
+    if (!cfg->access_key[0] || !cfg->secret_key[0]) {
+        snprintf(err, errlen, "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
+                 "(environment or .env), or add a profile to ~/.aws/credentials");
+        return -1;
+    }
+    if (!is_printable(cfg->access_key) || !is_printable(cfg->secret_key)) {
+        /* never echo the values: they are secrets */
+        snprintf(err, errlen, "AWS credentials contain spaces or control characters");
+        return -1;
+    }
+    if (strncmp(cfg->endpoint, "http://", 7) != 0 && strncmp(cfg->endpoint, "https://", 8) != 0) {
+        snprintf(err, errlen, "endpoint '%s' must start with http:// or https://", cfg->endpoint);
+        return -1;
+    }
+    if (!cfg->region[0]) {
+        snprintf(err, errlen, "no AWS region: set AWS_REGION");
+        return -1;
+    }
+    return 0;
+}
+
+void config_clear(ddb_config *cfg)
+{
+    OPENSSL_cleanse(cfg->secret_key, sizeof cfg->secret_key);
+    OPENSSL_cleanse(cfg->session_token, sizeof cfg->session_token);
+}

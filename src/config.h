@@ -1,0 +1,53 @@
+/* Client configuration resolved from the environment (after .env) and the
+ * shared credentials file. The struct owns copies of every string, so one
+ * config can be handed to many threads, each building its own client. */
+#ifndef DDBRUN_CONFIG_H
+#define DDBRUN_CONFIG_H
+
+#include <stddef.h>
+
+#include "retry.h"
+
+typedef struct ddb_config {
+    char endpoint[512];          /* "https://dynamodb.eu-west-1.amazonaws.com" */
+    char region[64];
+    char access_key[128];
+    char secret_key[256];
+    char session_token[4096];
+    char ca_bundle[1024];        /* "" = the system's trust store */
+    long connect_timeout_ms;
+    long request_timeout_ms;
+    retry_policy retry;
+} ddb_config;
+
+#define CONFIG_DEFAULT_REGION "us-east-1"
+#define CONFIG_DEFAULT_CONNECT_TIMEOUT_MS 3000
+#define CONFIG_DEFAULT_REQUEST_TIMEOUT_MS 10000
+
+/* Resolves:
+ *   endpoint   AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL, DYNAMODB_ENDPOINT,
+ *              else https://dynamodb.<region>.amazonaws.com
+ *   region     AWS_REGION, AWS_DEFAULT_REGION, else us-east-1
+ *   keys       AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN,
+ *              else [AWS_PROFILE or default] in AWS_SHARED_CREDENTIALS_FILE
+ *              or ~/.aws/credentials
+ *   TLS        AWS_CA_BUNDLE
+ *   timeouts   DDBRUN_CONNECT_TIMEOUT_MS, DDBRUN_REQUEST_TIMEOUT_MS
+ *   retries    AWS_MAX_ATTEMPTS, DDBRUN_RETRY_BASE_MS, DDBRUN_RETRY_MULTIPLIER,
+ *              DDBRUN_RETRY_CAP_MS
+ * Missing credentials are not an error here (see config_check). Returns 0, or
+ * -1 with a message naming the variable or file in err. */
+int config_from_env(ddb_config *cfg, char *err, size_t errlen);
+
+/* Checks that cfg can sign requests: credentials present, access key
+ * printable, endpoint http(s). Returns 0 or -1 with err set. */
+int config_check(const ddb_config *cfg, char *err, size_t errlen);
+
+/* Parses a whole-number setting ("DDBRUN_RETRY_BASE_MS") within [min, max]. */
+int config_parse_long(const char *name, const char *text, long min, long max, long *out,
+                      char *err, size_t errlen);
+
+/* Wipes the secrets. */
+void config_clear(ddb_config *cfg);
+
+#endif

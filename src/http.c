@@ -1,0 +1,194 @@
+#include "http.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+
+struct http_conn {
+    CURL *curl;
+    char *body;
+    size_t len, cap;
+    int out_of_memory;
+    http_response *resp;      /* the response being filled by the callbacks */
+    char curl_error[CURL_ERROR_SIZE];
+};
+
+/* Bodies above this are not kept between requests, so one large page does
+ * not pin memory for the thread's lifetime. */
+#define HTTP_KEEP_BUFFER (256 * 1024)
+
+static int reserve(http_conn *c, size_t need)
+{
+    if (need <= c->cap) return 0;
+    size_t cap = c->cap ? c->cap : 16384;
+    while (cap < need) cap *= 2;
+    char *bigger = realloc(c->body, cap);
+    if (!bigger) {
+        c->out_of_memory = 1;
+        return -1;
+    }
+    c->body = bigger;
+    c->cap = cap;
+    return 0;
+}
+
+static size_t on_body(char *data, size_t size, size_t n, void *ud)
+{
+    http_conn *c = ud;
+    size_t add = size * n;
+    if (reserve(c, c->len + add + 1) != 0) return 0;  /* curl fails with CURLE_WRITE_ERROR */
+    memcpy(c->body + c->len, data, add);
+    c->len += add;
+    return add;
+}
+
+/* Copies header `name`'s value (trimmed) into out if line is that header. */
+static int header_value(const char *line, size_t len, const char *name, char *out, size_t size)
+{
+    size_t nlen = strlen(name);
+    if (len <= nlen || line[nlen] != ':' || strncasecmp(line, name, nlen) != 0) return 0;
+    const char *v = line + nlen + 1, *end = line + len;
+    while (v < end && (*v == ' ' || *v == '\t')) v++;
+    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ')) end--;
+    size_t vlen = (size_t)(end - v) < size - 1 ? (size_t)(end - v) : size - 1;
+    memcpy(out, v, vlen);
+    out[vlen] = '\0';
+    return 1;
+}
+
+static size_t on_header(char *line, size_t size, size_t n, void *ud)
+{
+    http_conn *c = ud;
+    size_t len = size * n;
+    char crc[32];
+    if (header_value(line, len, "x-amzn-RequestId", c->resp->request_id, sizeof c->resp->request_id))
+        return len;
+    if (header_value(line, len, "x-amz-crc32", crc, sizeof crc)) {
+        char *end;
+        c->resp->crc32 = strtoul(crc, &end, 10);
+        c->resp->has_crc32 = end != crc && *end == '\0';
+    }
+    return len;
+}
+
+http_conn *http_conn_new(const char *ca_bundle, long connect_timeout_ms, long request_timeout_ms)
+{
+    http_conn *c = calloc(1, sizeof *c);
+    if (!c || !(c->curl = curl_easy_init())) {
+        free(c);
+        return NULL;
+    }
+    CURL *h = c->curl;
+    int failed = curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L)
+        || curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->curl_error)
+        || curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body)
+        || curl_easy_setopt(h, CURLOPT_WRITEDATA, c)
+        || curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header)
+        || curl_easy_setopt(h, CURLOPT_HEADERDATA, c)
+        || curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, connect_timeout_ms)
+        || curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, request_timeout_ms)
+        || curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L)
+        || curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L)
+        || curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https")
+        || (ca_bundle && *ca_bundle && curl_easy_setopt(h, CURLOPT_CAINFO, ca_bundle));
+    if (failed) {
+        http_conn_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void http_conn_free(http_conn *c)
+{
+    if (!c) return;
+    if (c->curl) curl_easy_cleanup(c->curl);
+    free(c->body);
+    free(c);
+}
+
+static const char *transport_code(CURLcode rc)
+{
+    switch (rc) {
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY: return "UnknownHost";
+    case CURLE_COULDNT_CONNECT: return "ConnectionError";
+    case CURLE_OPERATION_TIMEDOUT: return "TimeoutError";
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER: return "TlsError";
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE: return "ConnectionReset";
+    case CURLE_OUT_OF_MEMORY:
+    case CURLE_WRITE_ERROR: return "OutOfMemory";
+    case CURLE_URL_MALFORMAT:
+    case CURLE_UNSUPPORTED_PROTOCOL: return "InvalidEndpoint";
+    default: return "NetworkError";
+    }
+}
+
+static void fail(http_conn *c, CURLcode rc, const char *url, http_error *err)
+{
+    snprintf(err->code, sizeof err->code, "%s", c->out_of_memory ? "OutOfMemory" : transport_code(rc));
+    snprintf(err->message, sizeof err->message, "%s: %s", url,
+             c->out_of_memory ? "out of memory reading the response"
+             : c->curl_error[0] ? c->curl_error : curl_easy_strerror(rc));
+}
+
+static void trim_buffer(http_conn *c)
+{
+    if (c->cap <= HTTP_KEEP_BUFFER) return;
+    free(c->body);
+    c->body = NULL;
+    c->cap = 0;
+}
+
+int http_post(http_conn *c, const char *url, const char *const *headers, size_t header_count,
+              const char *body, size_t body_len, http_response *resp, http_error *err)
+{
+    struct curl_slist *list = NULL;
+    for (size_t i = 0; i < header_count; i++) {
+        struct curl_slist *more = curl_slist_append(list, headers[i]);
+        if (!more) {
+            curl_slist_free_all(list);
+            snprintf(err->code, sizeof err->code, "OutOfMemory");
+            snprintf(err->message, sizeof err->message, "%s: out of memory building the request", url);
+            return -1;
+        }
+        list = more;
+    }
+    trim_buffer(c);
+    memset(resp, 0, sizeof *resp);
+    c->len = 0;
+    c->out_of_memory = 0;
+    c->curl_error[0] = '\0';
+    c->resp = resp;
+    CURL *h = c->curl;
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, list);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+    CURLcode rc = curl_easy_perform(h);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+    curl_slist_free_all(list);
+    c->resp = NULL;
+    if (rc != CURLE_OK) {
+        fail(c, rc, url, err);
+        return -1;
+    }
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
+    if (reserve(c, c->len + 1) != 0) {
+        fail(c, CURLE_OUT_OF_MEMORY, url, err);
+        return -1;
+    }
+    c->body[c->len] = '\0';
+    resp->body = c->body;
+    resp->body_len = c->len;
+    return 0;
+}

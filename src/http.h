@@ -1,0 +1,34 @@
+/* HTTP POST over one libcurl easy handle with a kept-alive connection.
+ * One http_conn per thread; never shared. */
+#ifndef DDBRUN_HTTP_H
+#define DDBRUN_HTTP_H
+
+#include <stddef.h>
+
+typedef struct http_conn http_conn;
+
+typedef struct http_response {
+    long status;
+    const char *body;         /* NUL-terminated; owned by the conn, valid until the next post */
+    size_t body_len;
+    char request_id[128];     /* x-amzn-RequestId, "" when absent */
+    int has_crc32;
+    unsigned long crc32;      /* x-amz-crc32 */
+} http_response;
+
+typedef struct http_error {
+    char code[32];            /* ConnectionError, UnknownHost, TlsError, TimeoutError, ConnectionReset, ... */
+    char message[512];
+} http_error;
+
+/* ca_bundle may be "" for the system store. Returns NULL when out of memory. */
+http_conn *http_conn_new(const char *ca_bundle, long connect_timeout_ms, long request_timeout_ms);
+void http_conn_free(http_conn *c);
+
+/* POSTs body to url with the given "Name: value" header lines. Returns 0 and
+ * fills *resp (any HTTP status), or -1 and fills *err for a transport failure
+ * (the message names the url). */
+int http_post(http_conn *c, const char *url, const char *const *headers, size_t header_count,
+              const char *body, size_t body_len, http_response *resp, http_error *err);
+
+#endif

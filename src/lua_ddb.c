@@ -1,0 +1,17 @@
+/* The native module "ddb.core"; lua/ddb.lua builds the public "ddb" on it. */
+#include <lauxlib.h>
+
+#include "lua_ddb.h"
+#include "marshal.h"
+#include "runtime.h"
+
+int luaopen_ddb_core(lua_State *L)
+{
+    marshal_open(L);             /* null, set, binary, number, list, map, ... */
+    lua_client_register(L);      /* client, Client, Error, parse_env, sleep_ms */
+    lua_records_register(L);     /* records, Records */
+    lua_processor_register(L);   /* processor, Processor */
+    lua_pushliteral(L, DDBRUN_VERSION);
+    lua_setfield(L, -2, "version");
+    return 1;
+}

@@ -1,0 +1,47 @@
+/* Shared pieces of the Lua bindings (module ddb.core). */
+#ifndef DDBRUN_LUA_DDB_H
+#define DDBRUN_LUA_DDB_H
+
+#include <lua.h>
+
+#include "client.h"
+#include "config.h"
+
+#define LUA_CLIENT_MT "ddb.Client"
+#define LUA_ERROR_MT  "ddb.Error"
+
+/* Adds client(), parse_env() and friends to the module table on top. */
+void lua_client_register(lua_State *L);
+
+/* Adds records() and Records to the module table on top. */
+void lua_records_register(lua_State *L);
+
+/* Adds processor() and Processor to the module table on top. */
+void lua_processor_register(lua_State *L);
+
+/* True once a processor run in L was stopped by SIGINT/SIGTERM. */
+int lua_processor_interrupted(lua_State *L);
+
+/* Pushes a ddb.Error table {code, message, status, retryable, request_id, attempts}. */
+void lua_client_push_error(lua_State *L, const ddb_error *err);
+
+/* Raises err as a ddb.Error value. */
+int lua_client_raise(lua_State *L, const ddb_error *err);
+
+/* Resolves a configuration from the environment overridden by the options
+ * table at idx (0 or an absent argument: none). Raises on a bad option or setting. */
+void lua_client_check_config(lua_State *L, int idx, ddb_config *cfg);
+
+/* The C client behind the ddb.Client at idx (raises if it is closed). */
+ddb_client *lua_client_check(lua_State *L, int idx);
+
+/* Pushes a new ddb.Client for cfg; raises on failure. */
+ddb_client *lua_client_new(lua_State *L, const ddb_config *cfg);
+
+/* Pushes a userdata that owns a json_t reference and frees it when collected,
+ * so a Lua error while converting cannot leak it. */
+void lua_json_box(lua_State *L, json_t *value);
+/* Frees the boxed reference at idx now. */
+void lua_json_box_release(lua_State *L, int idx);
+
+#endif

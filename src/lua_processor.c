@@ -1,0 +1,433 @@
+/* ddb.Processor: runs a Lua callback for every unprocessed record on worker
+ * threads. Each worker gets its own lua_State, built here on the calling
+ * thread before any thread starts, and closed here after they all stopped. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <lauxlib.h>
+
+#include "lua_ddb.h"
+#include "marshal.h"
+#include "processor.h"
+#include "runtime.h"
+#include "transfer.h"
+
+#define LUA_PROCESSOR_MT "ddb.Processor"
+#define LUA_WORKERS_MT   "ddb.ProcessorWorkers"
+#define LUA_RESULT_MT    "ddb.ProcessorResult"
+#define INTERRUPTED_KEY  "ddbrun.interrupted"
+
+typedef struct lua_processor {
+    processor_options o;
+    ddb_config cfg;
+} lua_processor;
+
+typedef struct worker_state {
+    lua_State *L;
+    int fn_ref, ctx_ref;
+    long timeout_ms;
+    struct timespec deadline;
+    int timed_out;
+} worker_state;
+
+typedef struct workers {
+    int count;
+    worker_state *w;
+    void **data;      /* &w[i], as processor_run takes it */
+} workers;
+
+/* --- options --- */
+
+typedef struct int_option {
+    const char *name;
+    long min, max;
+} int_option;
+
+static const int_option INT_OPTIONS[] = {
+    { "max_workers", 1, 256 }, { "max_retries", 0, 100 }, { "backoff_base_ms", 0, 600000 },
+    { "backoff_cap_ms", 0, 3600000 }, { "callback_retries", 0, 100 }, { "timeout_ms", 0, 86400000 },
+    { "lease_ms", 0, 86400000 }, { "queue_size", 0, 1000000 }, { "page_size", 0, 1000000 },
+};
+
+static void set_int_option(processor_options *o, size_t which, long v)
+{
+    switch (which) {
+    case 0: o->max_workers = (int)v; break;
+    case 1: o->max_retries = (int)v; break;
+    case 2: o->backoff_base_ms = (int)v; break;
+    case 3: o->backoff_cap_ms = (int)v; break;
+    case 4: o->callback_retries = (int)v; break;
+    case 5: o->timeout_ms = v; break;
+    case 6: o->lease_ms = v; break;
+    case 7: o->queue_size = (int)v; break;
+    default: o->page_size = (int)v; break;
+    }
+}
+
+static void copy_name_option(lua_State *L, const char *key, char *dst, size_t size)
+{
+    size_t len;
+    const char *v = lua_tolstring(L, -1, &len);
+    if (!v || !len || len >= size) luaL_error(L, "ddb.processor: option '%s' must be a table or index name", key);
+    memcpy(dst, v, len + 1);
+}
+
+static void apply_option(lua_State *L, lua_processor *p)
+{
+    if (lua_type(L, -2) != LUA_TSTRING) luaL_error(L, "ddb.processor: option names must be strings");
+    const char *key = lua_tostring(L, -2);
+    for (size_t i = 0; i < sizeof INT_OPTIONS / sizeof *INT_OPTIONS; i++) {
+        if (strcmp(key, INT_OPTIONS[i].name) != 0) continue;
+        int ok;
+        lua_Integer v = lua_tointegerx(L, -1, &ok);
+        if (!ok || v < INT_OPTIONS[i].min || v > INT_OPTIONS[i].max)
+            luaL_error(L, "ddb.processor: option '%s' must be a whole number from %d to %d", key,
+                       (int)INT_OPTIONS[i].min, (int)INT_OPTIONS[i].max);
+        set_int_option(&p->o, i, (long)v);
+        return;
+    }
+    if (strcmp(key, "backoff_multiplier") == 0) {
+        lua_Number m = lua_tonumber(L, -1);
+        if (!(m >= 1 && m <= 10)) luaL_error(L, "ddb.processor: option 'backoff_multiplier' must be a number from 1 to 10");
+        p->o.backoff_multiplier = m;
+    } else if (strcmp(key, "progress") == 0 || strcmp(key, "summary") == 0) {
+        if (!lua_isboolean(L, -1)) luaL_error(L, "ddb.processor: option '%s' must be true or false", key);
+        *(key[0] == 'p' ? &p->o.progress : &p->o.summary) = lua_toboolean(L, -1);
+    } else if (strcmp(key, "table") == 0) {
+        copy_name_option(L, key, p->o.table.table, sizeof p->o.table.table);
+    } else if (strcmp(key, "index") == 0) {
+        copy_name_option(L, key, p->o.table.index, sizeof p->o.table.index);
+    } else if (strcmp(key, "client") == 0) {
+        p->cfg = *ddb_client_config(lua_client_check(L, -1));
+    } else {
+        luaL_error(L, "ddb.processor: unknown option '%s'", key);
+    }
+}
+
+static int processor_gc(lua_State *L)
+{
+    lua_processor *p = luaL_checkudata(L, 1, LUA_PROCESSOR_MT);
+    config_clear(&p->cfg);
+    return 0;
+}
+
+/* ddb.processor([options]) */
+static int processor_new(lua_State *L)
+{
+    int has_opts = !lua_isnoneornil(L, 1);
+    if (has_opts) luaL_checktype(L, 1, LUA_TTABLE);
+    lua_processor *p = lua_newuserdatauv(L, sizeof *p, 0);
+    memset(p, 0, sizeof *p);
+    luaL_setmetatable(L, LUA_PROCESSOR_MT);
+    char err[512];
+    if (processor_options_from_env(&p->o, err, sizeof err) != 0) return luaL_error(L, "ddb.processor: %s", err);
+    lua_client_check_config(L, 0, &p->cfg);
+    if (has_opts)
+        for (lua_pushnil(L); lua_next(L, 1); lua_pop(L, 1)) apply_option(L, p);
+    if (config_check(&p->cfg, err, sizeof err) != 0) return luaL_error(L, "ddb.processor: %s", err);
+    return 1;
+}
+
+/* --- worker states --- */
+
+static void close_workers(workers *ws)
+{
+    for (int i = 0; i < ws->count; i++)
+        if (ws->w[i].L) lua_close(ws->w[i].L);
+    free(ws->w);
+    free(ws->data);
+    ws->w = NULL, ws->data = NULL, ws->count = 0;
+}
+
+static int workers_gc(lua_State *L)
+{
+    close_workers(luaL_checkudata(L, 1, LUA_WORKERS_MT));
+    return 0;
+}
+
+/* Runs in the worker state: require ddb, build ctx = {worker, client, records}.
+ * Arguments: worker number, table name, index name. The ddb.Client is made
+ * from the config passed as light userdata (arg 4). */
+static int build_worker_context(lua_State *L)
+{
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "ddb");
+    lua_call(L, 1, 1);                            /* 5: ddb */
+    lua_createtable(L, 0, 3);                     /* 6: ctx */
+    lua_pushvalue(L, 1);
+    lua_setfield(L, 6, "worker");
+    lua_client_new(L, lua_touserdata(L, 4));      /* 7: client */
+    lua_pushvalue(L, 7);
+    lua_setfield(L, 6, "client");
+    lua_getfield(L, 5, "records");
+    lua_createtable(L, 0, 3);
+    lua_pushvalue(L, 7);
+    lua_setfield(L, -2, "client");
+    lua_pushvalue(L, 2);
+    lua_setfield(L, -2, "table");
+    lua_pushvalue(L, 3);
+    lua_setfield(L, -2, "index");
+    lua_call(L, 1, 1);
+    lua_setfield(L, 6, "records");
+    lua_pushvalue(L, 6);
+    return 1;
+}
+
+static void copy_package_field(lua_State *from, lua_State *to, const char *field)
+{
+    lua_getglobal(from, "package");
+    lua_getfield(from, -1, field);
+    lua_getglobal(to, "package");
+    lua_pushstring(to, lua_tostring(from, -1));
+    lua_setfield(to, -2, field);
+    lua_pop(to, 1);
+    lua_pop(from, 2);
+}
+
+/* Builds worker i's state; returns 0, or -1 with a message in err. */
+static int build_worker(lua_State *L, lua_processor *p, worker_state *w, int i, char *err, size_t errlen)
+{
+    lua_State *W = w->L = runtime_new_state(NULL);
+    if (!W) {
+        snprintf(err, errlen, "not enough memory for worker %d's Lua state", i + 1);
+        return -1;
+    }
+    *(worker_state **)lua_getextraspace(W) = w;
+    w->timeout_ms = p->o.timeout_ms;
+    copy_package_field(L, W, "path");
+    copy_package_field(L, W, "cpath");
+    lua_pushcfunction(W, runtime_traceback);
+    lua_pushcfunction(W, build_worker_context);
+    lua_pushinteger(W, i + 1);
+    lua_pushstring(W, p->o.table.table);
+    lua_pushstring(W, p->o.table.index);
+    lua_pushlightuserdata(W, &p->cfg);
+    if (lua_pcall(W, 4, 1, 1) != LUA_OK) {
+        snprintf(err, errlen, "worker %d: %s", i + 1, lua_tostring(W, -1));
+        return -1;
+    }
+    w->ctx_ref = luaL_ref(W, LUA_REGISTRYINDEX);
+    lua_settop(W, 0);
+    if (transfer_value(L, 2, W, "callback", err, errlen) != 0) return -1;
+    w->fn_ref = luaL_ref(W, LUA_REGISTRYINDEX);
+    return 0;
+}
+
+static workers *build_workers(lua_State *L, lua_processor *p)
+{
+    workers *ws = lua_newuserdatauv(L, sizeof *ws, 0);
+    memset(ws, 0, sizeof *ws);
+    luaL_setmetatable(L, LUA_WORKERS_MT);
+    int n = p->o.max_workers;
+    ws->w = calloc((size_t)n, sizeof *ws->w);
+    ws->data = calloc((size_t)n, sizeof *ws->data);
+    if (!ws->w || !ws->data) luaL_error(L, "process_all: out of memory");
+    char err[1024];
+    for (int i = 0; i < n; i++) {
+        ws->count = i + 1;
+        ws->data[i] = &ws->w[i];
+        if (build_worker(L, p, &ws->w[i], i, err, sizeof err) != 0) {
+            close_workers(ws);   /* now rather than at collection */
+            luaL_error(L, "process_all: %s", err);
+        }
+    }
+    return ws;
+}
+
+/* --- running the callback in a worker --- */
+
+static int past(const struct timespec *deadline)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return now.tv_sec > deadline->tv_sec || (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec);
+}
+
+static void timeout_hook(lua_State *L, lua_Debug *ar)
+{
+    (void)ar;
+    worker_state *w = *(worker_state **)lua_getextraspace(L);
+    if (past(&w->deadline)) {
+        w->timed_out = 1;
+        luaL_error(L, "callback timed out after %d ms", (int)w->timeout_ms);
+    }
+}
+
+/* Inside the protected call: callback(record, ctx). */
+static int call_callback(lua_State *L)
+{
+    worker_state *w = *(worker_state **)lua_getextraspace(L);
+    const json_t *item = lua_touserdata(L, 1);
+    lua_settop(L, 0);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, w->fn_ref);
+    marshal_push_item(L, item);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, w->ctx_ref);
+    lua_call(L, 2, 2);
+    return 2;
+}
+
+static void set_deadline(worker_state *w)
+{
+    clock_gettime(CLOCK_MONOTONIC, &w->deadline);
+    w->deadline.tv_sec += w->timeout_ms / 1000;
+    w->deadline.tv_nsec += (w->timeout_ms % 1000) * 1000000L;
+    if (w->deadline.tv_nsec >= 1000000000L) w->deadline.tv_sec++, w->deadline.tv_nsec -= 1000000000L;
+}
+
+/* A callback fails by raising, or by returning false or nil, message. */
+static processor_callback_result run_in_worker(void *data, int worker, const json_t *item, char *msg, size_t msglen)
+{
+    (void)worker;
+    worker_state *w = data;
+    lua_State *L = w->L;
+    lua_settop(L, 0);
+    lua_pushcfunction(L, runtime_traceback);
+    lua_pushcfunction(L, call_callback);
+    lua_pushlightuserdata(L, (void *)item);
+    w->timed_out = 0;
+    if (w->timeout_ms > 0) {
+        set_deadline(w);
+        lua_sethook(L, timeout_hook, LUA_MASKCOUNT, 1000);
+    }
+    int status = lua_pcall(L, 1, 2, 1);
+    if (w->timeout_ms > 0) lua_sethook(L, NULL, 0, 0);
+    processor_callback_result r = PROCESSOR_CALLBACK_OK;
+    if (status != LUA_OK) {
+        snprintf(msg, msglen, "%s", lua_tostring(L, -1) ? lua_tostring(L, -1) : "error without a message");
+        r = w->timed_out ? PROCESSOR_CALLBACK_TIMEOUT : PROCESSOR_CALLBACK_ERROR;
+    } else if ((lua_isboolean(L, 2) && !lua_toboolean(L, 2)) || (lua_isnil(L, 2) && !lua_isnil(L, 3))) {
+        const char *why = lua_isnil(L, 3) ? NULL : luaL_tolstring(L, 3, NULL);
+        snprintf(msg, msglen, "%s", why ? why : "callback returned false");
+        r = PROCESSOR_CALLBACK_ERROR;
+    }
+    lua_settop(L, 0);
+    return r;
+}
+
+/* --- results --- */
+
+static void push_errors(lua_State *L, const processor_result *r)
+{
+    lua_createtable(L, (int)r->error_count, 0);
+    for (size_t i = 0; i < r->error_count; i++) {
+        const processor_error *e = &r->errors[i];
+        lua_createtable(L, 0, 5);
+        lua_pushstring(L, e->account_id);
+        lua_setfield(L, -2, "AccountId");
+        lua_pushstring(L, e->run_time);
+        lua_setfield(L, -2, "RunTime");
+        lua_pushstring(L, e->kind);
+        lua_setfield(L, -2, "kind");
+        lua_pushstring(L, e->message);
+        lua_setfield(L, -2, "error");
+        lua_pushinteger(L, e->attempts);
+        lua_setfield(L, -2, "attempts");
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+}
+
+static void push_stats(lua_State *L, const processor_result *r, int workers)
+{
+    lua_createtable(L, 0, 7);
+    lua_pushinteger(L, r->processed);
+    lua_setfield(L, -2, "processed");
+    lua_pushinteger(L, r->failed);
+    lua_setfield(L, -2, "failed");
+    lua_pushinteger(L, r->skipped);
+    lua_setfield(L, -2, "skipped");
+    lua_pushnumber(L, r->elapsed_s);
+    lua_setfield(L, -2, "elapsed_s");
+    lua_pushnumber(L, r->elapsed_s > 0 ? r->processed / r->elapsed_s : 0);
+    lua_setfield(L, -2, "records_per_s");
+    lua_pushboolean(L, r->interrupted);
+    lua_setfield(L, -2, "interrupted");
+    lua_pushinteger(L, workers);
+    lua_setfield(L, -2, "workers");
+}
+
+static int result_gc(lua_State *L)
+{
+    processor_result_free(luaL_checkudata(L, 1, LUA_RESULT_MT));
+    return 0;
+}
+
+/* processor:process_all(callback) -> errors, stats */
+static int processor_process_all(lua_State *L)
+{
+    lua_processor *p = luaL_checkudata(L, 1, LUA_PROCESSOR_MT);
+    luaL_checktype(L, 2, LUA_TFUNCTION);
+    lua_settop(L, 2);
+    workers *ws = build_workers(L, p);
+    processor_result *result = lua_newuserdatauv(L, sizeof *result, 0);
+    memset(result, 0, sizeof *result);
+    luaL_setmetatable(L, LUA_RESULT_MT);   /* frees the result even if pushing it raises */
+    ddb_error err;
+    int rc = processor_run(&p->o, &p->cfg, run_in_worker, ws->data, result, &err);
+    close_workers(ws);
+    if (result->interrupted) {
+        lua_pushboolean(L, 1);
+        lua_setfield(L, LUA_REGISTRYINDEX, INTERRUPTED_KEY);
+    }
+    if (rc != 0) return lua_client_raise(L, &err);
+    push_errors(L, result);
+    push_stats(L, result, p->o.max_workers);
+    return 2;
+}
+
+static int processor_options_table(lua_State *L)
+{
+    lua_processor *p = luaL_checkudata(L, 1, LUA_PROCESSOR_MT);
+    lua_createtable(L, 0, 12);
+    lua_pushinteger(L, p->o.max_workers), lua_setfield(L, -2, "max_workers");
+    lua_pushinteger(L, p->o.max_retries), lua_setfield(L, -2, "max_retries");
+    lua_pushinteger(L, p->o.backoff_base_ms), lua_setfield(L, -2, "backoff_base_ms");
+    lua_pushnumber(L, p->o.backoff_multiplier), lua_setfield(L, -2, "backoff_multiplier");
+    lua_pushinteger(L, p->o.backoff_cap_ms), lua_setfield(L, -2, "backoff_cap_ms");
+    lua_pushinteger(L, p->o.callback_retries), lua_setfield(L, -2, "callback_retries");
+    lua_pushinteger(L, p->o.timeout_ms), lua_setfield(L, -2, "timeout_ms");
+    lua_pushinteger(L, p->o.lease_ms), lua_setfield(L, -2, "lease_ms");
+    lua_pushboolean(L, p->o.progress), lua_setfield(L, -2, "progress");
+    lua_pushstring(L, p->o.table.table), lua_setfield(L, -2, "table");
+    lua_pushstring(L, p->o.table.index), lua_setfield(L, -2, "index");
+    lua_pushstring(L, p->cfg.endpoint), lua_setfield(L, -2, "endpoint");
+    return 1;
+}
+
+static const luaL_Reg processor_methods[] = {
+    { "process_all", processor_process_all },
+    { "options", processor_options_table },
+    { NULL, NULL },
+};
+
+void lua_processor_register(lua_State *L)
+{
+    luaL_newmetatable(L, LUA_WORKERS_MT);
+    lua_pushcfunction(L, workers_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_pop(L, 1);
+
+    luaL_newmetatable(L, LUA_RESULT_MT);
+    lua_pushcfunction(L, result_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_pop(L, 1);
+
+    luaL_newmetatable(L, LUA_PROCESSOR_MT);
+    lua_pushcfunction(L, processor_gc);
+    lua_setfield(L, -2, "__gc");
+    luaL_newlib(L, processor_methods);
+    lua_setfield(L, -2, "__index");
+    lua_setfield(L, -2, "Processor");
+
+    lua_pushcfunction(L, processor_new);
+    lua_setfield(L, -2, "processor");
+}
+
+int lua_processor_interrupted(lua_State *L)
+{
+    lua_getfield(L, LUA_REGISTRYINDEX, INTERRUPTED_KEY);
+    int interrupted = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return interrupted;
+}

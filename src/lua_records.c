@@ -1,0 +1,335 @@
+/* ddb.Records: the Record model as a Lua object. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <lauxlib.h>
+
+#include "lua_ddb.h"
+#include "marshal.h"
+#include "record.h"
+
+#define LUA_RECORDS_MT "ddb.Records"
+#define LUA_CURSOR_MT  "ddb.RecordCursor"
+
+typedef struct lua_records {
+    record_table table;
+} lua_records;
+
+/* The records object at 1 and its client (kept as the object's user value). */
+static lua_records *check_records(lua_State *L, ddb_client **client)
+{
+    lua_records *r = luaL_checkudata(L, 1, LUA_RECORDS_MT);
+    lua_getiuservalue(L, 1, 1);
+    *client = lua_client_check(L, -1);
+    lua_pop(L, 1);
+    return r;
+}
+
+static void copy_name(lua_State *L, int opts, const char *field, char *dst, size_t size)
+{
+    lua_getfield(L, opts, field);
+    if (!lua_isnil(L, -1)) {
+        size_t len;
+        const char *v = lua_tolstring(L, -1, &len);
+        if (!v || len == 0 || len >= size) luaL_error(L, "ddb.records: option '%s' must be a table or index name", field);
+        memcpy(dst, v, len + 1);
+    }
+    lua_pop(L, 1);
+}
+
+/* ddb.records([{client =, table =, index =}]) */
+static int records_new(lua_State *L)
+{
+    int has_opts = !lua_isnoneornil(L, 1);
+    if (has_opts) luaL_checktype(L, 1, LUA_TTABLE);
+    lua_records *r = lua_newuserdatauv(L, sizeof *r, 1);
+    luaL_setmetatable(L, LUA_RECORDS_MT);
+    char err[256];
+    if (record_table_from_env(&r->table, err, sizeof err) != 0) return luaL_error(L, "ddb.records: %s", err);
+    if (has_opts) {
+        copy_name(L, 1, "table", r->table.table, sizeof r->table.table);
+        copy_name(L, 1, "index", r->table.index, sizeof r->table.index);
+        lua_getfield(L, 1, "client");
+    } else {
+        lua_pushnil(L);
+    }
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        ddb_config cfg;
+        lua_client_check_config(L, 0, &cfg);
+        lua_client_new(L, &cfg);
+        config_clear(&cfg);
+    }
+    lua_client_check(L, -1);
+    lua_setiuservalue(L, -2, 1);
+    return 1;
+}
+
+static void check_key(lua_State *L, int first, const char **acct, const char **rt)
+{
+    *acct = luaL_checkstring(L, first);
+    *rt = luaL_checkstring(L, first + 1);
+    char err[256];
+    if (record_validate_key(*acct, *rt, err, sizeof err) != 0) luaL_error(L, "%s", err);
+}
+
+/* Marshals the item at 2, defaulting Processed to 0. Returns a new reference. */
+static json_t *checked_item(lua_State *L)
+{
+    luaL_checktype(L, 2, LUA_TTABLE);
+    char err[512];
+    json_t *item = marshal_item(L, 2, "record", err, sizeof err);
+    if (!item) luaL_error(L, "%s", err);
+    if (!json_object_get(item, "Processed") && json_object_set_new(item, "Processed", json_pack("{s:s}", "N", "0")) != 0) {
+        json_decref(item);
+        luaL_error(L, "out of memory");
+    }
+    if (record_validate_item(item, true, err, sizeof err) != 0) {
+        json_decref(item);
+        luaL_error(L, "record: %s", err);
+    }
+    return item;
+}
+
+static int records_put_item(lua_State *L)
+{
+    ddb_client *c;
+    lua_records *r = check_records(L, &c);
+    json_t *item = checked_item(L);
+    ddb_error err;
+    int rc = record_put(c, &r->table, item, &err);
+    json_decref(item);
+    if (rc != 0) return lua_client_raise(L, &err);
+    return 0;
+}
+
+static int records_get_item(lua_State *L)
+{
+    ddb_client *c;
+    lua_records *r = check_records(L, &c);
+    const char *acct, *rt;
+    check_key(L, 2, &acct, &rt);
+    json_t *item;
+    ddb_error err;
+    if (record_get(c, &r->table, acct, rt, &item, &err) != 0) return lua_client_raise(L, &err);
+    if (!item) return 0;
+    lua_json_box(L, item);
+    marshal_push_item(L, item);
+    lua_json_box_release(L, -2);
+    return 1;
+}
+
+static int records_delete_item(lua_State *L)
+{
+    ddb_client *c;
+    lua_records *r = check_records(L, &c);
+    const char *acct, *rt;
+    check_key(L, 2, &acct, &rt);
+    ddb_error err;
+    if (record_delete(c, &r->table, acct, rt, &err) != 0) return lua_client_raise(L, &err);
+    return 0;
+}
+
+static int records_mark_as_processed(lua_State *L)
+{
+    ddb_client *c;
+    lua_records *r = check_records(L, &c);
+    const char *acct, *rt;
+    check_key(L, 2, &acct, &rt);
+    ddb_error err;
+    record_mark_result m = record_mark_processed(c, &r->table, acct, rt, NULL, NULL, &err);
+    if (m == RECORD_FAILED) return lua_client_raise(L, &err);
+    lua_pushboolean(L, m == RECORD_MARKED);
+    return 1;
+}
+
+/* --- queries: a cursor userdata streams pages --- */
+
+typedef struct cursor {
+    record_query q;
+    char account_id[RECORD_MAX_PARTITION_KEY + 1];
+    char from[RECORD_MAX_SORT_KEY + 1], to[RECORD_MAX_SORT_KEY + 1];
+    json_t *items, *last_key;
+    size_t next;
+    long remaining;       /* items still wanted; -1 for all */
+    int started;
+} cursor;
+
+static int cursor_gc(lua_State *L)
+{
+    cursor *k = luaL_checkudata(L, 1, LUA_CURSOR_MT);
+    json_decref(k->items);
+    json_decref(k->last_key);
+    k->items = k->last_key = NULL;
+    return 0;
+}
+
+static const char *opt_time(lua_State *L, int opts, const char *field, char *dst)
+{
+    if (opts == 0) return NULL;
+    lua_getfield(L, opts, field);
+    const char *v = lua_tostring(L, -1);
+    if (v && !record_is_iso8601(v)) luaL_error(L, "%s '%s' is not an ISO-8601 UTC time like 2026-02-17T12:00:00Z", field, v);
+    if (v) strcpy(dst, v);
+    lua_pop(L, 1);
+    return v ? dst : NULL;
+}
+
+/* Pushes a cursor for the query; opts is the options table index or 0. */
+static cursor *push_cursor(lua_State *L, record_query_kind kind, const char *acct, int opts)
+{
+    cursor *k = lua_newuserdatauv(L, sizeof *k, 0);
+    memset(k, 0, sizeof *k);
+    luaL_setmetatable(L, LUA_CURSOR_MT);
+    k->q.kind = kind;
+    k->remaining = -1;
+    if (acct) k->q.account_id = strcpy(k->account_id, acct);
+    k->q.from = opt_time(L, opts, "from", k->from);
+    k->q.to = opt_time(L, opts, "to", k->to);
+    if (opts) {
+        lua_getfield(L, opts, "limit");
+        if (!lua_isnil(L, -1)) {
+            lua_Integer limit = luaL_checkinteger(L, -1);
+            if (limit < 1) luaL_error(L, "limit must be a positive whole number");
+            k->remaining = (long)limit;
+        }
+        lua_pop(L, 1);
+    }
+    return k;
+}
+
+/* Pushes the next item of the cursor, or nothing at the end. */
+static int cursor_next(lua_State *L, cursor *k, ddb_client *c, const record_table *t)
+{
+    while (k->remaining != 0) {
+        if (k->items && k->next < json_array_size(k->items)) {
+            if (k->remaining > 0) k->remaining--;
+            marshal_push_item(L, json_array_get(k->items, k->next++));
+            return 1;
+        }
+        if (k->started && !k->last_key) break;
+        json_t *start = k->last_key;
+        json_decref(k->items);
+        k->items = k->last_key = NULL;
+        k->next = 0;
+        k->started = 1;
+        k->q.limit = k->remaining > 0 && k->remaining < 1000 ? (int)k->remaining : 0;
+        ddb_error err;
+        int rc = record_query_page(c, t, &k->q, start, &k->items, &k->last_key, &err);
+        json_decref(start);
+        if (rc != 0) return lua_client_raise(L, &err);
+    }
+    return 0;
+}
+
+static int iterate(lua_State *L)
+{
+    ddb_client *c;
+    lua_records *r = check_records(L, &c);
+    cursor *k = luaL_checkudata(L, lua_upvalueindex(2), LUA_CURSOR_MT);
+    return cursor_next(L, k, c, &r->table);
+}
+
+static int iterator_step(lua_State *L)
+{
+    lua_settop(L, 0);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    return iterate(L);
+}
+
+static int push_iterator(lua_State *L, record_query_kind kind, const char *acct, int opts)
+{
+    lua_pushvalue(L, 1);
+    push_cursor(L, kind, acct, opts);
+    lua_pushcclosure(L, iterator_step, 2);
+    return 1;
+}
+
+static int collect_list(lua_State *L, record_query_kind kind, const char *acct, int opts)
+{
+    ddb_client *c;
+    lua_records *r = check_records(L, &c);
+    cursor *k = push_cursor(L, kind, acct, opts);
+    int cursor_idx = lua_gettop(L);
+    lua_newtable(L);
+    for (lua_Integer n = 1; cursor_next(L, k, c, &r->table) == 1; n++) lua_rawseti(L, -2, n);
+    lua_remove(L, cursor_idx);
+    return 1;
+}
+
+static int opts_index(lua_State *L, int idx)
+{
+    if (lua_isnoneornil(L, idx)) return 0;
+    luaL_checktype(L, idx, LUA_TTABLE);
+    return idx;
+}
+
+static int records_query_unprocessed(lua_State *L) { return collect_list(L, RECORD_QUERY_UNPROCESSED, NULL, opts_index(L, 2)); }
+static int records_query_processed(lua_State *L) { return collect_list(L, RECORD_QUERY_PROCESSED, NULL, opts_index(L, 2)); }
+static int records_unprocessed(lua_State *L) { return push_iterator(L, RECORD_QUERY_UNPROCESSED, NULL, opts_index(L, 2)); }
+static int records_processed(lua_State *L) { return push_iterator(L, RECORD_QUERY_PROCESSED, NULL, opts_index(L, 2)); }
+
+static int records_query_by_account(lua_State *L)
+{
+    const char *acct = luaL_checkstring(L, 2);
+    if (!*acct || strlen(acct) > RECORD_MAX_PARTITION_KEY) return luaL_error(L, "AccountId must be a non-empty string of at most 2048 bytes");
+    return collect_list(L, RECORD_QUERY_ACCOUNT, acct, opts_index(L, 3));
+}
+
+static int records_by_account(lua_State *L)
+{
+    const char *acct = luaL_checkstring(L, 2);
+    if (!*acct || strlen(acct) > RECORD_MAX_PARTITION_KEY) return luaL_error(L, "AccountId must be a non-empty string of at most 2048 bytes");
+    return push_iterator(L, RECORD_QUERY_ACCOUNT, acct, opts_index(L, 3));
+}
+
+static int records_info(lua_State *L)
+{
+    ddb_client *c;
+    lua_records *r = check_records(L, &c);
+    lua_createtable(L, 0, 2);
+    lua_pushstring(L, r->table.table);
+    lua_setfield(L, -2, "table");
+    lua_pushstring(L, r->table.index);
+    lua_setfield(L, -2, "index");
+    return 1;
+}
+
+static int records_client(lua_State *L)
+{
+    luaL_checkudata(L, 1, LUA_RECORDS_MT);
+    lua_getiuservalue(L, 1, 1);
+    return 1;
+}
+
+static const luaL_Reg records_methods[] = {
+    { "put_item", records_put_item },
+    { "get_item", records_get_item },
+    { "delete_item", records_delete_item },
+    { "mark_as_processed", records_mark_as_processed },
+    { "query_unprocessed", records_query_unprocessed },
+    { "query_processed", records_query_processed },
+    { "query_by_account", records_query_by_account },
+    { "unprocessed", records_unprocessed },
+    { "processed", records_processed },
+    { "by_account", records_by_account },
+    { "info", records_info },
+    { "client", records_client },
+    { NULL, NULL },
+};
+
+void lua_records_register(lua_State *L)
+{
+    luaL_newmetatable(L, LUA_CURSOR_MT);
+    lua_pushcfunction(L, cursor_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_pop(L, 1);
+
+    luaL_newmetatable(L, LUA_RECORDS_MT);
+    luaL_newlib(L, records_methods);
+    lua_setfield(L, -2, "__index");
+    lua_setfield(L, -2, "Records");
+
+    lua_pushcfunction(L, records_new);
+    lua_setfield(L, -2, "records");
+}

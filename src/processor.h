@@ -1,0 +1,74 @@
+/* The record processor: one producer thread pages the "Processed = 0" GSI into
+ * a bounded queue; max_workers threads take records from it, run the caller's
+ * callback, and mark each record processed with a conditional update. No Lua
+ * here: the callback is a function pointer with per-worker data (the Lua
+ * binding gives every worker its own lua_State). */
+#ifndef DDBRUN_PROCESSOR_H
+#define DDBRUN_PROCESSOR_H
+
+#include <stddef.h>
+#include <jansson.h>
+
+#include "config.h"
+#include "record.h"
+
+typedef struct processor_options {
+    int max_workers;            /* 5 */
+    int max_retries;            /* 3: DynamoDB retries after the first attempt */
+    int backoff_base_ms;        /* 100 */
+    double backoff_multiplier;  /* 2 */
+    int backoff_cap_ms;         /* 20000 */
+    int callback_retries;       /* 0: extra runs of a failing callback */
+    long timeout_ms;            /* 0: no per-record callback timeout */
+    long lease_ms;              /* 0: no leases (one write per record) */
+    int queue_size;             /* records buffered between producer and workers */
+    int page_size;              /* Query Limit, 0 for 1 MB pages */
+    int progress;               /* live progress line on stderr: 1 on, 0 off */
+    int summary;                /* final summary line on stderr */
+    record_table table;
+} processor_options;
+
+/* The original project's defaults, overridden by PROCESSOR_* variables
+ * (see .env.example). Returns 0 or -1 with the variable named in err. */
+int processor_options_from_env(processor_options *o, char *err, size_t errlen);
+
+typedef enum {
+    PROCESSOR_CALLBACK_OK = 0,
+    PROCESSOR_CALLBACK_ERROR = 1,
+    PROCESSOR_CALLBACK_TIMEOUT = 2,
+} processor_callback_result;
+
+/* Runs on worker `worker` (0-based) with that worker's data; item is the
+ * record in DynamoDB's typed JSON, owned by the caller. On failure it writes
+ * the message into msg. */
+typedef processor_callback_result (*processor_callback)(void *worker_data, int worker, const json_t *item,
+                                                        char *msg, size_t msglen);
+
+typedef struct processor_error {
+    char *account_id, *run_time;
+    const char *kind;           /* "callback", "timeout", "dynamodb" (static strings) */
+    char *message;
+    int attempts;
+} processor_error;
+
+typedef struct processor_result {
+    long processed, failed, skipped;
+    double elapsed_s;
+    int interrupted;            /* stopped early by SIGINT/SIGTERM */
+    processor_error *errors;    /* failed entries, owned; free with processor_result_free */
+    size_t error_count;
+} processor_result;
+
+/* Processes every unprocessed record. worker_data has max_workers entries.
+ * SIGINT/SIGTERM are handled while it runs: the first stops taking records
+ * and lets in-flight callbacks finish, a second exits the process at once
+ * (nothing unfinished is marked). Returns 0 with *result filled (record
+ * failures are in result->errors), or -1 with err set when the run could not
+ * start or the GSI could not be read; *result then holds what was done before
+ * (free it either way). */
+int processor_run(const processor_options *o, const ddb_config *cfg, processor_callback cb,
+                  void **worker_data, processor_result *result, ddb_error *err);
+
+void processor_result_free(processor_result *r);
+
+#endif

@@ -1,0 +1,294 @@
+#include "record.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int record_table_from_env(record_table *t, char *err, size_t errlen)
+{
+    const char *table = getenv("RECORDS_TABLE"), *index = getenv("RECORDS_INDEX");
+    table = table && *table ? table : RECORD_DEFAULT_TABLE;
+    index = index && *index ? index : RECORD_DEFAULT_INDEX;
+    if (strlen(table) >= sizeof t->table || strlen(index) >= sizeof t->index) {
+        snprintf(err, errlen, "RECORDS_TABLE or RECORDS_INDEX is longer than 255 characters");
+        return -1;
+    }
+    strcpy(t->table, table);
+    strcpy(t->index, index);
+    return 0;
+}
+
+static int digits(const char *s, int n, int *value)
+{
+    *value = 0;
+    for (int i = 0; i < n; i++) {
+        if (!isdigit((unsigned char)s[i])) return 0;
+        *value = *value * 10 + (s[i] - '0');
+    }
+    return 1;
+}
+
+static int days_in_month(int year, int month)
+{
+    static const int days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+    int leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    return month == 2 && leap ? 29 : days[month - 1];
+}
+
+bool record_is_iso8601(const char *s)
+{
+    int y, mo, d, h, mi, sec;
+    if (strlen(s) < 20 || !digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) || s[7] != '-' ||
+        !digits(s + 8, 2, &d) || s[10] != 'T' || !digits(s + 11, 2, &h) || s[13] != ':' ||
+        !digits(s + 14, 2, &mi) || s[16] != ':' || !digits(s + 17, 2, &sec))
+        return false;
+    if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || sec > 60)
+        return false;
+    const char *p = s + 19;
+    if (*p == '.') {
+        const char *frac = ++p;
+        while (isdigit((unsigned char)*p)) p++;
+        if (p == frac) return false;
+    }
+    return p[0] == 'Z' && p[1] == '\0';
+}
+
+const char *record_account_id(const json_t *item)
+{
+    return json_string_value(json_object_get(json_object_get(item, "AccountId"), "S"));
+}
+
+const char *record_run_time(const json_t *item)
+{
+    return json_string_value(json_object_get(json_object_get(item, "RunTime"), "S"));
+}
+
+int record_validate_key(const char *account_id, const char *run_time, char *err, size_t errlen)
+{
+    if (!account_id || !*account_id) {
+        snprintf(err, errlen, "AccountId is missing: it must be a non-empty string");
+        return -1;
+    }
+    if (strlen(account_id) > RECORD_MAX_PARTITION_KEY) {
+        snprintf(err, errlen, "AccountId is longer than %d bytes", RECORD_MAX_PARTITION_KEY);
+        return -1;
+    }
+    if (!run_time || !*run_time) {
+        snprintf(err, errlen, "RunTime is missing: it must be an ISO-8601 UTC time string");
+        return -1;
+    }
+    if (strlen(run_time) > RECORD_MAX_SORT_KEY || !record_is_iso8601(run_time)) {
+        snprintf(err, errlen, "RunTime '%.64s' is not an ISO-8601 UTC time like 2026-02-17T12:00:00Z", run_time);
+        return -1;
+    }
+    return 0;
+}
+
+/* DynamoDB's item size rule, approximately: attribute names plus value bytes. */
+static size_t value_size(const json_t *av)
+{
+    const char *type;
+    json_t *v;
+    size_t size = 0;
+    json_object_foreach((json_t *)av, type, v) {
+        if (json_is_string(v)) size += type[0] == 'B' ? json_string_length(v) * 3 / 4 : json_string_length(v);
+        else if (json_is_boolean(v) || json_is_null(v)) size += 1;
+        else if (json_is_array(v)) {
+            size_t i;
+            json_t *e;
+            size += 3;
+            json_array_foreach(v, i, e) size += json_is_string(e) ? json_string_length(e) : value_size(e) + 1;
+        } else if (json_is_object(v)) {
+            const char *name;
+            json_t *e;
+            size += 3;
+            json_object_foreach(v, name, e) size += strlen(name) + value_size(e) + 1;
+        }
+    }
+    return size;
+}
+
+static int check_processed(const json_t *item, bool required, char *err, size_t errlen)
+{
+    json_t *p = json_object_get(item, "Processed");
+    if (!p && !required) return 0;
+    const char *n = json_string_value(json_object_get(p, "N"));
+    if (!n || (strcmp(n, "0") != 0 && strcmp(n, "1") != 0)) {
+        snprintf(err, errlen, "Processed must be the number 0 (unprocessed) or 1 (processed)");
+        return -1;
+    }
+    return 0;
+}
+
+int record_validate_item(const json_t *item, bool require_processed, char *err, size_t errlen)
+{
+    json_t *a = json_object_get(item, "AccountId"), *r = json_object_get(item, "RunTime");
+    if (a && !json_object_get(a, "S")) {
+        snprintf(err, errlen, "AccountId must be a string");
+        return -1;
+    }
+    if (r && !json_object_get(r, "S")) {
+        snprintf(err, errlen, "RunTime must be a string");
+        return -1;
+    }
+    if (record_validate_key(record_account_id(item), record_run_time(item), err, errlen) != 0 ||
+        check_processed(item, require_processed, err, errlen) != 0)
+        return -1;
+    const char *name;
+    json_t *v;
+    size_t size = 0;
+    json_object_foreach((json_t *)item, name, v) size += strlen(name) + value_size(v);
+    if (size > RECORD_MAX_ITEM_BYTES) {
+        snprintf(err, errlen, "the item is about %zu bytes, over DynamoDB's limit of 400 KB", size);
+        return -1;
+    }
+    return 0;
+}
+
+static json_t *key_of(const char *account_id, const char *run_time)
+{
+    return json_pack("{s:{s:s},s:{s:s}}", "AccountId", "S", account_id, "RunTime", "S", run_time);
+}
+
+static int call(ddb_client *c, const char *op, json_t *request, const retry_policy *policy,
+                json_t **out, ddb_error *err)
+{
+    if (!request) {
+        ddb_error_set(err, "OutOfMemory", 0, "out of memory building a %s request", op);
+        return -1;
+    }
+    int rc = ddb_client_call_json(c, op, request, policy, out, err);
+    json_decref(request);
+    return rc;
+}
+
+int record_put(ddb_client *c, const record_table *t, const json_t *item, ddb_error *err)
+{
+    return call(c, "PutItem", json_pack("{s:s,s:O}", "TableName", t->table, "Item", item), NULL, NULL, err);
+}
+
+int record_get(ddb_client *c, const record_table *t, const char *account_id, const char *run_time,
+               json_t **item, ddb_error *err)
+{
+    json_t *out = NULL;
+    int rc = call(c, "GetItem", json_pack("{s:s,s:o,s:b}", "TableName", t->table, "Key",
+                                          key_of(account_id, run_time), "ConsistentRead", 1),
+                  NULL, &out, err);
+    *item = rc == 0 ? json_incref(json_object_get(out, "Item")) : NULL;
+    json_decref(out);
+    return rc;
+}
+
+int record_delete(ddb_client *c, const record_table *t, const char *account_id, const char *run_time,
+                  ddb_error *err)
+{
+    return call(c, "DeleteItem", json_pack("{s:s,s:o}", "TableName", t->table, "Key",
+                                           key_of(account_id, run_time)), NULL, NULL, err);
+}
+
+/* Adds the RunTime bounds of q to a key condition that already names #k/:k. */
+static json_t *query_request(const record_table *t, const record_query *q)
+{
+    int on_index = q->kind != RECORD_QUERY_ACCOUNT;
+    json_t *values = on_index
+        ? json_pack("{s:{s:s}}", ":k", "N", q->kind == RECORD_QUERY_PROCESSED ? "1" : "0")
+        : json_pack("{s:{s:s}}", ":k", "S", q->account_id);
+    const char *cond = "#k = :k";
+    if (values && q->from && q->to) {
+        cond = "#k = :k AND #r BETWEEN :from AND :to";
+        json_object_set_new(values, ":from", json_pack("{s:s}", "S", q->from));
+        json_object_set_new(values, ":to", json_pack("{s:s}", "S", q->to));
+    } else if (values && (q->from || q->to)) {
+        cond = q->from ? "#k = :k AND #r >= :from" : "#k = :k AND #r <= :to";
+        json_object_set_new(values, q->from ? ":from" : ":to", json_pack("{s:s}", "S", q->from ? q->from : q->to));
+    }
+    json_t *req = json_pack("{s:s,s:s,s:{s:s},s:o}", "TableName", t->table, "KeyConditionExpression", cond,
+                            "ExpressionAttributeNames", "#k", on_index ? "Processed" : "AccountId",
+                            "ExpressionAttributeValues", values);
+    if (req && (q->from || q->to))
+        json_object_set_new(json_object_get(req, "ExpressionAttributeNames"), "#r", json_string("RunTime"));
+    if (req && on_index) json_object_set_new(req, "IndexName", json_string(t->index));
+    if (req && q->limit > 0) json_object_set_new(req, "Limit", json_integer(q->limit));
+    return req;
+}
+
+int record_query_page(ddb_client *c, const record_table *t, const record_query *q,
+                      const json_t *start_key, json_t **items, json_t **last_key, ddb_error *err)
+{
+    *items = *last_key = NULL;
+    json_t *req = query_request(t, q);
+    if (req && start_key) json_object_set(req, "ExclusiveStartKey", (json_t *)start_key);
+    json_t *out = NULL;
+    if (call(c, "Query", req, NULL, &out, err) != 0) return -1;
+    *items = json_incref(json_object_get(out, "Items"));
+    *last_key = json_incref(json_object_get(out, "LastEvaluatedKey"));
+    json_decref(out);
+    if (!json_is_array(*items)) {
+        json_decref(*items);
+        json_decref(*last_key);
+        *items = *last_key = NULL;
+        ddb_error_set(err, "InvalidResponse", 0, "Query on %s returned no Items list", t->table);
+        return -1;
+    }
+    return 0;
+}
+
+/* Runs a conditional UpdateItem: MARKED on success, NOT_MARKED when the
+ * condition failed. A condition failure after an attempt whose outcome is
+ * unknown (reset, timeout, 5xx) means our own earlier write went through. */
+static record_mark_result conditional_update(ddb_client *c, json_t *request, const retry_policy *policy,
+                                             ddb_error *err)
+{
+    if (call(c, "UpdateItem", request, policy, NULL, err) == 0) return RECORD_MARKED;
+    if (strcmp(err->code, "ConditionalCheckFailedException") != 0) return RECORD_FAILED;
+    return err->uncertain ? RECORD_MARKED : RECORD_NOT_MARKED;
+}
+
+record_mark_result record_mark_processed(ddb_client *c, const record_table *t, const char *account_id,
+                                         const char *run_time, const char *owner,
+                                         const retry_policy *policy, ddb_error *err)
+{
+    json_t *req = owner
+        ? json_pack("{s:s,s:o,s:s,s:s,s:{s:s,s:s,s:s},s:{s:{s:s},s:{s:s},s:{s:s}}}",
+                    "TableName", t->table, "Key", key_of(account_id, run_time),
+                    "UpdateExpression", "SET #p = :one REMOVE #o, #e",
+                    "ConditionExpression", "#p = :zero AND #o = :me",
+                    "ExpressionAttributeNames", "#p", "Processed", "#o", "LeaseOwner", "#e", "LeaseExpires",
+                    "ExpressionAttributeValues", ":one", "N", "1", ":zero", "N", "0", ":me", "S", owner)
+        : json_pack("{s:s,s:o,s:s,s:s,s:{s:s},s:{s:{s:s},s:{s:s}}}",
+                    "TableName", t->table, "Key", key_of(account_id, run_time),
+                    "UpdateExpression", "SET #p = :one", "ConditionExpression", "#p = :zero",
+                    "ExpressionAttributeNames", "#p", "Processed",
+                    "ExpressionAttributeValues", ":one", "N", "1", ":zero", "N", "0");
+    return conditional_update(c, req, policy, err);
+}
+
+record_mark_result record_claim(ddb_client *c, const record_table *t, const char *account_id,
+                                const char *run_time, const char *owner, long long expires_ms,
+                                long long now_ms, const retry_policy *policy, ddb_error *err)
+{
+    char expires[32], now[32];
+    snprintf(expires, sizeof expires, "%lld", expires_ms);
+    snprintf(now, sizeof now, "%lld", now_ms);
+    json_t *req = json_pack(
+        "{s:s,s:o,s:s,s:s,s:{s:s,s:s,s:s},s:{s:{s:s},s:{s:s},s:{s:s},s:{s:s}}}",
+        "TableName", t->table, "Key", key_of(account_id, run_time),
+        "UpdateExpression", "SET #o = :me, #e = :exp",
+        "ConditionExpression", "#p = :zero AND (attribute_not_exists(#e) OR #e < :now OR #o = :me)",
+        "ExpressionAttributeNames", "#p", "Processed", "#o", "LeaseOwner", "#e", "LeaseExpires",
+        "ExpressionAttributeValues", ":zero", "N", "0", ":me", "S", owner, ":exp", "N", expires, ":now", "N", now);
+    return conditional_update(c, req, policy, err);
+}
+
+int record_release(ddb_client *c, const record_table *t, const char *account_id, const char *run_time,
+                   const char *owner, const retry_policy *policy, ddb_error *err)
+{
+    json_t *req = json_pack("{s:s,s:o,s:s,s:s,s:{s:s,s:s},s:{s:{s:s}}}",
+                            "TableName", t->table, "Key", key_of(account_id, run_time),
+                            "UpdateExpression", "REMOVE #o, #e", "ConditionExpression", "#o = :me",
+                            "ExpressionAttributeNames", "#o", "LeaseOwner", "#e", "LeaseExpires",
+                            "ExpressionAttributeValues", ":me", "S", owner);
+    record_mark_result r = conditional_update(c, req, policy, err);
+    return r == RECORD_FAILED ? -1 : 0;
+}

@@ -1,0 +1,89 @@
+/* The Records table: AccountId (S, partition key), RunTime (S, ISO-8601 UTC,
+ * sort key), Processed (N, 0 or 1) keyed with RunTime in the GSI "Processed".
+ * Items are jansson objects in DynamoDB's typed form ({"AccountId":{"S":..}}).
+ * No Lua; usable from any thread with that thread's own client. */
+#ifndef DDBRUN_RECORD_H
+#define DDBRUN_RECORD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <jansson.h>
+
+#include "client.h"
+
+typedef struct record_table {
+    char table[256];
+    char index[256];
+} record_table;
+
+#define RECORD_DEFAULT_TABLE "Records"
+#define RECORD_DEFAULT_INDEX "Processed"
+/* DynamoDB's own limits */
+#define RECORD_MAX_PARTITION_KEY 2048
+#define RECORD_MAX_SORT_KEY 1024
+#define RECORD_MAX_ITEM_BYTES (400 * 1024)
+
+/* Names from RECORDS_TABLE / RECORDS_INDEX in the environment, else the defaults. */
+int record_table_from_env(record_table *t, char *err, size_t errlen);
+
+/* True for "YYYY-MM-DDTHH:MM:SS[.fraction]Z" with a real calendar date. */
+bool record_is_iso8601(const char *s);
+
+/* Checks an item before it is written: AccountId and RunTime present strings
+ * within the key limits, RunTime ISO-8601, Processed 0 or 1 when present
+ * (required when require_processed), whole item under 400 KB. Returns 0 or -1
+ * with the field named in err. */
+int record_validate_item(const json_t *item, bool require_processed, char *err, size_t errlen);
+int record_validate_key(const char *account_id, const char *run_time, char *err, size_t errlen);
+
+/* The string values of AccountId and RunTime of an item (NULL when absent). */
+const char *record_account_id(const json_t *item);
+const char *record_run_time(const json_t *item);
+
+/* Writes an item (PutItem). */
+int record_put(ddb_client *c, const record_table *t, const json_t *item, ddb_error *err);
+
+/* GetItem (consistent read); *item is NULL when there is none. */
+int record_get(ddb_client *c, const record_table *t, const char *account_id, const char *run_time,
+               json_t **item, ddb_error *err);
+
+int record_delete(ddb_client *c, const record_table *t, const char *account_id, const char *run_time,
+                  ddb_error *err);
+
+typedef enum { RECORD_QUERY_UNPROCESSED, RECORD_QUERY_PROCESSED, RECORD_QUERY_ACCOUNT } record_query_kind;
+
+typedef struct record_query {
+    record_query_kind kind;
+    const char *account_id;      /* RECORD_QUERY_ACCOUNT */
+    const char *from, *to;       /* optional RunTime bounds (inclusive), NULL for none */
+    int limit;                   /* items per page, 0 for DynamoDB's 1 MB pages */
+} record_query;
+
+/* One page of a query. start_key is the previous page's *last_key (NULL for
+ * the first). On success *items is the Items array and *last_key the
+ * LastEvaluatedKey (NULL on the last page); both are new references. */
+int record_query_page(ddb_client *c, const record_table *t, const record_query *q,
+                      const json_t *start_key, json_t **items, json_t **last_key, ddb_error *err);
+
+typedef enum { RECORD_MARKED = 1, RECORD_NOT_MARKED = 0, RECORD_FAILED = -1 } record_mark_result;
+
+/* Sets Processed = 1 on a record that exists with Processed = 0 (and, with an
+ * owner, whose lease that owner holds; the lease is removed). NOT_MARKED when
+ * the condition fails: it was already processed, is missing, or the lease was
+ * lost. policy as for ddb_client_call. */
+record_mark_result record_mark_processed(ddb_client *c, const record_table *t, const char *account_id,
+                                         const char *run_time, const char *owner,
+                                         const retry_policy *policy, ddb_error *err);
+
+/* Leases (LeaseOwner S, LeaseExpires N in ms since the epoch): claims an
+ * unprocessed record whose lease is absent or expired. MARKED when claimed,
+ * NOT_MARKED when processed, missing or leased by someone else. */
+record_mark_result record_claim(ddb_client *c, const record_table *t, const char *account_id,
+                                const char *run_time, const char *owner, long long expires_ms,
+                                long long now_ms, const retry_policy *policy, ddb_error *err);
+
+/* Gives a claimed record back (removes the lease if owner still holds it). */
+int record_release(ddb_client *c, const record_table *t, const char *account_id, const char *run_time,
+                   const char *owner, const retry_policy *policy, ddb_error *err);
+
+#endif

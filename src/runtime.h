@@ -1,0 +1,24 @@
+/* Creating Lua states the way ddbrun runs scripts: standard libraries, the
+ * native module preloaded as "ddb.core", and the project's Lua modules on
+ * package.path. Used by main and by every processor worker. */
+#ifndef DDBRUN_RUNTIME_H
+#define DDBRUN_RUNTIME_H
+
+#include <lua.h>
+
+#define DDBRUN_VERSION "0.1.0"
+
+/* A new state, or NULL when out of memory. lua_dir (may be NULL) is put in
+ * front of package.path as "<lua_dir>/?.lua;<lua_dir>/?/init.lua". */
+lua_State *runtime_new_state(const char *lua_dir);
+
+/* The message handler used for every protected call into Lua: turns the
+ * error value into a string (using __tostring) and appends a traceback. */
+int runtime_traceback(lua_State *L);
+
+/* Finds the directory holding ddb.lua next to the running executable:
+ * <exe>/../share/ddbrun/lua (installed), <exe>/../lua or <exe>/../../lua
+ * (source tree). Writes it into out and returns 0, or returns -1. */
+int runtime_find_lua_dir(char *out, size_t size);
+
+#endif
