@@ -91,4 +91,35 @@ function helper.create_table(client, hash, range, extra)
   return name
 end
 
+-- Seconds since boot with sub-second resolution (os.time has whole seconds).
+function helper.now()
+  local f = io.open("/proc/uptime")
+  local t = f:read("n")
+  f:close()
+  return t
+end
+
+helper.tools = (os.getenv("DDBRUN_BUILD") and (helper.root .. "/" .. os.getenv("DDBRUN_BUILD")) or (helper.root .. "/build")) .. "/tools"
+
+-- Starts build/tools/faultproxy (see tests/tools/faultproxy.c) with the given
+-- arguments, e.g. "silent" or "proxy --upstream 8000 --rate 0.3 --seed 7".
+-- Returns { port, endpoint, pid, stop = function(self) -> stats text }.
+function helper.start_tool(args)
+  local stats_file = os.tmpname()
+  local p = io.popen(string.format("%s/faultproxy %s --stats %s", helper.tools, args, helper.shell_quote(stats_file)))
+  local line = p:read("l") or ""
+  local port, pid = line:match("^PORT (%d+) PID (%d+)$")
+  assert(port, "faultproxy did not start: " .. line)
+  return {
+    port = tonumber(port), pid = tonumber(pid), endpoint = "http://127.0.0.1:" .. port,
+    stop = function(self)
+      os.execute("kill " .. self.pid .. " 2>/dev/null")
+      p:close()
+      local stats = helper.read_file(stats_file)
+      os.remove(stats_file)
+      return stats
+    end,
+  }
+end
+
 return helper

@@ -125,8 +125,7 @@ static int report_load(lua_State *L, int status)
  * positive ones the script's arguments — exactly as lua.c builds it. */
 static void create_arg_table(lua_State *L, int argc, char **argv, int script)
 {
-    if (script == argc) script = 0;
-    lua_createtable(L, argc - script, script + 1);
+    lua_createtable(L, argc > script ? argc - script - 1 : 0, script + 1);
     for (int i = 0; i < argc; i++) {
         lua_pushstring(L, argv[i]);
         lua_rawseti(L, -2, i - script);

@@ -822,8 +822,13 @@ static json_t *marshal_plain_table(marshal_ctx *c, int idx, marshal_role role)
 
     if (kind == MARSHAL_REF_SET || kind == MARSHAL_REF_BINARY || kind == MARSHAL_REF_NUMBER)
         return marshal_fail(c, "a %s is only allowed as an attribute value", marshal_kind_name(kind));
-    if (role == MARSHAL_ROLE_ITEM || role == MARSHAL_ROLE_FIELDS) want = 'M';
-    else if (role == MARSHAL_ROLE_ITEMS || role == MARSHAL_ROLE_VALUES) want = 'L';
+    if (role == MARSHAL_ROLE_ITEM || role == MARSHAL_ROLE_FIELDS) {
+        if (kind == MARSHAL_REF_LIST) return marshal_fail(c, "a ddb.list is not a map");
+        want = 'M';
+    } else if (role == MARSHAL_ROLE_ITEMS || role == MARSHAL_ROLE_VALUES) {
+        if (kind == MARSHAL_REF_MAP) return marshal_fail(c, "a ddb.map is not a list");
+        want = 'L';
+    }
     if (marshal_enter(c, idx, &c->plain_depth) < 0) return NULL;
     marshal_shape_scan(c->L, idx, &s);
     if (!marshal_shape_fits(&s, want))

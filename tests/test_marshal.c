@@ -347,7 +347,7 @@ static void test_item_refusals(void **state)
         {"{n = setmetatable({}, getmetatable(ddb.number('1')))}", "Item.n: malformed ddb.number (value is not a string)"},
         {"{b = setmetatable({value = 1}, getmetatable(ddb.binary('')))}", "Item.b: malformed ddb.binary (value is not a string)"},
         {"{1, 2}", "Item: table has integer keys: maps need string keys"},
-        {"ddb.list()", "Item: table has integer keys: maps need string keys"},
+        {"ddb.list()", "Item: a ddb.list is not a map"},
         {"ddb.set{1}", "Item: a ddb.set is only allowed as an attribute value"},
         {"'x'", "Item: an item must be a table, not string"},
     };
@@ -459,7 +459,7 @@ static void test_round_trip(void **state)
     expect_str("round trip", second, first);
 
     expect_str("item as Lua", describe_top(L, desc, sizeof desc),
-               "{big=num(12345678901234567890123456789012345678),bin=bin(\"\\0bin\\0ary\\255\"),"
+               "{big=num(12345678901234567890123456789012345678),bin=bin(\"\\0bin\\0ary\xFF\"),"
                "bs=Set[bin(\"\\0\\1\"),bin(\"x\")],empty_bin=bin(\"\"),empty_list=L[],empty_map={},"
                "empty_s=\"\",f=0.10000000000000001,i=42,imax=9223372036854775807,"
                "imin=-9223372036854775808,list=L[1,\"two\",{three=3},L[4,L[5]],L[]],"
@@ -514,8 +514,8 @@ static void test_push_value(void **state)
         {"{\"BS\":[\"AAE=\",\"eA==\"]}", "Set[bin(\"\\0\\1\"),bin(\"x\")]"},
         {"{\"B\":\"\"}", "bin(\"\")"},
         {"{\"B\":\"aGVsbG8=\"}", "bin(\"hello\")"},
-        {"{\"B\":\"AP8A\"}", "bin(\"\\0\\255\\0\")"},
-        {"{\"B\":\"//4=\"}", "bin(\"\\255\\254\")"},
+        {"{\"B\":\"AP8A\"}", "bin(\"\\0\xFF\\0\")"},
+        {"{\"B\":\"//4=\"}", "bin(\"\xFF\xFE\")"},
         /* malformed AttributeValues come back as plain JSON */
         {"{\"S\":1}", "{S=1}"},
         {"{\"X\":\"y\"}", "{X=\"y\"}"},
@@ -560,12 +560,12 @@ static void test_constructors(void **state)
         {"tostring(ddb.number('1.50'))", "1.50"},
         {"tostring(ddb.number('1.5') == ddb.number('1.5'))", "true"},
         {"tostring(ddb.number('1.5') == ddb.number('1.50'))", "false"},
-        {"select(2, pcall(function() local n = ddb.number('1e') end))",
+        {"(select(2, pcall(function() local n = ddb.number('1e') end)):gsub('^.-:1: ', ''))",
          "bad argument #1 to 'number' (\"1e\" is not a DynamoDB number (expected -?digits[.digits][e[+-]digits], "
          "at most 38 significant digits))"},
-        {"select(2, pcall(function() local n = ddb.number(5) end))",
+        {"(select(2, pcall(function() local n = ddb.number(5) end)):gsub('^.-:1: ', ''))",
          "bad argument #1 to 'number' (string expected, got number)"},
-        {"select(2, pcall(function() local b = ddb.binary() end))",
+        {"(select(2, pcall(function() local b = ddb.binary() end)):gsub('^.-:1: ', ''))",
          "bad argument #1 to 'binary' (string expected, got no value)"},
         {"(function() local l = {1, 2}; local s = ddb.set(l); "
          "return tostring(s ~= l and s[2] == 2 and #s == 2 and getmetatable(s).__name) end)()", "ddb.Set"},
@@ -707,6 +707,7 @@ static void test_request_refusals(void **state)
          "RequestItems.Item[1].PutRequest.Item.tags: a set cannot be empty"},
         {"{Item = {1, 2}}", "Item: table has integer keys: maps need string keys"},
         {"{Items = {a = 1}}", "Items: table has string keys: lists need keys 1..n"},
+        {"{Items = ddb.map()}", "Items: a ddb.map is not a list"},
         {"{Limit = ddb.number('1')}", "Limit: a ddb.number is only allowed as an attribute value"},
         {"{X = ddb.binary('x')}", "X: a ddb.binary is only allowed as an attribute value"},
         {"{X = 0/0}", "X: NaN cannot be stored"},

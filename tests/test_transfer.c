@@ -22,14 +22,14 @@ typedef struct {
     lua_State *from, *to;
 } test_states;
 
-static const char *const test_ddb_types[] = {
+static const char *const test_mt_names[] = {
     "ddb.null", "ddb.Set", "ddb.Binary", "ddb.Number", "ddb.List", "ddb.Map",
 };
 
 static void test_register_types(lua_State *L)
 {
-    for (size_t k = 0; k < sizeof test_ddb_types / sizeof *test_ddb_types; k++) {
-        luaL_newmetatable(L, test_ddb_types[k]);
+    for (size_t k = 0; k < sizeof test_mt_names / sizeof *test_mt_names; k++) {
+        luaL_newmetatable(L, test_mt_names[k]);
         lua_pop(L, 1);
     }
 }
@@ -57,9 +57,8 @@ static void test_dostring(lua_State *L, const char *src)
     if (luaL_dostring(L, src) != LUA_OK) fail_msg("%s", lua_tostring(L, -1));
 }
 
-static lua_State *test_state(int with_types)
+static lua_State *test_open(lua_State *L, int with_types)
 {
-    lua_State *L = luaL_newstate();
     assert_non_null(L);
     luaL_openlibs(L);
     if (with_types) test_register_types(L);
@@ -73,6 +72,11 @@ static lua_State *test_state(int with_types)
                      "  return M\n"
                      "end");
     return L;
+}
+
+static lua_State *test_state(int with_types)
+{
+    return test_open(luaL_newstate(), with_types);
 }
 
 static int test_setup(void **state)
@@ -137,12 +141,13 @@ static void test_assert_string(lua_State *L, int idx, const char *want, size_t w
 /* Whether the value at idx is rawequal to field `field` of to's module `mod`. */
 static int test_is_module_field(lua_State *L, int idx, const char *mod, const char *field)
 {
+    int top = lua_gettop(L);
     idx = lua_absindex(L, idx);
     lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
     lua_getfield(L, -1, mod);
     if (field) lua_getfield(L, -1, field);
     int same = lua_rawequal(L, idx, -1);
-    lua_settop(L, idx);
+    lua_settop(L, top);
     return same;
 }
 
@@ -574,6 +579,88 @@ static void test_small_error_buffer(void **state)
     lua_settop(s->from, 0);
 }
 
+/* --- out of memory --- */
+
+/* Once armed, an allocator that grants `left` more growing allocations. */
+typedef struct {
+    int armed;
+    long left;
+} test_budget;
+
+static void *test_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    test_budget *b = ud;
+    if (nsize == 0) {
+        free(ptr);
+        return NULL;
+    }
+    if (b->armed && (ptr == NULL || nsize > osize)) {
+        if (b->left == 0) return NULL;
+        b->left--;
+    }
+    return realloc(ptr, nsize);
+}
+
+static const char test_rich_src[] =
+    "local mymod = require('mymod')\n"
+    "local fmt = string.format\n"
+    "local null = require('ddb.core').null\n"
+    "local set = setmetatable({'a'}, debug.getregistry()['ddb.Set'])\n"
+    "local count = 0\n"
+    "local function inc() count = count + 1 return count end\n"
+    "local cfg = {name = 'x\\0y', list = {1, 2.5, {deep = true}}}\n"
+    "cfg.self = cfg\n"
+    "local function fact(n) if n <= 1 then return 1 end return n * fact(n - 1) end\n"
+    "return function()\n"
+    "  inc()\n"
+    "  return fmt('%d %d %s %s', inc(), fact(5), tostring(cfg.self == cfg), tostring(getmetatable(set) ~= nil)),\n"
+    "         mymod.n, null\n"
+    "end";
+
+/* Every allocation that can fail, failing in turn: never a raise, the
+ * stacks kept, and a worker state that still works afterwards. */
+static void test_out_of_memory(void **state)
+{
+    (void)state;
+    test_budget fb = { 0, 0 }, tb = { 0, 0 };
+    lua_State *from = test_open(lua_newstate(test_alloc, &fb), 1);
+    lua_State *to = test_open(lua_newstate(test_alloc, &tb), 1);
+    char err[512];
+    test_run(from, test_rich_src, 0);
+
+    int ok = 0;
+    for (long n = 0; n < 100000 && !ok; n++) {
+        tb.armed = 1, tb.left = n;
+        int rc = transfer_value(from, -1, to, "callback", err, sizeof err);
+        tb.armed = 0;
+        assert_int_equal(lua_gettop(from), 1);
+        assert_int_equal(lua_gettop(to), rc == 0 ? 1 : 0);
+        if (rc != 0) assert_memory_equal(err, "cannot carry ", 13);
+        ok = rc == 0;
+    }
+    assert_true(ok);
+    if (lua_pcall(to, 0, 2, 0) != LUA_OK) fail_msg("%s", lua_tostring(to, -1));
+    test_assert_string(to, 1, "2 120 true true", 15);
+    lua_settop(to, 0);
+
+    for (int check = 0; check < 2; check++) {
+        ok = 0;
+        for (long n = 0; n < 100000 && !ok; n++) {
+            fb.armed = 1, fb.left = n;
+            int rc = check ? transfer_check(from, -1, "callback", err, sizeof err)
+                           : transfer_value(from, -1, to, "callback", err, sizeof err);
+            fb.armed = 0;
+            assert_int_equal(lua_gettop(from), 1);
+            if (rc != 0) assert_memory_equal(err, "cannot carry ", 13);
+            ok = rc == 0;
+        }
+        assert_true(ok);
+        lua_settop(to, 0);
+    }
+    lua_close(from);
+    lua_close(to);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -595,6 +682,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_refusal_of_root, test_setup, test_teardown),
         cmocka_unit_test_setup_teardown(test_refused_by_worker, test_setup, test_teardown),
         cmocka_unit_test_setup_teardown(test_small_error_buffer, test_setup, test_teardown),
+        cmocka_unit_test(test_out_of_memory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
