@@ -17,8 +17,9 @@ LIB_SRC  = $(filter-out src/main.c,$(wildcard src/*.c))
 LIB_OBJ  = $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o)
 TEST_SRC = $(wildcard tests/test_*.c)
 TEST_BIN = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+TOOLS    = $(BUILD)/tools/faultproxy
 
-.PHONY: all deps test unit demo bench install uninstall clean asan tsan valgrind
+.PHONY: all deps test unit tools demo bench install uninstall clean asan tsan valgrind
 
 all: $(BUILD)/ddbrun
 
@@ -34,13 +35,19 @@ $(BUILD)/ddbrun: $(BUILD)/obj/main.o $(BUILD)/libddbrun.a
 $(BUILD)/tests/%: tests/%.c $(BUILD)/libddbrun.a $(wildcard tests/*.h) | $(BUILD)/tests
 	$(CC) $(CFLAGS) -Isrc -o $@ $< $(BUILD)/libddbrun.a $(LDFLAGS) $(LDLIBS) -lcmocka
 
-$(BUILD)/obj $(BUILD)/tests:
+# Test helpers the specs start (not cmocka suites, so not named test_*).
+$(BUILD)/tools/faultproxy: tests/tools/faultproxy.c | $(BUILD)/tools
+	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) -lz
+
+$(BUILD)/obj $(BUILD)/tests $(BUILD)/tools:
 	mkdir -p $@
 
 deps:
 	@scripts/install_deps.sh
 
-unit: $(TEST_BIN)
+unit: $(TEST_BIN) tools
+
+tools: $(TOOLS)
 
 # Everything: C units, then busted specs (inside ddbrun) against a DynamoDB Local
 # that tests/run.sh starts on a free port and always stops.

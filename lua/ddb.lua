@@ -192,4 +192,22 @@ function Client:get_all(table_name, keys, opts)
   return self:batch_get_all({ [table_name] = spec }, opts)[table_name]
 end
 
+-- The per-worker `ctx` of processor callbacks: { worker = n } with `client`
+-- and `records` made on first use. new_client(config) comes from C.
+function ddb.worker_context(worker, table_name, index_name, new_client, config)
+  local lazy = {
+    client = function(ctx) return new_client(config) end,
+    records = function(ctx) return ddb.records { client = ctx.client, table = table_name, index = index_name } end,
+  }
+  return setmetatable({ worker = worker }, {
+    __index = function(ctx, key)
+      local make = lazy[key]
+      if not make then return nil end
+      local value = make(ctx)
+      rawset(ctx, key, value)
+      return value
+    end,
+  })
+end
+
 return ddb

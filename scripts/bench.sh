@@ -35,6 +35,7 @@ load() { # $1 = records, in 4 parallel loaders
   for p in "${pids[@]}"; do wait "$p"; done
 }
 
+if [[ "${SINGLE_COUNT}" != 0 ]]; then
 echo "== single-thread client (one request at a time, $SINGLE_COUNT measured after 200 warm-up)"
 start_server
 "$DDBRUN" --no-env scripts/bench/single.lua "$SINGLE_COUNT" 200 >/dev/null   # JIT warm-up of the server
@@ -42,8 +43,9 @@ printf '%-8s %12s %18s\n' op "requests/s" "CPU ms/request"
 "$DDBRUN" --no-env scripts/bench/single.lua "$SINGLE_COUNT" 200 |
   awk '/^SINGLE/ { printf "%-8s %12.0f %18.3f\n", $2, $4, $5 }'
 stop_server
-
 echo
+fi
+
 echo "== record processor, no-op callback (whole-process CPU and RSS, start-up included)"
 printf '%8s %8s %12s %16s %12s %8s\n' records workers "records/s" "CPU s/1k rec" "peak RSS MB" errors
 measure() { # $1 = records, $2 = workers

@@ -194,7 +194,7 @@ static int send_once(ddb_client *c, const char *op, const char *body, size_t bod
     http_response r;
     http_error herr;
     int rc = http_post(c->http, c->cfg.endpoint, lines, n, body, body_len, &r, &herr);
-    OPENSSL_cleanse(bufs, sizeof bufs);
+    if (c->cfg.session_token[0]) OPENSSL_cleanse(bufs, sizeof bufs);   /* the token line is a secret */
     if (rc != 0) {
         ddb_error_set(err, herr.code, retry_is_retryable(herr.code, 0), "%s", herr.message);
         return -1;

@@ -147,31 +147,29 @@ static int workers_gc(lua_State *L)
     return 0;
 }
 
-/* Runs in the worker state: require ddb, build ctx = {worker, client, records}.
- * Arguments: worker number, table name, index name. The ddb.Client is made
- * from the config passed as light userdata (arg 4). */
+/* ctx.client's constructor: a client for the processor's configuration. */
+static int new_worker_client(lua_State *L)
+{
+    lua_client_new(L, lua_touserdata(L, 1));
+    return 1;
+}
+
+/* Runs in the worker state: require ddb and build ctx = {worker = n}, whose
+ * client and records are created on first use (a callback that never calls
+ * DynamoDB itself costs no connection). Arguments: worker number, table name,
+ * index name, the ddb_config as light userdata (it outlives the states). */
 static int build_worker_context(lua_State *L)
 {
     lua_getglobal(L, "require");
     lua_pushliteral(L, "ddb");
-    lua_call(L, 1, 1);                            /* 5: ddb */
-    lua_createtable(L, 0, 3);                     /* 6: ctx */
-    lua_pushvalue(L, 1);
-    lua_setfield(L, 6, "worker");
-    lua_client_new(L, lua_touserdata(L, 4));      /* 7: client */
-    lua_pushvalue(L, 7);
-    lua_setfield(L, 6, "client");
-    lua_getfield(L, 5, "records");
-    lua_createtable(L, 0, 3);
-    lua_pushvalue(L, 7);
-    lua_setfield(L, -2, "client");
-    lua_pushvalue(L, 2);
-    lua_setfield(L, -2, "table");
-    lua_pushvalue(L, 3);
-    lua_setfield(L, -2, "index");
     lua_call(L, 1, 1);
-    lua_setfield(L, 6, "records");
-    lua_pushvalue(L, 6);
+    lua_getfield(L, -1, "worker_context");
+    lua_pushvalue(L, 1);
+    lua_pushvalue(L, 2);
+    lua_pushvalue(L, 3);
+    lua_pushcfunction(L, new_worker_client);
+    lua_pushvalue(L, 4);
+    lua_call(L, 5, 1);
     return 1;
 }
 

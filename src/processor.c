@@ -22,7 +22,7 @@ int processor_options_from_env(processor_options *o, char *err, size_t errlen)
 {
     memset(o, 0, sizeof *o);
     long workers = 5, retries = 3, base = 100, cap = 20000, cb_retries = 0, timeout = 0, lease = 0;
-    long queue = 0, page = 0;
+    long queue = 0, page = PROCESSOR_DEFAULT_PAGE_SIZE;
     o->backoff_multiplier = 2.0;
     o->progress = isatty(STDERR_FILENO);
     o->summary = 1;
@@ -91,7 +91,8 @@ static void queue_destroy(queue *q)
 static int queue_push(queue *q, json_t *item)
 {
     pthread_mutex_lock(&q->lock);
-    while (q->count == q->cap && !q->stopping) pthread_cond_wait(&q->not_full, &q->lock);
+    if (q->count == q->cap)
+        while (q->count > q->cap / 2 && !q->stopping) pthread_cond_wait(&q->not_full, &q->lock);
     int stopping = q->stopping;
     if (!stopping) {
         q->items[(q->head + q->count++) % q->cap] = item;
@@ -112,7 +113,8 @@ static json_t *queue_pop(queue *q)
         item = q->items[q->head];
         q->head = (q->head + 1) % q->cap;
         q->count--;
-        pthread_cond_signal(&q->not_full);
+        /* wake the producer only when half the queue is free, not per record */
+        if (q->count == q->cap / 2) pthread_cond_signal(&q->not_full);
     }
     pthread_mutex_unlock(&q->lock);
     return item;
@@ -399,6 +401,13 @@ static int start_threads(processor *p, ddb_error *err)
     return started;
 }
 
+/* Room for a whole page, so the next page is fetched while this one drains. */
+static int default_queue_size(const processor_options *o)
+{
+    int size = o->page_size > 0 ? o->page_size : 1000;
+    return size > o->max_workers * 4 ? size : o->max_workers * 4;
+}
+
 int processor_run(const processor_options *o, const ddb_config *cfg, processor_callback cb,
                   void **worker_data, processor_result *result, ddb_error *err)
 {
@@ -409,7 +418,7 @@ int processor_run(const processor_options *o, const ddb_config *cfg, processor_c
     p.policy = (retry_policy){ o->max_retries + 1, o->backoff_base_ms, o->backoff_multiplier, o->backoff_cap_ms };
     make_owner(&p);
     pthread_mutex_init(&p.errors_lock, NULL);
-    int queue_cap = o->queue_size > 0 ? o->queue_size : (o->max_workers * 4 > 256 ? o->max_workers * 4 : 256);
+    int queue_cap = o->queue_size > 0 ? o->queue_size : default_queue_size(o);
     p.workers = calloc((size_t)o->max_workers, sizeof *p.workers);
     if (queue_init(&p.q, queue_cap) != 0 || !p.workers) {
         ddb_error_set(err, "OutOfMemory", 0, "out of memory starting the processor");

@@ -12,6 +12,9 @@
 #include "config.h"
 #include "record.h"
 
+/* Pages of 1000 records keep memory flat (a 1 MB page parses to ~8 MB). */
+#define PROCESSOR_DEFAULT_PAGE_SIZE 1000
+
 typedef struct processor_options {
     int max_workers;            /* 5 */
     int max_retries;            /* 3: DynamoDB retries after the first attempt */
@@ -22,7 +25,7 @@ typedef struct processor_options {
     long timeout_ms;            /* 0: no per-record callback timeout */
     long lease_ms;              /* 0: no leases (one write per record) */
     int queue_size;             /* records buffered between producer and workers */
-    int page_size;              /* Query Limit, 0 for 1 MB pages */
+    int page_size;              /* Query Limit (1000), 0 for DynamoDB's 1 MB pages */
     int progress;               /* live progress line on stderr: 1 on, 0 off */
     int summary;                /* final summary line on stderr */
     record_table table;
