@@ -562,7 +562,14 @@ static int transfer_upvalue(transfer_ctx *c, int idx, int dst, int n)
     const char *name = lua_getupvalue(c->from, idx, n);
     int v = lua_gettop(c->from);
     transfer_push_step(c, TRANSFER_UPVALUE, 0, name && *name ? name : "?");
-    if (!c->to || !transfer_shared(c, lua_upvalueid(c->from, idx, n), dst, n)) {
+    if (name && strcmp(name, "_ENV") == 0 && lua_type(c->from, v) == LUA_TTABLE) {
+        /* whatever environment the function had (_G, or a sandbox such as
+         * busted's), in a worker it sees that worker's own globals */
+        if (c->to) {
+            lua_rawgeti(c->to, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
+            lua_setupvalue(c->to, dst, n);
+        }
+    } else if (!c->to || !transfer_shared(c, lua_upvalueid(c->from, idx, n), dst, n)) {
         if (transfer_value_at(c, v)) return -1;
         if (c->to) lua_setupvalue(c->to, dst, n);
     }

@@ -465,6 +465,20 @@ static int fp_pick_fault(fp_conn *c, long n)
     return kind;
 }
 
+/* Flips one bit of the body and keeps upstream's x-amz-crc32. DynamoDB Local
+ * sends none on errors, where the flip would be undetectable (a different
+ * error code): then the checksum of the intact body is added first. */
+static int fp_corrupt(fp_conn *c)
+{
+    const char *v;
+    size_t len;
+    if (!fp_header(c->head.data, c->head.len, "x-amz-crc32", &v, &len) &&
+        fp_buf_printf(&c->head, "x-amz-crc32: %lu\r\n", crc32(0L, (const Bytef *)c->body.data, (uInt)c->body.len)) != 0)
+        return -1;
+    if (c->body.len) c->body.data[c->body.len / 2] ^= 0x01;
+    return 0;
+}
+
 /* Answers request number n, of len bytes at the start of c->in, perhaps with
  * a fault. Returns 0 to keep the connection, -1 to end it. */
 static int fp_handle(fp_conn *c, size_t len, long n)
@@ -483,7 +497,7 @@ static int fp_handle(fp_conn *c, size_t len, long n)
     switch (kind) {
     case FP_RESET_AFTER: fp_reset(c); return -1;
     case FP_TRUNCATE: fp_send_response(c, c->body.data, c->body.len, c->body.len / 2); return -1;
-    case FP_CRC: if (c->body.len) c->body.data[c->body.len / 2] ^= 0x01; break;
+    case FP_CRC: if (fp_corrupt(c) != 0) return -1; break;
     case FP_BADJSON: return fp_send_synthetic(c, 200, "OK", FP_JSON, FP_BADJSON_BODY, 0);
     default: break;
     }
