@@ -215,7 +215,10 @@ static int client_call(lua_State *L)
     luaL_checktype(L, 3, LUA_TTABLE);
     char msg[512];
     json_t *request = marshal_request(L, 3, msg, sizeof msg);
-    if (!request) return luaL_error(L, "%s: %s", op, msg);
+    if (!request) {
+        lua_pushfstring(L, "%s: %s", op, msg);   /* no position: it would name ddb.lua, not the caller */
+        return lua_error(L);
+    }
     char *body = json_dumps(request, JSON_COMPACT);
     json_decref(request);
     if (!body) return luaL_error(L, "%s: out of memory encoding the request", op);
