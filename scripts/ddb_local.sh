@@ -33,10 +33,14 @@ fetch() {
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# Below the kernel's ephemeral range, so an outgoing connection's local port
+# cannot take it between this check and the server's bind.
 freeport() {
-  local p
+  local low p
+  read -r low _ </proc/sys/net/ipv4/ip_local_port_range
+  (( low > 11000 )) || low=32768
   for _ in $(seq 1 50); do
-    p=$((20000 + RANDOM % 40000))
+    p=$((10000 + RANDOM % (low - 10000)))
     port_in_use "$p" || { echo "$p"; return 0; }
   done
   die "no free port found"
@@ -74,11 +78,12 @@ start() {
 stop() {
   local port="${1:?usage: ddb_local.sh stop PORT}" f pid
   f="$(pidfile "$port")"
-  [[ -f "$f" ]] || return 0
-  pid="$(cat "$f")"
-  kill "$pid" 2>/dev/null || true
-  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -9 "$pid" 2>/dev/null || true
+  if [[ -f "$f" ]]; then pid="$(cat "$f")"
+  else pid="$(pgrep -f "DynamoDBLocal.jar .*-port $port\$" || true)"; fi
+  [[ -n "$pid" ]] || return 0
+  kill $pid 2>/dev/null || true
+  for _ in $(seq 1 100); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+  kill -9 $pid 2>/dev/null || true
   rm -f "$f" "$CACHE/ddb-$port.log"
 }
 

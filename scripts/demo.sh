@@ -11,7 +11,8 @@ PORT="$(scripts/ddb_local.sh freeport)"
 trap 'scripts/ddb_local.sh stop "$PORT"' EXIT
 trap 'exit 130' INT TERM
 echo "== starting DynamoDB Local on port $PORT"
-export AWS_ENDPOINT_URL_DYNAMODB="$(scripts/ddb_local.sh start "$PORT")"
+AWS_ENDPOINT_URL_DYNAMODB="$(scripts/ddb_local.sh start "$PORT")"
+export AWS_ENDPOINT_URL_DYNAMODB
 export AWS_ACCESS_KEY_ID="${DEMO_ACCESS_KEY_ID:-demo}" AWS_SECRET_ACCESS_KEY="${DEMO_SECRET_ACCESS_KEY:-demo}"
 export AWS_REGION="${AWS_REGION:-us-east-1}"
 
