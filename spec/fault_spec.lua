@@ -92,7 +92,8 @@ local function process_under_faults(n, rate, seed)
   local items = load_records(name, n)
   local proxy = start_proxy(string.format("--rate %s --seed %d --delay-ms 1500", rate, seed))
   local ok, err = pcall(function()
-    local client = proxied(proxy, { request_timeout_ms = 500, max_attempts = 10, retry_base_ms = 5, retry_cap_ms = 100 })
+    local client = proxied(proxy, { request_timeout_ms = 500, max_attempts = 10, retry_base_ms = 5,
+                                    retry_cap_ms = 100 })
     local t0 = helper.now()
     local errors, stats = processor_for(client, name):process_all(counting_callback(counters))
     local elapsed = helper.now() - t0
@@ -194,7 +195,8 @@ describe("faults: batch helpers", function()
     end
     local proxy = start_proxy("--rate 0.3 --seed 11 --delay-ms 1500")
     local ok, err = pcall(function()
-      local client = proxied(proxy, { request_timeout_ms = 500, max_attempts = 8, retry_base_ms = 5, retry_cap_ms = 100 })
+      local client = proxied(proxy, { request_timeout_ms = 500, max_attempts = 8, retry_base_ms = 5,
+                                      retry_cap_ms = 100 })
       client:put_all(name, items, { base_ms = 5, cap_ms = 100 })
       local got = client:get_all(name, keys, { ConsistentRead = true, base_ms = 5, cap_ms = 100 })
       local stats = proxy:stop()
@@ -240,7 +242,8 @@ describe("faults: a conditional write reset after it was applied", function()
         assert.are.equal(1, stats["reset-after"])
         -- the applied write, the retry that found it done, and the second call
         assert.are.equal(case[2] + 3, stats.forwarded)
-        local item = direct:get_item { TableName = name, Key = { AccountId = "reset", RunTime = rt }, ConsistentRead = true }.Item
+        local item = direct:get_item { TableName = name, Key = { AccountId = "reset", RunTime = rt },
+                                       ConsistentRead = true }.Item
         assert.are.same({ AccountId = "reset", RunTime = rt, Processed = 1 }, item)
       end)
       proxy:stop()

@@ -207,6 +207,7 @@ static int send_once(ddb_client *c, const char *op, const char *body, size_t bod
     }
     if (r.status != 200) {
         error_from_response(c, &r, err);
+        err->uncertain = r.maybe_resent;
         return -1;
     }
     if (!out) return 0;
@@ -239,7 +240,7 @@ int ddb_client_call(ddb_client *c, const char *op, const char *body, size_t body
         int rc = send_once(c, op, body, body_len, out, err);
         if (rc == 0) return 0;
         err->attempts = attempt;
-        err->uncertain = uncertain;
+        err->uncertain |= uncertain;
         if (!err->retryable || attempt >= p->max_attempts) return -1;
         uncertain |= outcome_unknown(err);
         retry_sleep_ms(retry_delay_ms(p, attempt, &c->rng));

@@ -17,7 +17,8 @@ typedef struct ddb_error {
     int retryable;
     char request_id[128];
     int attempts;         /* attempts made, including the failing one */
-    int uncertain;        /* an earlier attempt may have been applied (reset, timeout, 5xx) */
+    int uncertain;        /* an earlier send may have been applied (reset, timeout, 5xx,
+                             or curl's own re-send on a reconnect) */
 } ddb_error;
 
 typedef struct ddb_client ddb_client;

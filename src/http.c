@@ -12,6 +12,7 @@ struct http_conn {
     char *body;
     size_t len, cap;
     int out_of_memory;
+    int kept_alive;           /* the last transfer left a connection open */
     http_response *resp;      /* the response being filled by the callbacks */
     char curl_error[CURL_ERROR_SIZE];
 };
@@ -179,9 +180,16 @@ int http_post(http_conn *c, const char *url, const char *const *headers, size_t 
     curl_slist_free_all(list);
     c->resp = NULL;
     if (rc != CURLE_OK) {
+        c->kept_alive = 0;
         fail(c, rc, url, err);
         return -1;
     }
+    /* When a kept-alive connection dies before the answer, curl sends the
+     * request again by itself; a new connection here is the only trace. */
+    long connects = 0;
+    curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &connects);
+    resp->maybe_resent = connects > 0 && c->kept_alive;
+    c->kept_alive = 1;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
     if (reserve(c, c->len + 1) != 0) {
         fail(c, CURLE_OUT_OF_MEMORY, url, err);
