@@ -47,17 +47,26 @@ echo
 fi
 
 echo "== record processor, no-op callback (whole-process CPU and RSS, start-up included)"
-printf '%8s %8s %12s %16s %12s %8s\n' records workers "records/s" "CPU s/1k rec" "peak RSS MB" errors
+printf '%8s %8s %12s %16s %12s %8s %16s\n' records workers "records/s" "CPU s/1k rec" "peak RSS MB" errors "server ms/rec"
+# CPU seconds (user + system) DynamoDB Local has used so far.
+server_cpu() {
+  local pid; pid="$(cat ".cache/ddb-$PORT.pid")"
+  awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$pid/stat"
+}
+
 measure() { # $1 = records, $2 = workers
   start_server
   load "$1"
-  local t out; t="$(mktemp)"
+  local t out s0 s1; t="$(mktemp)"
+  s0="$(server_cpu)"
   out="$(/usr/bin/time -f '%e %U %S %M' -o "$t" "$DDBRUN" --no-env scripts/bench/process.lua "$2")"
+  s1="$(server_cpu)"
   read -r _ user sys rss <"$t"; rm -f "$t"
   read -r _ processed errors elapsed <<<"$(grep '^RESULT' <<<"$out")"
   [[ "$processed" == "$1" ]] || echo "!! processed $processed of $1" >&2
   awk -v n="$1" -v w="$2" -v p="$processed" -v e="$elapsed" -v u="$user" -v s="$sys" -v m="$rss" -v err="$errors" \
-    'BEGIN { printf "%8d %8d %12.0f %16.3f %12.1f %8d\n", n, w, p / e, (u + s) * 1000 / n, m / 1024, err }'
+      -v srv="$(awk -v a="$s0" -v b="$s1" 'BEGIN { print b - a }')" \
+    'BEGIN { printf "%8d %8d %12.0f %16.3f %12.1f %8d %16.3f\n", n, w, p / e, (u + s) * 1000 / n, m / 1024, err, srv * 1000 / n }'
   stop_server
 }
 for w in $WORKERS; do measure "$N" "$w"; done

@@ -404,7 +404,7 @@ static int start_threads(processor *p, ddb_error *err)
 /* Room for a whole page, so the next page is fetched while this one drains. */
 static int default_queue_size(const processor_options *o)
 {
-    int size = o->page_size > 0 ? o->page_size : 1000;
+    int size = o->page_size > 0 ? o->page_size : 1000;   /* 1 MB pages: about 1000 records */
     return size > o->max_workers * 4 ? size : o->max_workers * 4;
 }
 
