@@ -242,7 +242,7 @@ int ddb_client_call(ddb_client *c, const char *op, const char *body, size_t body
         err->attempts = attempt;
         err->uncertain |= uncertain;
         if (!err->retryable || attempt >= p->max_attempts) return -1;
-        uncertain |= outcome_unknown(err);
+        uncertain |= err->uncertain || outcome_unknown(err);
         retry_sleep_ms(retry_delay_ms(p, attempt, &c->rng));
     }
 }

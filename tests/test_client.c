@@ -28,6 +28,7 @@ typedef struct canned {
     int status;
     const char *body;
     int crc;            /* 1: correct x-amz-crc32, -1: wrong one, 0: none */
+    int hang_up;        /* read the request, then close without answering */
 } canned;
 
 typedef struct server {
@@ -83,7 +84,13 @@ static void *serve(void *arg)
             fd = -1;
             continue;
         }
-        send_reply(fd, &s->replies[s->served++]);
+        const canned *reply = &s->replies[s->served++];
+        if (reply->hang_up) {
+            close(fd);
+            fd = -1;
+        } else {
+            send_reply(fd, reply);
+        }
     }
     if (fd >= 0) close(fd);
     return NULL;
@@ -243,6 +250,44 @@ static void malformed_json_is_an_invalid_response(void **state)
     assert_true(err.retryable);
 }
 
+/* curl re-sends on a new connection when a kept-alive one dies unanswered;
+ * the first copy may have been applied, so a later condition failure must
+ * be reported as uncertain even when a plain error came in between. */
+static void hidden_resend_makes_later_errors_uncertain(void **state)
+{
+    (void)state;
+    server s = { .replies = {
+        { 200, "{}", 0, 0 },
+        { 0, "", 0, 1 },
+        { 400, "{\"__type\":\"#ThrottlingException\",\"message\":\"slow down\"}", 0, 0 },
+        { 400, "{\"__type\":\"#ConditionalCheckFailedException\",\"message\":\"failed\"}", 0, 0 } },
+        .reply_count = 4 };
+    start_server(&s);
+    ddb_client *c = client_for(&s, 3, NULL);
+    ddb_error err;
+    assert_int_equal(0, ddb_client_call(c, "UpdateItem", "{}", 2, NULL, NULL, &err));
+    assert_int_equal(-1, ddb_client_call(c, "UpdateItem", "{}", 2, NULL, NULL, &err));
+    ddb_client_free(c);
+    stop_server(&s);
+    assert_int_equal(4, s.served);
+    assert_string_equal("ConditionalCheckFailedException", err.code);
+    assert_int_equal(2, err.attempts);
+    assert_true(err.uncertain);
+}
+
+static void a_plain_condition_failure_is_certain(void **state)
+{
+    (void)state;
+    server s = { .replies = { { 400, "{\"__type\":\"#ConditionalCheckFailedException\",\"message\":\"failed\"}", 0, 0 } },
+                 .reply_count = 1 };
+    int rc;
+    json_t *out = NULL;
+    ddb_error err;
+    run(&s, 3, NULL, &rc, &out, &err);
+    assert_int_equal(-1, rc);
+    assert_false(err.uncertain);
+}
+
 static void secrets_are_redacted_from_messages(void **state)
 {
     (void)state;
@@ -303,6 +348,8 @@ int main(void)
         cmocka_unit_test(throttling_is_retried),
         cmocka_unit_test(html_503_is_retryable_service_unavailable),
         cmocka_unit_test(malformed_json_is_an_invalid_response),
+        cmocka_unit_test(hidden_resend_makes_later_errors_uncertain),
+        cmocka_unit_test(a_plain_condition_failure_is_certain),
         cmocka_unit_test(secrets_are_redacted_from_messages),
         cmocka_unit_test(refused_connection_names_the_endpoint),
         cmocka_unit_test(missing_credentials_are_refused),
