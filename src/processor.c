@@ -287,10 +287,12 @@ static void *producer_main(void *arg)
         }
         json_decref(start);
         start = last;
-        size_t i;
-        json_t *item;
-        json_array_foreach(items, i, item) {
-            if (queue_push(&p->q, json_incref(item)) != 0) break;
+        for (size_t i = 0; i < json_array_size(items); i++) {
+            /* Detach the item so the queue hands over its only reference:
+             * jansson's counts are not safe to share between threads. */
+            json_t *item = json_incref(json_array_get(items, i));
+            json_array_set_new(items, i, json_null());
+            if (queue_push(&p->q, item) != 0) break;
         }
         json_decref(items);
     } while (start && !p->q.stopping);

@@ -9,6 +9,13 @@ BUILD="${1:-build}"; shift || true
 ROOT="$(pwd)"
 passed=0 failed=0
 
+# Sanitizer builds (make asan / make tsan): every report, from this process or
+# any ddbrun a spec starts, lands in SAN_DIR and counts as a failure.
+SAN_DIR="$(mktemp -d)"
+export ASAN_OPTIONS="log_path=$SAN_DIR/asan:detect_leaks=1:${ASAN_OPTIONS:-}"
+export UBSAN_OPTIONS="log_path=$SAN_DIR/ubsan:print_stacktrace=1:${UBSAN_OPTIONS:-}"
+export TSAN_OPTIONS="log_path=$SAN_DIR/tsan:${TSAN_OPTIONS:-}"
+
 count_cmocka() { # $1 = output, $2 = exit code
   local p f
   p="$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' <<<"$1" | tail -n1)"
@@ -44,5 +51,11 @@ else
   read -r s _ _ f _ _ e _ <<<"$summary"
   passed=$((passed + s)); failed=$((failed + f + e))
 fi
+reports=("$SAN_DIR"/*)
+if [[ -e "${reports[0]}" ]]; then
+  for r in "${reports[@]}"; do echo "!! sanitizer report $r:"; head -40 "$r"; done
+  failed=$((failed + ${#reports[@]}))
+fi
+rm -rf "$SAN_DIR"
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]
