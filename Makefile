@@ -19,7 +19,7 @@ TEST_SRC = $(wildcard tests/test_*.c)
 TEST_BIN = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 TOOLS    = $(BUILD)/tools/faultproxy
 
-.PHONY: all deps test unit tools demo bench install uninstall clean asan tsan valgrind
+.PHONY: all deps test unit tools demo bench install uninstall clean asan tsan valgrind fuzz
 
 all: $(BUILD)/ddbrun
 
@@ -41,6 +41,48 @@ $(BUILD)/tools/faultproxy: tests/tools/faultproxy.c | $(BUILD)/tools
 
 $(BUILD)/obj $(BUILD)/tests $(BUILD)/tools:
 	mkdir -p $@
+
+# libFuzzer targets (tests/fuzz/fuzz_*.c) over the sources they need, all built
+# with clang and the sanitizers. Each runs FUZZ_SECONDS in turn on its corpus
+# $(BUILD)/fuzz/corpus/NAME (seeded from tests/fuzz/seeds/NAME); a crash stops
+# the run and stays in $(BUILD)/fuzz/crashes/NAME/. Add a fixed crash to
+# tests/fuzz/regressions/NAME/ for test_fuzz_regressions.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= response marshal dotenv sigv4
+FUZZ_ARGS    ?=
+FUZZ_SAN      = -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS   = -std=c11 -D_XOPEN_SOURCE=700 -Wall -Wextra -Werror -pthread -g -O1 $(FUZZ_SAN) \
+                $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+FUZZ_LIB_SRC  = marshal record client http retry config sigv4 dotenv
+FUZZ_LIB      = $(BUILD)/fuzz/libddbrun_fuzz.a
+FUZZ_BIN      = $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
+
+$(BUILD)/fuzz/obj/%.o: src/%.c $(wildcard src/*.h) | $(BUILD)/fuzz/obj
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
+
+$(FUZZ_LIB): $(FUZZ_LIB_SRC:%=$(BUILD)/fuzz/obj/%.o)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB) $(wildcard src/*.h)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Isrc -o $@ $< $(FUZZ_LIB) $(LDLIBS)
+
+$(BUILD)/fuzz/obj:
+	mkdir -p $@
+
+fuzz:
+	@scripts/install_deps.sh fuzz
+	$(MAKE) $(FUZZ_BIN)
+	@for t in $(FUZZ_TARGETS); do \
+	  corpus=$(BUILD)/fuzz/corpus/$$t crashes=$(BUILD)/fuzz/crashes/$$t; \
+	  mkdir -p $$corpus $$crashes; \
+	  cp -n tests/fuzz/seeds/$$t/* $$corpus/ 2>/dev/null; \
+	  dict=; [ -f tests/fuzz/$$t.dict ] && dict=-dict=tests/fuzz/$$t.dict; \
+	  echo "fuzz_$$t: $(FUZZ_SECONDS)s on $$corpus"; \
+	  $(BUILD)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -timeout=25 \
+	    -print_final_stats=1 -artifact_prefix=$$crashes/ $$dict $(FUZZ_ARGS) $$corpus \
+	    || { echo "fuzz_$$t FAILED: the input is in $$crashes/"; exit 1; }; \
+	done
 
 deps:
 	@scripts/install_deps.sh
@@ -69,6 +111,13 @@ asan:
 
 tsan:
 	$(MAKE) BUILD=build/tsan OPT="-O1 -g" SAN="-fsanitize=thread" test
+
+# The main job with every ddbrun under valgrind memcheck: any error or leak fails it.
+valgrind: deps
+	$(MAKE) all
+	@command -v valgrind >/dev/null || apt-get install -y -qq valgrind >/dev/null
+	@RUNNER="valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=99" \
+	  DEMO_RECORDS=200 scripts/demo.sh $(BUILD)/ddbrun
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/ddbrun/lua/ddb

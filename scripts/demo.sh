@@ -3,6 +3,7 @@
 # always stopped: create the tables (twice: the second run finds them), then
 # every example script, ending with the complete processor example.
 #   scripts/demo.sh [DDBRUN_BINARY]
+# RUNNER, when set, prefixes every ddbrun command (make valgrind uses it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DDBRUN="${1:-build/ddbrun}"
@@ -19,7 +20,7 @@ export AWS_REGION="${AWS_REGION:-us-east-1}"
 run() {
   echo
   echo "== ddbrun $*"
-  "$DDBRUN" "$@"
+  ${RUNNER:-} "$DDBRUN" "$@"
 }
 
 run scripts/create_tables.lua
