@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PACKAGES=(make gcc pkg-config ca-certificates curl procps time
+PACKAGES=(make gcc pkg-config ca-certificates curl procps time openssl
           lua5.4 liblua5.4-dev lua-cjson lua-busted libcmocka-dev
           libcurl4-openssl-dev libssl-dev libjansson-dev zlib1g-dev
           openjdk-17-jre-headless)
