@@ -309,10 +309,7 @@ static const luaL_Reg module_functions[] = {
 
 void lua_client_register(lua_State *L)
 {
-    luaL_newmetatable(L, JSON_BOX_MT);
-    lua_pushcfunction(L, json_box_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_pop(L, 1);
+    lua_ddb_gc_metatable(L, JSON_BOX_MT, json_box_gc);
 
     luaL_newmetatable(L, LUA_ERROR_MT);
     lua_pushcfunction(L, error_tostring);

@@ -5,6 +5,14 @@
 #include "marshal.h"
 #include "runtime.h"
 
+void lua_ddb_gc_metatable(lua_State *L, const char *name, lua_CFunction gc)
+{
+    luaL_newmetatable(L, name);
+    lua_pushcfunction(L, gc);
+    lua_setfield(L, -2, "__gc");
+    lua_pop(L, 1);
+}
+
 int luaopen_ddb_core(lua_State *L)
 {
     marshal_open(L);             /* null, set, binary, number, list, map, ... */

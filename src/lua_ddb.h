@@ -10,6 +10,10 @@
 #define LUA_CLIENT_MT "ddb.Client"
 #define LUA_ERROR_MT  "ddb.Error"
 
+/* Creates the metatable `name` in the registry with only a __gc: for
+ * userdata that own C memory (freed when collected, even after a raise). */
+void lua_ddb_gc_metatable(lua_State *L, const char *name, lua_CFunction gc);
+
 /* Adds client(), parse_env() and friends to the module table on top. */
 void lua_client_register(lua_State *L);
 

@@ -306,22 +306,29 @@ static processor_callback_result run_in_worker(void *data, int worker, const jso
 
 /* --- results --- */
 
+static void set_integer(lua_State *L, const char *field, lua_Integer v)
+{
+    lua_pushinteger(L, v);
+    lua_setfield(L, -2, field);
+}
+
+static void set_string(lua_State *L, const char *field, const char *v)
+{
+    lua_pushstring(L, v);
+    lua_setfield(L, -2, field);
+}
+
 static void push_errors(lua_State *L, const processor_result *r)
 {
     lua_createtable(L, (int)r->error_count, 0);
     for (size_t i = 0; i < r->error_count; i++) {
         const processor_error *e = &r->errors[i];
         lua_createtable(L, 0, 5);
-        lua_pushstring(L, e->account_id);
-        lua_setfield(L, -2, "AccountId");
-        lua_pushstring(L, e->run_time);
-        lua_setfield(L, -2, "RunTime");
-        lua_pushstring(L, e->kind);
-        lua_setfield(L, -2, "kind");
-        lua_pushstring(L, e->message);
-        lua_setfield(L, -2, "error");
-        lua_pushinteger(L, e->attempts);
-        lua_setfield(L, -2, "attempts");
+        set_string(L, "AccountId", e->account_id);
+        set_string(L, "RunTime", e->run_time);
+        set_string(L, "kind", e->kind);
+        set_string(L, "error", e->message);
+        set_integer(L, "attempts", e->attempts);
         lua_rawseti(L, -2, (lua_Integer)i + 1);
     }
 }
@@ -329,20 +336,16 @@ static void push_errors(lua_State *L, const processor_result *r)
 static void push_stats(lua_State *L, const processor_result *r, int workers)
 {
     lua_createtable(L, 0, 7);
-    lua_pushinteger(L, r->processed);
-    lua_setfield(L, -2, "processed");
-    lua_pushinteger(L, r->failed);
-    lua_setfield(L, -2, "failed");
-    lua_pushinteger(L, r->skipped);
-    lua_setfield(L, -2, "skipped");
+    set_integer(L, "processed", r->processed);
+    set_integer(L, "failed", r->failed);
+    set_integer(L, "skipped", r->skipped);
+    set_integer(L, "workers", workers);
     lua_pushnumber(L, r->elapsed_s);
     lua_setfield(L, -2, "elapsed_s");
     lua_pushnumber(L, r->elapsed_s > 0 ? r->processed / r->elapsed_s : 0);
     lua_setfield(L, -2, "records_per_s");
     lua_pushboolean(L, r->interrupted);
     lua_setfield(L, -2, "interrupted");
-    lua_pushinteger(L, workers);
-    lua_setfield(L, -2, "workers");
 }
 
 static int result_gc(lua_State *L)
@@ -378,18 +381,18 @@ static int processor_options_table(lua_State *L)
 {
     lua_processor *p = luaL_checkudata(L, 1, LUA_PROCESSOR_MT);
     lua_createtable(L, 0, 12);
-    lua_pushinteger(L, p->o.max_workers), lua_setfield(L, -2, "max_workers");
-    lua_pushinteger(L, p->o.max_retries), lua_setfield(L, -2, "max_retries");
-    lua_pushinteger(L, p->o.backoff_base_ms), lua_setfield(L, -2, "backoff_base_ms");
+    set_integer(L, "max_workers", p->o.max_workers);
+    set_integer(L, "max_retries", p->o.max_retries);
+    set_integer(L, "backoff_base_ms", p->o.backoff_base_ms);
     lua_pushnumber(L, p->o.backoff_multiplier), lua_setfield(L, -2, "backoff_multiplier");
-    lua_pushinteger(L, p->o.backoff_cap_ms), lua_setfield(L, -2, "backoff_cap_ms");
-    lua_pushinteger(L, p->o.callback_retries), lua_setfield(L, -2, "callback_retries");
-    lua_pushinteger(L, p->o.timeout_ms), lua_setfield(L, -2, "timeout_ms");
-    lua_pushinteger(L, p->o.lease_ms), lua_setfield(L, -2, "lease_ms");
+    set_integer(L, "backoff_cap_ms", p->o.backoff_cap_ms);
+    set_integer(L, "callback_retries", p->o.callback_retries);
+    set_integer(L, "timeout_ms", p->o.timeout_ms);
+    set_integer(L, "lease_ms", p->o.lease_ms);
     lua_pushboolean(L, p->o.progress), lua_setfield(L, -2, "progress");
-    lua_pushstring(L, p->o.table.table), lua_setfield(L, -2, "table");
-    lua_pushstring(L, p->o.table.index), lua_setfield(L, -2, "index");
-    lua_pushstring(L, p->cfg.endpoint), lua_setfield(L, -2, "endpoint");
+    set_string(L, "table", p->o.table.table);
+    set_string(L, "index", p->o.table.index);
+    set_string(L, "endpoint", p->cfg.endpoint);
     return 1;
 }
 
@@ -401,15 +404,8 @@ static const luaL_Reg processor_methods[] = {
 
 void lua_processor_register(lua_State *L)
 {
-    luaL_newmetatable(L, LUA_WORKERS_MT);
-    lua_pushcfunction(L, workers_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_pop(L, 1);
-
-    luaL_newmetatable(L, LUA_RESULT_MT);
-    lua_pushcfunction(L, result_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_pop(L, 1);
+    lua_ddb_gc_metatable(L, LUA_WORKERS_MT, workers_gc);
+    lua_ddb_gc_metatable(L, LUA_RESULT_MT, result_gc);
 
     luaL_newmetatable(L, LUA_PROCESSOR_MT);
     lua_pushcfunction(L, processor_gc);

@@ -320,10 +320,7 @@ static const luaL_Reg records_methods[] = {
 
 void lua_records_register(lua_State *L)
 {
-    luaL_newmetatable(L, LUA_CURSOR_MT);
-    lua_pushcfunction(L, cursor_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_pop(L, 1);
+    lua_ddb_gc_metatable(L, LUA_CURSOR_MT, cursor_gc);
 
     luaL_newmetatable(L, LUA_RECORDS_MT);
     luaL_newlib(L, records_methods);
