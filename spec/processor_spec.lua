@@ -295,4 +295,27 @@ describe("ddb.processor across processes", function()
     -- every counted callback was marked: in-flight work finished and was recorded
     for key in pairs(c) do assert.is_not_nil(processed[key], "callback ran but not marked: " .. key) end
   end)
+
+  it("a second Ctrl-C aborts at once, marking nothing unfinished", function()
+    local name, counter = records_table(), counter_table()
+    load(name, 400)
+    local p = spawn { RECORDS_TABLE = name, COUNTER_TABLE = counter, WORKERS = "2", WORK_MS = "300" }
+    os.execute("sleep 1")
+    os.execute("kill -INT " .. p.pid .. "; sleep 0.05; kill -INT " .. p.pid)
+    local out = wait_for(p, 10)
+    assert.truthy(out:find("aborted; records whose callbacks had not finished were not marked", 1, true), out)
+    assert.is_nil(out:find("RESULT", 1, true))
+    local processed = states(name)
+    local c = counts(counter)
+    for key in pairs(processed) do assert.are.equal(1, c[key], key) end
+  end)
+
+  it("draws a live progress line when asked", function()
+    local name, counter = records_table(), counter_table()
+    load(name, 100)
+    local out = wait_for(spawn { RECORDS_TABLE = name, COUNTER_TABLE = counter, WORKERS = "2", WORK_MS = "10",
+                                 PROCESSOR_PROGRESS = "1" }, 60)
+    assert.truthy(out:find("\r\027%[K%d+ processed · %d+ skipped · %d+ failed · %d+ rec/s · [%d.]+ s"), out)
+    assert.truthy(out:find("ddbrun: processed 100, skipped 0, failed 0 in", 1, true), out)
+  end)
 end)

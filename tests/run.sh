@@ -24,13 +24,6 @@ count_cmocka() { # $1 = output, $2 = exit code
   passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
 }
 
-for t in "$BUILD"/tests/test_*; do
-  [[ -x "$t" ]] || continue
-  out="$("$t" 2>&1)"; rc=$?
-  echo "$out"
-  count_cmocka "$out" "$rc" "$t"
-done
-
 PORT="$(scripts/ddb_local.sh freeport)"
 trap 'scripts/ddb_local.sh stop "$PORT"' EXIT
 trap 'exit 130' INT TERM
@@ -40,6 +33,14 @@ export DDB_TEST_ENDPOINT="$endpoint" AWS_ENDPOINT_URL_DYNAMODB="$endpoint"
 export AWS_ACCESS_KEY_ID=ddbruntest AWS_SECRET_ACCESS_KEY=ddbruntestsecret AWS_REGION=us-east-1
 export AWS_SHARED_CREDENTIALS_FILE=/dev/null DDBRUN_BIN="$ROOT/$BUILD/ddbrun" DDBRUN_ROOT="$ROOT" DDBRUN_BUILD="$BUILD"
 unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL DYNAMODB_ENDPOINT
+
+# C units first (test_client_threads talks to the server too), then the specs.
+for t in "$BUILD"/tests/test_*; do
+  [[ -x "$t" ]] || continue
+  out="$("$t" 2>&1)"; rc=$?
+  echo "$out"
+  count_cmocka "$out" "$rc" "$t"
+done
 
 out_file="$(mktemp)"
 "$BUILD/ddbrun" --no-env /usr/bin/busted -o plainTerminal "$@" | tee "$out_file"
