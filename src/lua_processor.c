@@ -187,7 +187,7 @@ static void copy_package_field(lua_State *from, lua_State *to, const char *field
 /* Builds worker i's state; returns 0, or -1 with a message in err. */
 static int build_worker(lua_State *L, lua_processor *p, worker_state *w, int i, char *err, size_t errlen)
 {
-    lua_State *W = w->L = runtime_new_state(NULL);
+    lua_State *W = w->L = runtime_new_state(NULL, 1);   /* paths are copied from L below */
     if (!W) {
         snprintf(err, errlen, "not enough memory for worker %d's Lua state", i + 1);
         return -1;

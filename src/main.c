@@ -25,6 +25,8 @@ static void print_usage(FILE *f)
         "Available options are:\n"
         "  -e stat    execute string 'stat'\n"
         "  -l mod     require library 'mod' into global 'mod'\n"
+        "  -E         ignore environment variables (LUA_INIT, LUA_PATH, LUA_CPATH)\n"
+        "  -W         turn warnings on\n"
         "  -v         show version information\n"
         "  -h         show this help\n"
         "  --env FILE read environment settings from FILE instead of ./.env\n"
@@ -45,6 +47,7 @@ typedef struct options {
     int script;          /* index in argv of the script, or argc when none */
     int version, help;
     int no_env;
+    int ignore_lua_env, warnings;
     const char *env_file;
 } options;
 
@@ -61,6 +64,8 @@ static int parse_options(int argc, char **argv, options *o)
         if (strcmp(a, "-v") == 0) o->version = 1;
         else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) o->help = 1;
         else if (strcmp(a, "--no-env") == 0) o->no_env = 1;
+        else if (strcmp(a, "-E") == 0) o->ignore_lua_env = 1;
+        else if (strcmp(a, "-W") == 0) o->warnings = 1;
         else if (strcmp(a, "--env") == 0 || strcmp(a, "-e") == 0 || strcmp(a, "-l") == 0) {
             if (++i >= argc) {
                 fprintf(stderr, "%s: '%s' needs an argument\n", PROGNAME, a);
@@ -176,9 +181,24 @@ static int run_script(lua_State *L, int argc, char **argv, int script)
     return run_protected(L, nargs) == LUA_OK ? 0 : -1;
 }
 
+/* LUA_INIT_5_4 or LUA_INIT: "@file" runs the file, anything else is code. */
+static int run_lua_init(lua_State *L)
+{
+    const char *name = "=LUA_INIT_5_4", *init = getenv(name + 1);
+    if (!init) {
+        name = "=LUA_INIT";
+        init = getenv(name + 1);
+    }
+    if (!init) return 0;
+    int status = init[0] == '@' ? luaL_loadfile(L, init + 1) : luaL_loadbuffer(L, init, strlen(init), name);
+    return report_load(L, status) || run_protected(L, 0) ? -1 : 0;
+}
+
 static int run(lua_State *L, int argc, char **argv, const options *o)
 {
     create_arg_table(L, argc, argv, o->script);
+    if (o->warnings) lua_warning(L, "@on", 0);
+    if (!o->ignore_lua_env && run_lua_init(L) != 0) return EXIT_FAILURE;
     if (run_code_options(L, o->script, argv) != 0) return EXIT_FAILURE;
     if (o->script < argc) return run_script(L, argc, argv, o->script) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
     if (has_code_option(argv, o->script) || o->version) return EXIT_SUCCESS;
@@ -209,7 +229,8 @@ int main(int argc, char **argv)
         return EXIT_FAILURE;
     }
     char lua_dir[4096];
-    lua_State *L = runtime_new_state(runtime_find_lua_dir(lua_dir, sizeof lua_dir) == 0 ? lua_dir : NULL);
+    lua_State *L = runtime_new_state(runtime_find_lua_dir(lua_dir, sizeof lua_dir) == 0 ? lua_dir : NULL,
+                                     o.ignore_lua_env);
     if (!L) {
         fprintf(stderr, "%s: cannot create Lua state: not enough memory\n", PROGNAME);
         curl_global_cleanup();

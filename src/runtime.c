@@ -14,6 +14,10 @@ int luaopen_ddb_core(lua_State *L);
 static int set_up_state(lua_State *L)
 {
     const char *lua_dir = lua_touserdata(L, 1);
+    if (lua_toboolean(L, 2)) {
+        lua_pushboolean(L, 1);
+        lua_setfield(L, LUA_REGISTRYINDEX, "LUA_NOENV");   /* read by the package library */
+    }
     luaL_openlibs(L);
     lua_getglobal(L, "package");
     lua_getfield(L, -1, "preload");
@@ -29,13 +33,14 @@ static int set_up_state(lua_State *L)
     return 0;
 }
 
-lua_State *runtime_new_state(const char *lua_dir)
+lua_State *runtime_new_state(const char *lua_dir, int ignore_env)
 {
     lua_State *L = luaL_newstate();
     if (!L) return NULL;
     lua_pushcfunction(L, set_up_state);
     lua_pushlightuserdata(L, (void *)lua_dir);
-    if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+    lua_pushboolean(L, ignore_env);
+    if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
         lua_close(L);
         return NULL;
     }

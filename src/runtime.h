@@ -9,8 +9,9 @@
 #define DDBRUN_VERSION "0.1.0"
 
 /* A new state, or NULL when out of memory. lua_dir (may be NULL) is put in
- * front of package.path as "<lua_dir>/?.lua;<lua_dir>/?/init.lua". */
-lua_State *runtime_new_state(const char *lua_dir);
+ * front of package.path as "<lua_dir>/?.lua;<lua_dir>/?/init.lua".
+ * ignore_env: package.path/cpath ignore LUA_PATH/LUA_CPATH (lua5.4 -E). */
+lua_State *runtime_new_state(const char *lua_dir, int ignore_env);
 
 /* The message handler used for every protected call into Lua: turns the
  * error value into a string (using __tostring) and appends a traceback. */
