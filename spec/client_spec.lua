@@ -312,6 +312,12 @@ describe("ddb.client errors", function()
     assert.truthy(err.message:find("no-such-host.invalid", 1, true))
   end)
 
+  it("refuses an operation name that is not one", function()
+    local ok, err = pcall(client.call, client, "PutItem\r\nX-Evil: 1", {})
+    assert.is_false(ok)
+    assert.truthy(err:find("is not a DynamoDB operation name", 1, true), err)
+  end)
+
   it("refuses unknown options and bad values by name", function()
     local ok, err = pcall(ddb.client, { endpont = "x" })
     assert.is_false(ok)

@@ -4,7 +4,7 @@ local helper = require("helper")
 describe("ddbrun host", function()
   it("runs -e code with arg set like lua5.4", function()
     local out, _, code = helper.run("-e " .. helper.shell_quote("print(_VERSION, #arg)"))
-    assert.are.equal("Lua 5.4\t0\n", out)
+    assert.are.equal("Lua 5.4\t2\n", out)
     assert.are.equal(0, code)
   end)
 

@@ -115,6 +115,18 @@ describe("ddb.records", function()
     assert.truthy(err:find("from 'June' is not an ISO-8601", 1, true))
   end)
 
+  it("refuses keys with NUL bytes or invalid UTF-8, and over-long bounds", function()
+    local ok, err = pcall(records.get_item, records, "ACC\0X", "2026-01-01T00:00:00Z")
+    assert.is_false(ok)
+    assert.truthy(err:find("AccountId contains a NUL byte", 1, true), err)
+    ok, err = pcall(records.query_by_account, records, "\255")
+    assert.is_false(ok)
+    assert.truthy(err:find("AccountId is not valid UTF-8", 1, true), err)
+    ok, err = pcall(records.query_by_account, records, "A", { from = "2026-01-01T00:00:00." .. string.rep("0", 5000) .. "Z" })
+    assert.is_false(ok)
+    assert.truthy(err:find("is not an ISO-8601 UTC time", 1, true), err)
+  end)
+
   it("handles the reserved word Processed through placeholders", function()
     -- a raw expression naming Processed is refused by DynamoDB...
     records:put_item { AccountId = "A", RunTime = "2026-01-01T00:00:00Z" }

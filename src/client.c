@@ -109,7 +109,8 @@ const ddb_config *ddb_client_config(const ddb_client *c)
 }
 
 /* Replaces every occurrence of secret in s by "****": server messages may
- * quote the canonical request, which holds the session token. */
+ * quote the canonical request, which holds the session token. Applied to the
+ * whole message before it is cut to fit, so no part of a secret survives. */
 static void redact(char *s, const char *secret)
 {
     size_t n = strlen(secret);
@@ -130,17 +131,21 @@ static void error_from_response(ddb_client *c, const http_response *r, ddb_error
     const char *hash = type ? strrchr(type, '#') : NULL;
     const char *code = hash ? hash + 1 : type;
     if (!code) code = r->status >= 500 ? (r->status == 503 ? "ServiceUnavailable" : "InternalServerError") : "HttpError";
+    char *full = message ? strdup(message) : NULL;
+    if (full) {
+        redact(full, c->cfg.secret_key);
+        redact(full, c->cfg.session_token);
+    }
     if (message)
-        ddb_error_set(err, code, 0, "%s", message);
+        ddb_error_set(err, code, 0, "%s", full ? full : "(message withheld: out of memory)");
     else
         ddb_error_set(err, code, 0, "HTTP %ld from %s%s", r->status, c->cfg.endpoint,
                       doc ? "" : " (the body is not JSON)");
+    free(full);
     json_decref(doc);
     err->status = r->status;
     err->retryable = retry_is_retryable(err->code, r->status);
     snprintf(err->request_id, sizeof err->request_id, "%s", r->request_id);
-    redact(err->message, c->cfg.secret_key);
-    redact(err->message, c->cfg.session_token);
 }
 
 static int checksum_ok(const http_response *r)

@@ -137,11 +137,20 @@ static int resolve_credentials(ddb_config *cfg, char *err, size_t errlen)
     return read_credentials_file(cfg, err, errlen);
 }
 
+static const char *const ENDPOINT_NAMES[] = { "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL", "DYNAMODB_ENDPOINT" };
+
+int config_endpoint_from_env(void)
+{
+    for (size_t i = 0; i < sizeof ENDPOINT_NAMES / sizeof *ENDPOINT_NAMES; i++)
+        if (env(ENDPOINT_NAMES[i])) return 1;
+    return 0;
+}
+
 static int resolve_endpoint(ddb_config *cfg, char *err, size_t errlen)
 {
-    static const char *const names[] = { "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL", "DYNAMODB_ENDPOINT" };
-    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
-        if (env(names[i])) return copy_setting(cfg->endpoint, sizeof cfg->endpoint, names[i], env(names[i]), err, errlen);
+    for (size_t i = 0; i < sizeof ENDPOINT_NAMES / sizeof *ENDPOINT_NAMES; i++)
+        if (env(ENDPOINT_NAMES[i]))
+            return copy_setting(cfg->endpoint, sizeof cfg->endpoint, ENDPOINT_NAMES[i], env(ENDPOINT_NAMES[i]), err, errlen);
     snprintf(cfg->endpoint, sizeof cfg->endpoint, "https://dynamodb.%s.amazonaws.com", cfg->region);
     return 0;
 }

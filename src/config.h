@@ -39,6 +39,9 @@ typedef struct ddb_config {
  * -1 with a message naming the variable or file in err. */
 int config_from_env(ddb_config *cfg, char *err, size_t errlen);
 
+/* True when the environment names an endpoint (so the region does not choose it). */
+int config_endpoint_from_env(void);
+
 /* Checks that cfg can sign requests: credentials present, access key
  * printable, endpoint http(s). Returns 0 or -1 with err set. */
 int config_check(const ddb_config *cfg, char *err, size_t errlen);

@@ -189,7 +189,9 @@ int http_post(http_conn *c, const char *url, const char *const *headers, size_t 
     long connects = 0;
     curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &connects);
     resp->maybe_resent = connects > 0 && c->kept_alive;
-    c->kept_alive = 1;
+    curl_socket_t sock = CURL_SOCKET_BAD;
+    curl_easy_getinfo(h, CURLINFO_ACTIVESOCKET, &sock);
+    c->kept_alive = sock != CURL_SOCKET_BAD;   /* not after "Connection: close" */
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
     if (reserve(c, c->len + 1) != 0) {
         fail(c, CURLE_OUT_OF_MEMORY, url, err);

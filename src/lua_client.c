@@ -66,11 +66,12 @@ static int error_tostring(lua_State *L)
 
 /* --- json box --- */
 
-void lua_json_box(lua_State *L, json_t *value)
+json_t **lua_json_box(lua_State *L)
 {
     json_t **box = lua_newuserdatauv(L, sizeof *box, 0);
-    *box = value;
+    *box = NULL;
     luaL_setmetatable(L, JSON_BOX_MT);
+    return box;
 }
 
 void lua_json_box_release(lua_State *L, int idx)
@@ -120,12 +121,13 @@ static void apply_long_option(lua_State *L, ddb_config *cfg, int which, const ch
 {
     int ok;
     lua_Integer v = lua_tointegerx(L, -1, &ok);
-    if (!ok || v < (which == 2 ? 1 : 0) || v > 3600000)
+    long min = which <= 2 ? 1 : 0;   /* timeouts and attempts from 1, back-off from 0 */
+    if (!ok || v < min || v > (which == 2 ? 100 : 3600000))
         luaL_error(L, "ddb.client: option '%s' must be a whole number of %s", key,
-                   which == 2 ? "attempts from 1" : "milliseconds from 0");
+                   which == 2 ? "attempts from 1 to 100" : min ? "milliseconds from 1" : "milliseconds from 0");
     switch (which) {
-    case 0: cfg->connect_timeout_ms = (long)v ? (long)v : 1; break;
-    case 1: cfg->request_timeout_ms = (long)v ? (long)v : 1; break;
+    case 0: cfg->connect_timeout_ms = (long)v; break;
+    case 1: cfg->request_timeout_ms = (long)v; break;
     case 2: cfg->retry.max_attempts = (int)v; break;
     case 3: cfg->retry.base_ms = (int)v; break;
     default: cfg->retry.cap_ms = (int)v; break;
@@ -162,9 +164,9 @@ void lua_client_check_config(lua_State *L, int idx, ddb_config *cfg)
         apply_option(L, cfg);
         if (lua_type(L, -2) == LUA_TSTRING && strcmp(lua_tostring(L, -2), "endpoint") == 0) endpoint_given = 1;
     }
-    /* a region given without an endpoint moves the default endpoint along */
+    /* a region given without any endpoint setting moves the default endpoint along */
     lua_getfield(L, idx, "region");
-    if (!lua_isnil(L, -1) && !endpoint_given && strstr(cfg->endpoint, ".amazonaws.com"))
+    if (!lua_isnil(L, -1) && !endpoint_given && !config_endpoint_from_env())
         snprintf(cfg->endpoint, sizeof cfg->endpoint, "https://dynamodb.%s.amazonaws.com", cfg->region);
     lua_pop(L, 1);
 }
@@ -211,8 +213,13 @@ static int client_call(lua_State *L)
 {
     ddb_client *c = lua_client_check(L, 1);
     const char *op = luaL_checkstring(L, 2);
+    size_t oplen = strspn(op, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
+    if (oplen == 0 || oplen > 64 || op[oplen] != '\0')
+        return luaL_error(L, "'%s' is not a DynamoDB operation name (letters only, like PutItem)", op);
     if (lua_isnoneornil(L, 3)) lua_newtable(L), lua_replace(L, 3);
     luaL_checktype(L, 3, LUA_TTABLE);
+    lua_settop(L, 3);
+    json_t **response = lua_json_box(L);   /* 4 */
     char msg[512];
     json_t *request = marshal_request(L, 3, msg, sizeof msg);
     if (!request) {
@@ -222,13 +229,11 @@ static int client_call(lua_State *L)
     char *body = json_dumps(request, JSON_COMPACT);
     json_decref(request);
     if (!body) return luaL_error(L, "%s: out of memory encoding the request", op);
-    json_t *response = NULL;
     ddb_error err;
-    int rc = ddb_client_call(c, op, body, strlen(body), NULL, &response, &err);
+    int rc = ddb_client_call(c, op, body, strlen(body), NULL, response, &err);
     free(body);
     if (rc != 0) return lua_client_raise(L, &err);
-    lua_json_box(L, response);
-    marshal_push_response(L, response);
+    marshal_push_response(L, *response);
     lua_json_box_release(L, -2);
     return 1;
 }

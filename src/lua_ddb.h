@@ -42,9 +42,10 @@ ddb_client *lua_client_check(lua_State *L, int idx);
 /* Pushes a new ddb.Client for cfg; raises on failure. */
 ddb_client *lua_client_new(lua_State *L, const ddb_config *cfg);
 
-/* Pushes a userdata that owns a json_t reference and frees it when collected,
- * so a Lua error while converting cannot leak it. */
-void lua_json_box(lua_State *L, json_t *value);
+/* Pushes an empty userdata that will own a json_t reference (store it in the
+ * returned slot) and frees it when collected: made before the reference
+ * exists, so no Lua error can leak it. */
+json_t **lua_json_box(lua_State *L);
 /* Frees the boxed reference at idx now. */
 void lua_json_box_release(lua_State *L, int idx);
 

@@ -154,12 +154,19 @@ static int new_worker_client(lua_State *L)
     return 1;
 }
 
-/* Runs in the worker state: require ddb and build ctx = {worker = n}, whose
- * client and records are created on first use (a callback that never calls
- * DynamoDB itself costs no connection). Arguments: worker number, table name,
- * index name, the ddb_config as light userdata (it outlives the states). */
+/* Runs in the worker state: set package.path/cpath as the caller's, require
+ * ddb and build ctx = {worker = n}, whose client and records are created on
+ * first use (a callback that never calls DynamoDB itself costs no
+ * connection). Arguments: worker number, table name, index name, the
+ * ddb_config as light userdata (it outlives the states), path, cpath. */
 static int build_worker_context(lua_State *L)
 {
+    lua_getglobal(L, "package");
+    lua_pushvalue(L, 5);
+    lua_setfield(L, -2, "path");
+    lua_pushvalue(L, 6);
+    lua_setfield(L, -2, "cpath");
+    lua_settop(L, 4);
     lua_getglobal(L, "require");
     lua_pushliteral(L, "ddb");
     lua_call(L, 1, 1);
@@ -173,15 +180,13 @@ static int build_worker_context(lua_State *L)
     return 1;
 }
 
-static void copy_package_field(lua_State *from, lua_State *to, const char *field)
+/* Pushes package[field] of L as a string (for handing it to a worker). */
+static const char *package_field(lua_State *L, const char *field)
 {
-    lua_getglobal(from, "package");
-    lua_getfield(from, -1, field);
-    lua_getglobal(to, "package");
-    lua_pushstring(to, lua_tostring(from, -1));
-    lua_setfield(to, -2, field);
-    lua_pop(to, 1);
-    lua_pop(from, 2);
+    lua_getglobal(L, "package");
+    lua_getfield(L, -1, field);
+    lua_remove(L, -2);
+    return lua_tostring(L, -1);
 }
 
 /* Builds worker i's state; returns 0, or -1 with a message in err. */
@@ -194,15 +199,16 @@ static int build_worker(lua_State *L, lua_processor *p, worker_state *w, int i, 
     }
     *(worker_state **)lua_getextraspace(W) = w;
     w->timeout_ms = p->o.timeout_ms;
-    copy_package_field(L, W, "path");
-    copy_package_field(L, W, "cpath");
     lua_pushcfunction(W, runtime_traceback);
     lua_pushcfunction(W, build_worker_context);
     lua_pushinteger(W, i + 1);
     lua_pushstring(W, p->o.table.table);
     lua_pushstring(W, p->o.table.index);
     lua_pushlightuserdata(W, &p->cfg);
-    if (lua_pcall(W, 4, 1, 1) != LUA_OK) {
+    lua_pushstring(W, package_field(L, "path"));
+    lua_pushstring(W, package_field(L, "cpath"));
+    lua_pop(L, 2);
+    if (lua_pcall(W, 6, 1, 1) != LUA_OK) {
         snprintf(err, errlen, "worker %d: %s", i + 1, lua_tostring(W, -1));
         return -1;
     }
@@ -263,6 +269,8 @@ static int call_callback(lua_State *L)
     marshal_push_item(L, item);
     lua_rawgeti(L, LUA_REGISTRYINDEX, w->ctx_ref);
     lua_call(L, 2, 2);
+    /* a failure's reason becomes a string here, where __tostring may raise */
+    if (!lua_isnil(L, 2) && lua_isnil(L, 1)) luaL_tolstring(L, 2, NULL), lua_replace(L, 2);
     return 2;
 }
 
@@ -292,12 +300,15 @@ static processor_callback_result run_in_worker(void *data, int worker, const jso
     int status = lua_pcall(L, 1, 2, 1);
     if (w->timeout_ms > 0) lua_sethook(L, NULL, 0, 0);
     processor_callback_result r = PROCESSOR_CALLBACK_OK;
-    if (status != LUA_OK) {
+    if (w->timed_out) {
+        /* even if the callback caught the timeout error and returned */
+        snprintf(msg, msglen, "callback timed out after %ld ms", w->timeout_ms);
+        r = PROCESSOR_CALLBACK_TIMEOUT;
+    } else if (status != LUA_OK) {
         snprintf(msg, msglen, "%s", lua_tostring(L, -1) ? lua_tostring(L, -1) : "error without a message");
-        r = w->timed_out ? PROCESSOR_CALLBACK_TIMEOUT : PROCESSOR_CALLBACK_ERROR;
+        r = PROCESSOR_CALLBACK_ERROR;
     } else if ((lua_isboolean(L, 2) && !lua_toboolean(L, 2)) || (lua_isnil(L, 2) && !lua_isnil(L, 3))) {
-        const char *why = lua_isnil(L, 3) ? NULL : luaL_tolstring(L, 3, NULL);
-        snprintf(msg, msglen, "%s", why ? why : "callback returned false");
+        snprintf(msg, msglen, "%s", lua_isstring(L, 3) ? lua_tostring(L, 3) : "callback returned false");
         r = PROCESSOR_CALLBACK_ERROR;
     }
     lua_settop(L, 0);
@@ -340,6 +351,7 @@ static void push_stats(lua_State *L, const processor_result *r, int workers)
     set_integer(L, "failed", r->failed);
     set_integer(L, "skipped", r->skipped);
     set_integer(L, "workers", workers);
+    set_integer(L, "errors_lost", r->errors_lost);
     lua_pushnumber(L, r->elapsed_s);
     lua_setfield(L, -2, "elapsed_s");
     lua_pushnumber(L, r->elapsed_s > 0 ? r->processed / r->elapsed_s : 0);
@@ -360,6 +372,10 @@ static int processor_process_all(lua_State *L)
     lua_processor *p = luaL_checkudata(L, 1, LUA_PROCESSOR_MT);
     luaL_checktype(L, 2, LUA_TFUNCTION);
     lua_settop(L, 2);
+    char err_text[1024];
+    /* refuse what cannot be carried before building any worker state */
+    if (transfer_check(L, 2, "callback", err_text, sizeof err_text) != 0)
+        return luaL_error(L, "process_all: %s", err_text);
     workers *ws = build_workers(L, p);
     processor_result *result = lua_newuserdatauv(L, sizeof *result, 0);
     memset(result, 0, sizeof *result);

@@ -1,4 +1,5 @@
 /* ddb.Records: the Record model as a Lua object. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,10 +66,20 @@ static int records_new(lua_State *L)
     return 1;
 }
 
+/* A key string: C strings cut at NUL, so one inside would address another record. */
+static const char *check_key_string(lua_State *L, int idx, const char *field)
+{
+    size_t len;
+    const char *s = luaL_checklstring(L, idx, &len);
+    if (strlen(s) != len) luaL_error(L, "%s contains a NUL byte", field);
+    if (!marshal_utf8_valid(s, len)) luaL_error(L, "%s is not valid UTF-8", field);
+    return s;
+}
+
 static void check_key(lua_State *L, int first, const char **acct, const char **rt)
 {
-    *acct = luaL_checkstring(L, first);
-    *rt = luaL_checkstring(L, first + 1);
+    *acct = check_key_string(L, first, "AccountId");
+    *rt = check_key_string(L, first + 1, "RunTime");
     char err[256];
     if (record_validate_key(*acct, *rt, err, sizeof err) != 0) luaL_error(L, "%s", err);
 }
@@ -109,12 +120,11 @@ static int records_get_item(lua_State *L)
     lua_records *r = check_records(L, &c);
     const char *acct, *rt;
     check_key(L, 2, &acct, &rt);
-    json_t *item;
+    json_t **item = lua_json_box(L);
     ddb_error err;
-    if (record_get(c, &r->table, acct, rt, &item, &err) != 0) return lua_client_raise(L, &err);
-    if (!item) return 0;
-    lua_json_box(L, item);
-    marshal_push_item(L, item);
+    if (record_get(c, &r->table, acct, rt, item, &err) != 0) return lua_client_raise(L, &err);
+    if (!*item) return 0;
+    marshal_push_item(L, *item);
     lua_json_box_release(L, -2);
     return 1;
 }
@@ -168,9 +178,14 @@ static const char *opt_time(lua_State *L, int opts, const char *field, char *dst
 {
     if (opts == 0) return NULL;
     lua_getfield(L, opts, field);
-    const char *v = lua_tostring(L, -1);
-    if (v && !record_is_iso8601(v)) luaL_error(L, "%s '%s' is not an ISO-8601 UTC time like 2026-02-17T12:00:00Z", field, v);
-    if (v) strcpy(dst, v);
+    size_t len = 0;
+    const char *v = lua_tolstring(L, -1, &len);
+    if (v && (len > RECORD_MAX_SORT_KEY || !record_is_iso8601(v))) {
+        char shown[72];
+        snprintf(shown, sizeof shown, "%.64s%s", v, len > 64 ? "..." : "");
+        luaL_error(L, "%s '%s' is not an ISO-8601 UTC time like 2026-02-17T12:00:00Z", field, shown);
+    }
+    if (v) memcpy(dst, v, len + 1);
     lua_pop(L, 1);
     return v ? dst : NULL;
 }
@@ -269,18 +284,22 @@ static int records_query_processed(lua_State *L) { return collect_list(L, RECORD
 static int records_unprocessed(lua_State *L) { return push_iterator(L, RECORD_QUERY_UNPROCESSED, NULL, opts_index(L, 2)); }
 static int records_processed(lua_State *L) { return push_iterator(L, RECORD_QUERY_PROCESSED, NULL, opts_index(L, 2)); }
 
+static const char *check_account(lua_State *L, int idx)
+{
+    const char *acct = check_key_string(L, idx, "AccountId");
+    if (!*acct || strlen(acct) > RECORD_MAX_PARTITION_KEY)
+        luaL_error(L, "AccountId must be a non-empty string of at most %d bytes", RECORD_MAX_PARTITION_KEY);
+    return acct;
+}
+
 static int records_query_by_account(lua_State *L)
 {
-    const char *acct = luaL_checkstring(L, 2);
-    if (!*acct || strlen(acct) > RECORD_MAX_PARTITION_KEY) return luaL_error(L, "AccountId must be a non-empty string of at most 2048 bytes");
-    return collect_list(L, RECORD_QUERY_ACCOUNT, acct, opts_index(L, 3));
+    return collect_list(L, RECORD_QUERY_ACCOUNT, check_account(L, 2), opts_index(L, 3));
 }
 
 static int records_by_account(lua_State *L)
 {
-    const char *acct = luaL_checkstring(L, 2);
-    if (!*acct || strlen(acct) > RECORD_MAX_PARTITION_KEY) return luaL_error(L, "AccountId must be a non-empty string of at most 2048 bytes");
-    return push_iterator(L, RECORD_QUERY_ACCOUNT, acct, opts_index(L, 3));
+    return push_iterator(L, RECORD_QUERY_ACCOUNT, check_account(L, 2), opts_index(L, 3));
 }
 
 static int records_info(lua_State *L)

@@ -130,6 +130,7 @@ static int report_load(lua_State *L, int status)
  * positive ones the script's arguments — exactly as lua.c builds it. */
 static void create_arg_table(lua_State *L, int argc, char **argv, int script)
 {
+    if (script == argc) script = 0;   /* no script: arg[0] is the interpreter, as in lua.c */
     lua_createtable(L, argc > script ? argc - script - 1 : 0, script + 1);
     for (int i = 0; i < argc; i++) {
         lua_pushstring(L, argv[i]);

@@ -212,7 +212,7 @@ marshal_num_kind marshal_classify_number(const char *text, long long *i, double 
 
 /* --- bytes --- */
 
-static int marshal_utf8_valid(const char *str, size_t n)
+int marshal_utf8_valid(const char *str, size_t n)
 {
     const unsigned char *s = (const unsigned char *)str;
     size_t i = 0;

@@ -62,6 +62,9 @@ void marshal_push_value(lua_State *L, const json_t *av);
 void marshal_push_item(lua_State *L, const json_t *item);
 void marshal_push_response(lua_State *L, const json_t *response);
 
+/* True when the n bytes at str are valid UTF-8 (DynamoDB's S type). */
+int marshal_utf8_valid(const char *str, size_t n);
+
 /* --- number text, usable without Lua --- */
 
 /* Shortest of %.15g/%.16g/%.17g that reads back as exactly d (0.1 -> "0.1",

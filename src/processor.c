@@ -66,16 +66,16 @@ typedef struct queue {
     atomic_int stopping;    /* take no more records */
 } queue;
 
+/* Always leaves q destroyable, even when the allocation fails. */
 static int queue_init(queue *q, int cap)
 {
     memset(q, 0, sizeof *q);
-    q->items = calloc((size_t)cap, sizeof *q->items);
-    if (!q->items) return -1;
-    q->cap = cap;
     pthread_mutex_init(&q->lock, NULL);
     pthread_cond_init(&q->not_empty, NULL);
     pthread_cond_init(&q->not_full, NULL);
-    return 0;
+    q->items = calloc((size_t)cap, sizeof *q->items);
+    q->cap = q->items ? cap : 0;
+    return q->items ? 0 : -1;
 }
 
 static void queue_destroy(queue *q)
@@ -148,11 +148,11 @@ struct processor {
     queue q;
     retry_policy policy;
     char owner[160];                 /* lease owner: host/pid/random */
-    atomic_int running_workers;
+    atomic_int running_workers;      /* workers and the producer still running */
     pthread_mutex_t errors_lock;
     processor_error *errors;
     size_t error_count, error_cap;
-    int errors_lost;                 /* an error could not be recorded (out of memory) */
+    long errors_lost;                /* errors that could not be recorded (out of memory) */
     ddb_client *producer_client;
     pthread_t producer;
     int producer_failed;
@@ -187,7 +187,7 @@ static void add_error(processor *p, const json_t *item, const char *kind, const 
     }
     int stored = e.account_id && e.run_time && e.message && p->error_count < p->error_cap;
     if (stored) p->errors[p->error_count++] = e;
-    else p->errors_lost = 1;
+    else p->errors_lost++;
     pthread_mutex_unlock(&p->errors_lock);
     if (!stored) free(e.account_id), free(e.run_time), free(e.message);
 }
@@ -298,6 +298,7 @@ static void *producer_main(void *arg)
     } while (start && !p->q.stopping);
     json_decref(start);
     queue_set(&p->q, &p->q.closed);
+    atomic_fetch_sub(&p->running_workers, 1);
     return NULL;
 }
 
@@ -372,6 +373,7 @@ static void collect(processor *p, processor_result *result, double started)
     result->interrupted = p->interrupted;
     result->errors = p->errors;
     result->error_count = p->error_count;
+    result->errors_lost = p->errors_lost;
     p->errors = NULL;
 }
 
@@ -387,12 +389,13 @@ static void cleanup(processor *p)
 /* Starts the producer and the workers; returns how many workers started. */
 static int start_threads(processor *p, ddb_error *err)
 {
+    atomic_store(&p->running_workers, 1);   /* the producer */
     if (pthread_create(&p->producer, NULL, producer_main, p) != 0) {
         ddb_error_set(err, "ThreadError", 0, "cannot start the producer thread");
         return -1;
     }
     int started = 0;
-    atomic_store(&p->running_workers, p->o->max_workers);
+    atomic_fetch_add(&p->running_workers, p->o->max_workers);
     for (; started < p->o->max_workers; started++)
         if (pthread_create(&p->workers[started].thread, NULL, worker_main, &p->workers[started]) != 0) break;
     if (started < p->o->max_workers) {
@@ -441,10 +444,10 @@ int processor_run(const processor_options *o, const ddb_config *cfg, processor_c
     int failed_to_start = workers < o->max_workers;
     if (workers >= 0) supervise(&p, &signals, started);
     for (int i = 0; i < workers; i++) pthread_join(p.workers[i].thread, NULL);
-    if (workers >= 0) {
-        queue_set(&p.q, &p.q.stopping);   /* unblocks a producer waiting on a full queue */
-        pthread_join(p.producer, NULL);
-    }
+    if (workers >= 0) pthread_join(p.producer, NULL);
+    /* a signal that came after the last check must not kill us on unblocking */
+    struct timespec now = { 0, 0 };
+    if (sigtimedwait(&signals, NULL, &now) > 0) p.interrupted = 1;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     collect(&p, result, started);
     if (o->summary) print_progress(&p, result->elapsed_s, 1);

@@ -50,7 +50,8 @@ typedef processor_callback_result (*processor_callback)(void *worker_data, int w
 
 typedef struct processor_error {
     char *account_id, *run_time;
-    const char *kind;           /* "callback", "timeout", "dynamodb" (static strings) */
+    const char *kind;           /* "callback", "timeout", "dynamodb", "lease" (lost before
+                                   marking) or "invalid" (no key strings); static strings */
     char *message;
     int attempts;
 } processor_error;
@@ -61,6 +62,7 @@ typedef struct processor_result {
     int interrupted;            /* stopped early by SIGINT/SIGTERM */
     processor_error *errors;    /* failed entries, owned; free with processor_result_free */
     size_t error_count;
+    long errors_lost;           /* failures counted in `failed` but not listed (out of memory) */
 } processor_result;
 
 /* Processes every unprocessed record. worker_data has max_workers entries.
@@ -73,6 +75,7 @@ typedef struct processor_result {
 int processor_run(const processor_options *o, const ddb_config *cfg, processor_callback cb,
                   void **worker_data, processor_result *result, ddb_error *err);
 
+/* Frees the error list; r itself is the caller's. */
 void processor_result_free(processor_result *r);
 
 #endif

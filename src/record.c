@@ -235,14 +235,15 @@ int record_query_page(ddb_client *c, const record_table *t, const record_query *
 }
 
 /* Runs a conditional UpdateItem: MARKED on success, NOT_MARKED when the
- * condition failed. A condition failure after an attempt whose outcome is
- * unknown (reset, timeout, 5xx) means our own earlier write went through. */
+ * condition failed. With own_write_explains, a condition failure after an
+ * attempt whose outcome is unknown (reset, timeout, 5xx) means our own
+ * earlier write went through. */
 static record_mark_result conditional_update(ddb_client *c, json_t *request, const retry_policy *policy,
-                                             ddb_error *err)
+                                             int own_write_explains, ddb_error *err)
 {
     if (call(c, "UpdateItem", request, policy, NULL, err) == 0) return RECORD_MARKED;
     if (strcmp(err->code, "ConditionalCheckFailedException") != 0) return RECORD_FAILED;
-    return err->uncertain ? RECORD_MARKED : RECORD_NOT_MARKED;
+    return own_write_explains && err->uncertain ? RECORD_MARKED : RECORD_NOT_MARKED;
 }
 
 record_mark_result record_mark_processed(ddb_client *c, const record_table *t, const char *account_id,
@@ -261,7 +262,7 @@ record_mark_result record_mark_processed(ddb_client *c, const record_table *t, c
                     "UpdateExpression", "SET #p = :one", "ConditionExpression", "#p = :zero",
                     "ExpressionAttributeNames", "#p", "Processed",
                     "ExpressionAttributeValues", ":one", "N", "1", ":zero", "N", "0");
-    return conditional_update(c, req, policy, err);
+    return conditional_update(c, req, policy, 1, err);
 }
 
 record_mark_result record_claim(ddb_client *c, const record_table *t, const char *account_id,
@@ -278,7 +279,9 @@ record_mark_result record_claim(ddb_client *c, const record_table *t, const char
         "ConditionExpression", "#p = :zero AND (attribute_not_exists(#e) OR #e < :now OR #o = :me)",
         "ExpressionAttributeNames", "#p", "Processed", "#o", "LeaseOwner", "#e", "LeaseExpires",
         "ExpressionAttributeValues", ":zero", "N", "0", ":me", "S", owner, ":exp", "N", expires, ":now", "N", now);
-    return conditional_update(c, req, policy, err);
+    /* the condition accepts our own lease, so its failure always means
+     * another owner or a processed record */
+    return conditional_update(c, req, policy, 0, err);
 }
 
 int record_release(ddb_client *c, const record_table *t, const char *account_id, const char *run_time,
@@ -289,6 +292,6 @@ int record_release(ddb_client *c, const record_table *t, const char *account_id,
                             "UpdateExpression", "REMOVE #o, #e", "ConditionExpression", "#o = :me",
                             "ExpressionAttributeNames", "#o", "LeaseOwner", "#e", "LeaseExpires",
                             "ExpressionAttributeValues", ":me", "S", owner);
-    record_mark_result r = conditional_update(c, req, policy, err);
+    record_mark_result r = conditional_update(c, req, policy, 1, err);
     return r == RECORD_FAILED ? -1 : 0;
 }
