@@ -1,7 +1,9 @@
 #include "config.h"
+#include "options.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,12 +39,6 @@ int config_parse_long(const char *name, const char *text, long min, long max, lo
     }
     *out = v;
     return 0;
-}
-
-static int long_setting(const char *name, long min, long max, long *out, char *err, size_t errlen)
-{
-    const char *v = env(name);
-    return v ? config_parse_long(name, v, min, max, out, err, errlen) : 0;
 }
 
 static int double_setting(const char *name, double min, double max, double *out, char *err, size_t errlen)
@@ -155,34 +151,34 @@ static int resolve_endpoint(ddb_config *cfg, char *err, size_t errlen)
     return 0;
 }
 
-static int resolve_retry(ddb_config *cfg, char *err, size_t errlen)
+/* One table for ddb.client{...} and the environment. */
+static const option_spec LONG_OPTIONS[] = {
+    { "connect_timeout_ms", "DDBRUN_CONNECT_TIMEOUT_MS", 1, 600000, CONFIG_DEFAULT_CONNECT_TIMEOUT_MS,
+      offsetof(ddb_config, connect_timeout_ms) },
+    { "request_timeout_ms", "DDBRUN_REQUEST_TIMEOUT_MS", 1, 3600000, CONFIG_DEFAULT_REQUEST_TIMEOUT_MS,
+      offsetof(ddb_config, request_timeout_ms) },
+    { "max_attempts", "AWS_MAX_ATTEMPTS", 1, 100, RETRY_DEFAULT_MAX_ATTEMPTS, offsetof(ddb_config, retry.max_attempts) },
+    { "retry_base_ms", "DDBRUN_RETRY_BASE_MS", 0, 60000, RETRY_DEFAULT_BASE_MS, offsetof(ddb_config, retry.base_ms) },
+    { "retry_cap_ms", "DDBRUN_RETRY_CAP_MS", 0, 600000, RETRY_DEFAULT_CAP_MS, offsetof(ddb_config, retry.cap_ms) },
+};
+#define LONG_OPTION_COUNT (sizeof LONG_OPTIONS / sizeof *LONG_OPTIONS)
+
+int config_option_set(ddb_config *cfg, const char *name, long v, const char *label, char *err, size_t errlen)
 {
-    long attempts = cfg->retry.max_attempts, base = cfg->retry.base_ms, cap = cfg->retry.cap_ms;
-    if (long_setting("AWS_MAX_ATTEMPTS", 1, 100, &attempts, err, errlen) ||
-        long_setting("DDBRUN_RETRY_BASE_MS", 0, 60000, &base, err, errlen) ||
-        long_setting("DDBRUN_RETRY_CAP_MS", 0, 600000, &cap, err, errlen) ||
-        double_setting("DDBRUN_RETRY_MULTIPLIER", 1.0, 10.0, &cfg->retry.multiplier, err, errlen))
-        return -1;
-    cfg->retry.max_attempts = (int)attempts;
-    cfg->retry.base_ms = (int)base;
-    cfg->retry.cap_ms = (int)cap;
-    return 0;
+    return options_set(cfg, LONG_OPTIONS, LONG_OPTION_COUNT, name, v, label, err, errlen);
 }
 
 int config_from_env(ddb_config *cfg, char *err, size_t errlen)
 {
     memset(cfg, 0, sizeof *cfg);
-    cfg->connect_timeout_ms = CONFIG_DEFAULT_CONNECT_TIMEOUT_MS;
-    cfg->request_timeout_ms = CONFIG_DEFAULT_REQUEST_TIMEOUT_MS;
     cfg->retry = retry_default_policy();
     const char *region = env("AWS_REGION") ? env("AWS_REGION") : env("AWS_DEFAULT_REGION");
     const char *ca = env("AWS_CA_BUNDLE");
     if (copy_setting(cfg->region, sizeof cfg->region, "AWS_REGION", region ? region : CONFIG_DEFAULT_REGION, err, errlen) ||
         resolve_endpoint(cfg, err, errlen) ||
         (ca && copy_setting(cfg->ca_bundle, sizeof cfg->ca_bundle, "AWS_CA_BUNDLE", ca, err, errlen)) ||
-        long_setting("DDBRUN_CONNECT_TIMEOUT_MS", 1, 600000, &cfg->connect_timeout_ms, err, errlen) ||
-        long_setting("DDBRUN_REQUEST_TIMEOUT_MS", 1, 3600000, &cfg->request_timeout_ms, err, errlen) ||
-        resolve_retry(cfg, err, errlen) ||
+        options_from_env(cfg, LONG_OPTIONS, LONG_OPTION_COUNT, err, errlen) ||
+        double_setting("DDBRUN_RETRY_MULTIPLIER", 1.0, 10.0, &cfg->retry.multiplier, err, errlen) ||
         resolve_credentials(cfg, err, errlen))
         return -1;
     return 0;

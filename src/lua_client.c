@@ -1,4 +1,5 @@
 /* ddb.Client: the DynamoDB client as a Lua object. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,9 +90,6 @@ static int json_box_gc(lua_State *L)
 
 /* --- configuration --- */
 
-static const char *const LONG_OPTIONS[] = {
-    "connect_timeout_ms", "request_timeout_ms", "max_attempts", "retry_base_ms", "retry_cap_ms", NULL
-};
 static const char *const STRING_OPTIONS[] = {
     "endpoint", "region", "access_key_id", "secret_access_key", "session_token", "ca_bundle", NULL
 };
@@ -117,21 +115,17 @@ static void apply_string_option(lua_State *L, ddb_config *cfg, int which, const 
     memcpy(slots[which].dst, v, len + 1);
 }
 
-static void apply_long_option(lua_State *L, ddb_config *cfg, int which, const char *key)
+/* Returns 1 when key is a whole-number option (and sets it), 0 otherwise. */
+static int apply_long_option(lua_State *L, ddb_config *cfg, const char *key)
 {
+    char label[96], err[160];
+    snprintf(label, sizeof label, "ddb.client: option '%.40s'", key);
     int ok;
     lua_Integer v = lua_tointegerx(L, -1, &ok);
-    long min = which <= 2 ? 1 : 0;   /* timeouts and attempts from 1, back-off from 0 */
-    if (!ok || v < min || v > (which == 2 ? 100 : 3600000))
-        luaL_error(L, "ddb.client: option '%s' must be a whole number of %s", key,
-                   which == 2 ? "attempts from 1 to 100" : min ? "milliseconds from 1" : "milliseconds from 0");
-    switch (which) {
-    case 0: cfg->connect_timeout_ms = (long)v; break;
-    case 1: cfg->request_timeout_ms = (long)v; break;
-    case 2: cfg->retry.max_attempts = (int)v; break;
-    case 3: cfg->retry.base_ms = (int)v; break;
-    default: cfg->retry.cap_ms = (int)v; break;
-    }
+    /* a non-integer is pushed out of every range, so it gets the same message */
+    int set = config_option_set(cfg, key, ok && v >= LONG_MIN && v <= LONG_MAX ? (long)v : LONG_MIN, label, err, sizeof err);
+    if (set < 0) luaL_error(L, "%s", err);
+    return set;
 }
 
 static void apply_option(lua_State *L, ddb_config *cfg)
@@ -141,8 +135,8 @@ static void apply_option(lua_State *L, ddb_config *cfg)
     int i;
     if ((i = option_index(STRING_OPTIONS, key)) >= 0) {
         apply_string_option(L, cfg, i, key);
-    } else if ((i = option_index(LONG_OPTIONS, key)) >= 0) {
-        apply_long_option(L, cfg, i, key);
+    } else if (apply_long_option(L, cfg, key)) {
+        /* set */
     } else if (strcmp(key, "retry_multiplier") == 0) {
         lua_Number m = lua_tonumber(L, -1);
         if (!(m >= 1.0 && m <= 10.0)) luaL_error(L, "ddb.client: option 'retry_multiplier' must be a number from 1 to 10");

@@ -1,6 +1,7 @@
 /* ddb.Processor: runs a Lua callback for every unprocessed record on worker
  * threads. Each worker gets its own lua_State, built here on the calling
  * thread before any thread starts, and closed here after they all stopped. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,32 +41,6 @@ typedef struct workers {
 
 /* --- options --- */
 
-typedef struct int_option {
-    const char *name;
-    long min, max;
-} int_option;
-
-static const int_option INT_OPTIONS[] = {
-    { "max_workers", 1, 256 }, { "max_retries", 0, 100 }, { "backoff_base_ms", 0, 600000 },
-    { "backoff_cap_ms", 0, 3600000 }, { "callback_retries", 0, 100 }, { "timeout_ms", 0, 86400000 },
-    { "lease_ms", 0, 86400000 }, { "queue_size", 0, 1000000 }, { "page_size", 0, 1000000 },
-};
-
-static void set_int_option(processor_options *o, size_t which, long v)
-{
-    switch (which) {
-    case 0: o->max_workers = (int)v; break;
-    case 1: o->max_retries = (int)v; break;
-    case 2: o->backoff_base_ms = (int)v; break;
-    case 3: o->backoff_cap_ms = (int)v; break;
-    case 4: o->callback_retries = (int)v; break;
-    case 5: o->timeout_ms = v; break;
-    case 6: o->lease_ms = v; break;
-    case 7: o->queue_size = (int)v; break;
-    default: o->page_size = (int)v; break;
-    }
-}
-
 static void copy_name_option(lua_State *L, const char *key, char *dst, size_t size)
 {
     size_t len;
@@ -78,16 +53,15 @@ static void apply_option(lua_State *L, lua_processor *p)
 {
     if (lua_type(L, -2) != LUA_TSTRING) luaL_error(L, "ddb.processor: option names must be strings");
     const char *key = lua_tostring(L, -2);
-    for (size_t i = 0; i < sizeof INT_OPTIONS / sizeof *INT_OPTIONS; i++) {
-        if (strcmp(key, INT_OPTIONS[i].name) != 0) continue;
-        int ok;
-        lua_Integer v = lua_tointegerx(L, -1, &ok);
-        if (!ok || v < INT_OPTIONS[i].min || v > INT_OPTIONS[i].max)
-            luaL_error(L, "ddb.processor: option '%s' must be a whole number from %d to %d", key,
-                       (int)INT_OPTIONS[i].min, (int)INT_OPTIONS[i].max);
-        set_int_option(&p->o, i, (long)v);
-        return;
-    }
+    char label[96], err[160];
+    snprintf(label, sizeof label, "ddb.processor: option '%.40s'", key);
+    int ok;
+    lua_Integer v = lua_tointegerx(L, -1, &ok);
+    /* a non-integer is pushed out of every range, so it gets the same message */
+    int set = processor_option_set(&p->o, key, ok && v >= LONG_MIN && v <= LONG_MAX ? (long)v : LONG_MIN,
+                                   label, err, sizeof err);
+    if (set < 0) luaL_error(L, "%s", err);
+    if (set > 0) return;
     if (strcmp(key, "backoff_multiplier") == 0) {
         lua_Number m = lua_tonumber(L, -1);
         if (!(m >= 1 && m <= 10)) luaL_error(L, "ddb.processor: option 'backoff_multiplier' must be a number from 1 to 10");

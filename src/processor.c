@@ -1,6 +1,7 @@
 #include "processor.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -10,32 +11,38 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "options.h"
+
 /* --- options --- */
 
-static int env_int(const char *name, long min, long max, long *out, char *err, size_t errlen)
+/* One table for ddb.processor{...} and the PROCESSOR_* variables. */
+static const option_spec INT_OPTIONS[] = {
+    { "max_workers", "PROCESSOR_MAX_WORKERS", 1, 256, 5, offsetof(processor_options, max_workers) },
+    { "max_retries", "PROCESSOR_MAX_RETRIES", 0, 100, 3, offsetof(processor_options, max_retries) },
+    { "backoff_base_ms", "PROCESSOR_BACKOFF_BASE_MS", 0, 600000, 100, offsetof(processor_options, backoff_base_ms) },
+    { "backoff_cap_ms", "PROCESSOR_BACKOFF_CAP_MS", 0, 3600000, 20000, offsetof(processor_options, backoff_cap_ms) },
+    { "callback_retries", "PROCESSOR_CALLBACK_RETRIES", 0, 100, 0, offsetof(processor_options, callback_retries) },
+    { "timeout_ms", "PROCESSOR_TIMEOUT_MS", 0, 86400000, 0, offsetof(processor_options, timeout_ms) },
+    { "lease_ms", "PROCESSOR_LEASE_MS", 0, 86400000, 0, offsetof(processor_options, lease_ms) },
+    { "queue_size", "PROCESSOR_QUEUE_SIZE", 0, 1000000, 0, offsetof(processor_options, queue_size) },
+    { "page_size", "PROCESSOR_PAGE_SIZE", 0, 1000000, PROCESSOR_DEFAULT_PAGE_SIZE, offsetof(processor_options, page_size) },
+};
+#define INT_OPTION_COUNT (sizeof INT_OPTIONS / sizeof *INT_OPTIONS)
+
+int processor_option_set(processor_options *o, const char *name, long v, const char *label,
+                         char *err, size_t errlen)
 {
-    const char *v = getenv(name);
-    return v && *v ? config_parse_long(name, v, min, max, out, err, errlen) : 0;
+    return options_set(o, INT_OPTIONS, INT_OPTION_COUNT, name, v, label, err, errlen);
 }
 
 int processor_options_from_env(processor_options *o, char *err, size_t errlen)
 {
     memset(o, 0, sizeof *o);
-    long workers = 5, retries = 3, base = 100, cap = 20000, cb_retries = 0, timeout = 0, lease = 0;
-    long queue = 0, page = PROCESSOR_DEFAULT_PAGE_SIZE;
     o->backoff_multiplier = 2.0;
     o->progress = isatty(STDERR_FILENO);
     o->summary = 1;
-    if (env_int("PROCESSOR_MAX_WORKERS", 1, 256, &workers, err, errlen) ||
-        env_int("PROCESSOR_MAX_RETRIES", 0, 100, &retries, err, errlen) ||
-        env_int("PROCESSOR_BACKOFF_BASE_MS", 0, 600000, &base, err, errlen) ||
-        env_int("PROCESSOR_BACKOFF_CAP_MS", 0, 3600000, &cap, err, errlen) ||
-        env_int("PROCESSOR_CALLBACK_RETRIES", 0, 100, &cb_retries, err, errlen) ||
-        env_int("PROCESSOR_TIMEOUT_MS", 0, 86400000, &timeout, err, errlen) ||
-        env_int("PROCESSOR_LEASE_MS", 0, 86400000, &lease, err, errlen) ||
-        env_int("PROCESSOR_QUEUE_SIZE", 0, 1000000, &queue, err, errlen) ||
-        env_int("PROCESSOR_PAGE_SIZE", 0, 1000000, &page, err, errlen) ||
-        record_table_from_env(&o->table, err, errlen))
+    if (options_from_env(o, INT_OPTIONS, INT_OPTION_COUNT, err, errlen) != 0 ||
+        record_table_from_env(&o->table, err, errlen) != 0)
         return -1;
     const char *mult = getenv("PROCESSOR_BACKOFF_MULTIPLIER");
     if (mult && *mult) {
@@ -49,9 +56,6 @@ int processor_options_from_env(processor_options *o, char *err, size_t errlen)
     const char *progress = getenv("PROCESSOR_PROGRESS");
     if (progress && *progress && strcmp(progress, "auto") != 0)
         o->progress = strcmp(progress, "0") != 0 && strcmp(progress, "off") != 0;
-    o->max_workers = (int)workers, o->max_retries = (int)retries, o->backoff_base_ms = (int)base;
-    o->backoff_cap_ms = (int)cap, o->callback_retries = (int)cb_retries, o->timeout_ms = timeout;
-    o->lease_ms = lease, o->queue_size = (int)queue, o->page_size = (int)page;
     return 0;
 }
 

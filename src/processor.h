@@ -17,24 +17,31 @@
 #define PROCESSOR_DEFAULT_PAGE_SIZE 500
 
 typedef struct processor_options {
-    int max_workers;            /* 5 */
-    int max_retries;            /* 3: DynamoDB retries after the first attempt */
-    int backoff_base_ms;        /* 100 */
+    long max_workers;           /* 5 */
+    long max_retries;           /* 3: DynamoDB retries after the first attempt */
+    long backoff_base_ms;       /* 100 */
     double backoff_multiplier;  /* 2 */
-    int backoff_cap_ms;         /* 20000 */
-    int callback_retries;       /* 0: extra runs of a failing callback */
+    long backoff_cap_ms;        /* 20000 */
+    long callback_retries;      /* 0: extra runs of a failing callback */
     long timeout_ms;            /* 0: no per-record callback timeout */
     long lease_ms;              /* 0: no leases (one write per record) */
-    int queue_size;             /* records buffered between producer and workers */
-    int page_size;              /* Query Limit (500), 0 for DynamoDB's 1 MB pages */
+    long queue_size;            /* records buffered between producer and workers */
+    long page_size;             /* Query Limit (500), 0 for DynamoDB's 1 MB pages */
     int progress;               /* live progress line on stderr: 1 on, 0 off */
     int summary;                /* final summary line on stderr */
     record_table table;
 } processor_options;
 
 /* The original project's defaults, overridden by PROCESSOR_* variables
- * (see .env.example). Returns 0 or -1 with the variable named in err. */
+ * (PROCESSOR_MAX_WORKERS for max_workers, ...; see .env.example). Returns 0
+ * or -1 with the variable named in err. */
 int processor_options_from_env(processor_options *o, char *err, size_t errlen);
+
+/* Sets the whole-number option `name` (max_workers, timeout_ms, ...) to v.
+ * Returns 1 when set, 0 when there is no such option, -1 with err set
+ * ("<label> must be a whole number from A to B") when v is out of range. */
+int processor_option_set(processor_options *o, const char *name, long v, const char *label,
+                         char *err, size_t errlen);
 
 typedef enum {
     PROCESSOR_CALLBACK_OK = 0,

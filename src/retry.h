@@ -8,10 +8,10 @@
 #include <stdint.h>
 
 typedef struct retry_policy {
-    int max_attempts;    /* total attempts, at least 1 */
-    int base_ms;         /* the first back-off ceiling */
+    long max_attempts;   /* total attempts, at least 1 */
+    long base_ms;        /* the first back-off ceiling */
     double multiplier;   /* ceiling grows by this factor per attempt */
-    int cap_ms;          /* no single wait is longer than this */
+    long cap_ms;         /* no single wait is longer than this */
 } retry_policy;
 
 #define RETRY_DEFAULT_MAX_ATTEMPTS 3
