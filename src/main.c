@@ -13,7 +13,7 @@
 #include <openssl/crypto.h>
 
 #include "dotenv.h"
-#include "lua_ddb.h"
+#include "bind.h"
 #include "runtime.h"
 
 static const char *const PROGNAME = "ddbrun";
@@ -238,7 +238,7 @@ int main(int argc, char **argv)
         return EXIT_FAILURE;
     }
     int status = run(L, argc, argv, &o);
-    if (status == EXIT_SUCCESS && lua_processor_interrupted(L)) status = 130;   /* as a shell reports Ctrl-C */
+    if (status == EXIT_SUCCESS && bind_processor_interrupted(L)) status = 130;   /* as a shell reports Ctrl-C */
     lua_close(L);
     curl_global_cleanup();
     return status;

@@ -1,4 +1,5 @@
 #include "runtime.h"
+#include "bind.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -9,7 +10,6 @@
 #include <lauxlib.h>
 #include <lualib.h>
 
-int luaopen_ddb_core(lua_State *L);
 
 static int set_up_state(lua_State *L)
 {

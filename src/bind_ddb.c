@@ -1,11 +1,11 @@
 /* The native module "ddb.core"; lua/ddb.lua builds the public "ddb" on it. */
 #include <lauxlib.h>
 
-#include "lua_ddb.h"
+#include "bind.h"
 #include "marshal.h"
 #include "runtime.h"
 
-void lua_ddb_gc_metatable(lua_State *L, const char *name, lua_CFunction gc)
+void bind_gc_metatable(lua_State *L, const char *name, lua_CFunction gc)
 {
     luaL_newmetatable(L, name);
     lua_pushcfunction(L, gc);
@@ -16,9 +16,9 @@ void lua_ddb_gc_metatable(lua_State *L, const char *name, lua_CFunction gc)
 int luaopen_ddb_core(lua_State *L)
 {
     marshal_open(L);             /* null, set, binary, number, list, map, ... */
-    lua_client_register(L);      /* client, Client, Error, parse_env, sleep_ms */
-    lua_records_register(L);     /* records, Records */
-    lua_processor_register(L);   /* processor, Processor */
+    bind_client_register(L);      /* client, Client, Error, parse_env, sleep_ms */
+    bind_records_register(L);     /* records, Records */
+    bind_processor_register(L);   /* processor, Processor */
     lua_pushliteral(L, DDBRUN_VERSION);
     lua_setfield(L, -2, "version");
     return 1;

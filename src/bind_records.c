@@ -5,23 +5,23 @@
 
 #include <lauxlib.h>
 
-#include "lua_ddb.h"
+#include "bind.h"
 #include "marshal.h"
 #include "record.h"
 
-#define LUA_RECORDS_MT "ddb.Records"
-#define LUA_CURSOR_MT  "ddb.RecordCursor"
+#define BIND_RECORDS_MT "ddb.Records"
+#define BIND_CURSOR_MT  "ddb.RecordCursor"
 
-typedef struct lua_records {
+typedef struct bind_records {
     record_table table;
-} lua_records;
+} bind_records;
 
 /* The records object at 1 and its client (kept as the object's user value). */
-static lua_records *check_records(lua_State *L, ddb_client **client)
+static bind_records *check_records(lua_State *L, ddb_client **client)
 {
-    lua_records *r = luaL_checkudata(L, 1, LUA_RECORDS_MT);
+    bind_records *r = luaL_checkudata(L, 1, BIND_RECORDS_MT);
     lua_getiuservalue(L, 1, 1);
-    *client = lua_client_check(L, -1);
+    *client = bind_client_check(L, -1);
     lua_pop(L, 1);
     return r;
 }
@@ -43,8 +43,8 @@ static int records_new(lua_State *L)
 {
     int has_opts = !lua_isnoneornil(L, 1);
     if (has_opts) luaL_checktype(L, 1, LUA_TTABLE);
-    lua_records *r = lua_newuserdatauv(L, sizeof *r, 1);
-    luaL_setmetatable(L, LUA_RECORDS_MT);
+    bind_records *r = lua_newuserdatauv(L, sizeof *r, 1);
+    luaL_setmetatable(L, BIND_RECORDS_MT);
     char err[256];
     if (record_table_from_env(&r->table, err, sizeof err) != 0) return luaL_error(L, "ddb.records: %s", err);
     if (has_opts) {
@@ -57,11 +57,11 @@ static int records_new(lua_State *L)
     if (lua_isnil(L, -1)) {
         lua_pop(L, 1);
         ddb_config cfg;
-        lua_client_check_config(L, 0, &cfg);
-        lua_client_new(L, &cfg);
+        bind_client_check_config(L, 0, &cfg);
+        bind_client_new(L, &cfg);
         config_clear(&cfg);
     }
-    lua_client_check(L, -1);
+    bind_client_check(L, -1);
     lua_setiuservalue(L, -2, 1);
     return 1;
 }
@@ -105,50 +105,50 @@ static json_t *checked_item(lua_State *L)
 static int records_put_item(lua_State *L)
 {
     ddb_client *c;
-    lua_records *r = check_records(L, &c);
+    bind_records *r = check_records(L, &c);
     json_t *item = checked_item(L);
     ddb_error err;
     int rc = record_put(c, &r->table, item, &err);
     json_decref(item);
-    if (rc != 0) return lua_client_raise(L, &err);
+    if (rc != 0) return bind_client_raise(L, &err);
     return 0;
 }
 
 static int records_get_item(lua_State *L)
 {
     ddb_client *c;
-    lua_records *r = check_records(L, &c);
+    bind_records *r = check_records(L, &c);
     const char *acct, *rt;
     check_key(L, 2, &acct, &rt);
-    json_t **item = lua_json_box(L);
+    json_t **item = bind_json_box(L);
     ddb_error err;
-    if (record_get(c, &r->table, acct, rt, item, &err) != 0) return lua_client_raise(L, &err);
+    if (record_get(c, &r->table, acct, rt, item, &err) != 0) return bind_client_raise(L, &err);
     if (!*item) return 0;
     marshal_push_item(L, *item);
-    lua_json_box_release(L, -2);
+    bind_json_box_release(L, -2);
     return 1;
 }
 
 static int records_delete_item(lua_State *L)
 {
     ddb_client *c;
-    lua_records *r = check_records(L, &c);
+    bind_records *r = check_records(L, &c);
     const char *acct, *rt;
     check_key(L, 2, &acct, &rt);
     ddb_error err;
-    if (record_delete(c, &r->table, acct, rt, &err) != 0) return lua_client_raise(L, &err);
+    if (record_delete(c, &r->table, acct, rt, &err) != 0) return bind_client_raise(L, &err);
     return 0;
 }
 
 static int records_mark_as_processed(lua_State *L)
 {
     ddb_client *c;
-    lua_records *r = check_records(L, &c);
+    bind_records *r = check_records(L, &c);
     const char *acct, *rt;
     check_key(L, 2, &acct, &rt);
     ddb_error err;
     record_mark_result m = record_mark_processed(c, &r->table, acct, rt, NULL, NULL, &err);
-    if (m == RECORD_FAILED) return lua_client_raise(L, &err);
+    if (m == RECORD_FAILED) return bind_client_raise(L, &err);
     lua_pushboolean(L, m == RECORD_MARKED);
     return 1;
 }
@@ -167,7 +167,7 @@ typedef struct cursor {
 
 static int cursor_gc(lua_State *L)
 {
-    cursor *k = luaL_checkudata(L, 1, LUA_CURSOR_MT);
+    cursor *k = luaL_checkudata(L, 1, BIND_CURSOR_MT);
     json_decref(k->items);
     json_decref(k->last_key);
     k->items = k->last_key = NULL;
@@ -195,7 +195,7 @@ static cursor *push_cursor(lua_State *L, record_query_kind kind, const char *acc
 {
     cursor *k = lua_newuserdatauv(L, sizeof *k, 0);
     memset(k, 0, sizeof *k);
-    luaL_setmetatable(L, LUA_CURSOR_MT);
+    luaL_setmetatable(L, BIND_CURSOR_MT);
     k->q.kind = kind;
     k->remaining = -1;
     if (acct) k->q.account_id = strcpy(k->account_id, acct);
@@ -232,7 +232,7 @@ static int cursor_next(lua_State *L, cursor *k, ddb_client *c, const record_tabl
         ddb_error err;
         int rc = record_query_page(c, t, &k->q, start, &k->items, &k->last_key, &err);
         json_decref(start);
-        if (rc != 0) return lua_client_raise(L, &err);
+        if (rc != 0) return bind_client_raise(L, &err);
     }
     return 0;
 }
@@ -240,8 +240,8 @@ static int cursor_next(lua_State *L, cursor *k, ddb_client *c, const record_tabl
 static int iterate(lua_State *L)
 {
     ddb_client *c;
-    lua_records *r = check_records(L, &c);
-    cursor *k = luaL_checkudata(L, lua_upvalueindex(2), LUA_CURSOR_MT);
+    bind_records *r = check_records(L, &c);
+    cursor *k = luaL_checkudata(L, lua_upvalueindex(2), BIND_CURSOR_MT);
     return cursor_next(L, k, c, &r->table);
 }
 
@@ -263,7 +263,7 @@ static int push_iterator(lua_State *L, record_query_kind kind, const char *acct,
 static int collect_list(lua_State *L, record_query_kind kind, const char *acct, int opts)
 {
     ddb_client *c;
-    lua_records *r = check_records(L, &c);
+    bind_records *r = check_records(L, &c);
     cursor *k = push_cursor(L, kind, acct, opts);
     int cursor_idx = lua_gettop(L);
     lua_newtable(L);
@@ -305,7 +305,7 @@ static int records_by_account(lua_State *L)
 static int records_info(lua_State *L)
 {
     ddb_client *c;
-    lua_records *r = check_records(L, &c);
+    bind_records *r = check_records(L, &c);
     lua_createtable(L, 0, 2);
     lua_pushstring(L, r->table.table);
     lua_setfield(L, -2, "table");
@@ -316,7 +316,7 @@ static int records_info(lua_State *L)
 
 static int records_client(lua_State *L)
 {
-    luaL_checkudata(L, 1, LUA_RECORDS_MT);
+    luaL_checkudata(L, 1, BIND_RECORDS_MT);
     lua_getiuservalue(L, 1, 1);
     return 1;
 }
@@ -337,11 +337,11 @@ static const luaL_Reg records_methods[] = {
     { NULL, NULL },
 };
 
-void lua_records_register(lua_State *L)
+void bind_records_register(lua_State *L)
 {
-    lua_ddb_gc_metatable(L, LUA_CURSOR_MT, cursor_gc);
+    bind_gc_metatable(L, BIND_CURSOR_MT, cursor_gc);
 
-    luaL_newmetatable(L, LUA_RECORDS_MT);
+    luaL_newmetatable(L, BIND_RECORDS_MT);
     luaL_newlib(L, records_methods);
     lua_setfield(L, -2, "__index");
     lua_setfield(L, -2, "Records");

@@ -1,52 +1,56 @@
-/* Shared pieces of the Lua bindings (module ddb.core). */
-#ifndef DDBRUN_LUA_DDB_H
-#define DDBRUN_LUA_DDB_H
+/* The Lua bindings: module ddb.core (bind_ddb.c) with one file per object
+ * type (bind_client.c, bind_records.c, bind_processor.c), and what they share. */
+#ifndef DDBRUN_BIND_H
+#define DDBRUN_BIND_H
 
 #include <lua.h>
 
 #include "client.h"
 #include "config.h"
 
-#define LUA_CLIENT_MT "ddb.Client"
-#define LUA_ERROR_MT  "ddb.Error"
+/* Opens the native module; preloaded as "ddb.core" in every state. */
+int luaopen_ddb_core(lua_State *L);
+
+#define BIND_CLIENT_MT "ddb.Client"
+#define BIND_ERROR_MT  "ddb.Error"
 
 /* Creates the metatable `name` in the registry with only a __gc: for
  * userdata that own C memory (freed when collected, even after a raise). */
-void lua_ddb_gc_metatable(lua_State *L, const char *name, lua_CFunction gc);
+void bind_gc_metatable(lua_State *L, const char *name, lua_CFunction gc);
 
 /* Adds client(), parse_env() and friends to the module table on top. */
-void lua_client_register(lua_State *L);
+void bind_client_register(lua_State *L);
 
 /* Adds records() and Records to the module table on top. */
-void lua_records_register(lua_State *L);
+void bind_records_register(lua_State *L);
 
 /* Adds processor() and Processor to the module table on top. */
-void lua_processor_register(lua_State *L);
+void bind_processor_register(lua_State *L);
 
 /* True once a processor run in L was stopped by SIGINT/SIGTERM. */
-int lua_processor_interrupted(lua_State *L);
+int bind_processor_interrupted(lua_State *L);
 
 /* Pushes a ddb.Error table {code, message, status, retryable, request_id, attempts}. */
-void lua_client_push_error(lua_State *L, const ddb_error *err);
+void bind_client_push_error(lua_State *L, const ddb_error *err);
 
 /* Raises err as a ddb.Error value. */
-int lua_client_raise(lua_State *L, const ddb_error *err);
+int bind_client_raise(lua_State *L, const ddb_error *err);
 
 /* Resolves a configuration from the environment overridden by the options
  * table at idx (0 or an absent argument: none). Raises on a bad option or setting. */
-void lua_client_check_config(lua_State *L, int idx, ddb_config *cfg);
+void bind_client_check_config(lua_State *L, int idx, ddb_config *cfg);
 
 /* The C client behind the ddb.Client at idx (raises if it is closed). */
-ddb_client *lua_client_check(lua_State *L, int idx);
+ddb_client *bind_client_check(lua_State *L, int idx);
 
 /* Pushes a new ddb.Client for cfg; raises on failure. */
-ddb_client *lua_client_new(lua_State *L, const ddb_config *cfg);
+ddb_client *bind_client_new(lua_State *L, const ddb_config *cfg);
 
 /* Pushes an empty userdata that will own a json_t reference (store it in the
  * returned slot) and frees it when collected: made before the reference
  * exists, so no Lua error can leak it. */
-json_t **lua_json_box(lua_State *L);
+json_t **bind_json_box(lua_State *L);
 /* Frees the boxed reference at idx now. */
-void lua_json_box_release(lua_State *L, int idx);
+void bind_json_box_release(lua_State *L, int idx);
 
 #endif

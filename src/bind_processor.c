@@ -9,21 +9,21 @@
 
 #include <lauxlib.h>
 
-#include "lua_ddb.h"
+#include "bind.h"
 #include "marshal.h"
 #include "processor.h"
 #include "runtime.h"
 #include "transfer.h"
 
-#define LUA_PROCESSOR_MT "ddb.Processor"
-#define LUA_WORKERS_MT   "ddb.ProcessorWorkers"
-#define LUA_RESULT_MT    "ddb.ProcessorResult"
+#define BIND_PROCESSOR_MT "ddb.Processor"
+#define BIND_WORKERS_MT   "ddb.ProcessorWorkers"
+#define BIND_RESULT_MT    "ddb.ProcessorResult"
 #define INTERRUPTED_KEY  "ddbrun.interrupted"
 
-typedef struct lua_processor {
+typedef struct bind_processor {
     processor_options o;
     ddb_config cfg;
-} lua_processor;
+} bind_processor;
 
 typedef struct worker_state {
     lua_State *L;
@@ -49,7 +49,7 @@ static void copy_name_option(lua_State *L, const char *key, char *dst, size_t si
     memcpy(dst, v, len + 1);
 }
 
-static void apply_option(lua_State *L, lua_processor *p)
+static void apply_option(lua_State *L, bind_processor *p)
 {
     if (lua_type(L, -2) != LUA_TSTRING) luaL_error(L, "ddb.processor: option names must be strings");
     const char *key = lua_tostring(L, -2);
@@ -74,7 +74,7 @@ static void apply_option(lua_State *L, lua_processor *p)
     } else if (strcmp(key, "index") == 0) {
         copy_name_option(L, key, p->o.table.index, sizeof p->o.table.index);
     } else if (strcmp(key, "client") == 0) {
-        p->cfg = *ddb_client_config(lua_client_check(L, -1));
+        p->cfg = *ddb_client_config(bind_client_check(L, -1));
     } else {
         luaL_error(L, "ddb.processor: unknown option '%s'", key);
     }
@@ -82,7 +82,7 @@ static void apply_option(lua_State *L, lua_processor *p)
 
 static int processor_gc(lua_State *L)
 {
-    lua_processor *p = luaL_checkudata(L, 1, LUA_PROCESSOR_MT);
+    bind_processor *p = luaL_checkudata(L, 1, BIND_PROCESSOR_MT);
     config_clear(&p->cfg);
     return 0;
 }
@@ -92,12 +92,12 @@ static int processor_new(lua_State *L)
 {
     int has_opts = !lua_isnoneornil(L, 1);
     if (has_opts) luaL_checktype(L, 1, LUA_TTABLE);
-    lua_processor *p = lua_newuserdatauv(L, sizeof *p, 0);
+    bind_processor *p = lua_newuserdatauv(L, sizeof *p, 0);
     memset(p, 0, sizeof *p);
-    luaL_setmetatable(L, LUA_PROCESSOR_MT);
+    luaL_setmetatable(L, BIND_PROCESSOR_MT);
     char err[512];
     if (processor_options_from_env(&p->o, err, sizeof err) != 0) return luaL_error(L, "ddb.processor: %s", err);
-    lua_client_check_config(L, 0, &p->cfg);
+    bind_client_check_config(L, 0, &p->cfg);
     if (has_opts)
         for (lua_pushnil(L); lua_next(L, 1); lua_pop(L, 1)) apply_option(L, p);
     if (config_check(&p->cfg, err, sizeof err) != 0) return luaL_error(L, "ddb.processor: %s", err);
@@ -117,14 +117,14 @@ static void close_workers(workers *ws)
 
 static int workers_gc(lua_State *L)
 {
-    close_workers(luaL_checkudata(L, 1, LUA_WORKERS_MT));
+    close_workers(luaL_checkudata(L, 1, BIND_WORKERS_MT));
     return 0;
 }
 
 /* ctx.client's constructor: a client for the processor's configuration. */
 static int new_worker_client(lua_State *L)
 {
-    lua_client_new(L, lua_touserdata(L, 1));
+    bind_client_new(L, lua_touserdata(L, 1));
     return 1;
 }
 
@@ -164,7 +164,7 @@ static const char *package_field(lua_State *L, const char *field)
 }
 
 /* Builds worker i's state; returns 0, or -1 with a message in err. */
-static int build_worker(lua_State *L, lua_processor *p, worker_state *w, int i, char *err, size_t errlen)
+static int build_worker(lua_State *L, bind_processor *p, worker_state *w, int i, char *err, size_t errlen)
 {
     lua_State *W = w->L = runtime_new_state(NULL, 1);   /* paths are copied from L below */
     if (!W) {
@@ -193,11 +193,11 @@ static int build_worker(lua_State *L, lua_processor *p, worker_state *w, int i, 
     return 0;
 }
 
-static workers *build_workers(lua_State *L, lua_processor *p)
+static workers *build_workers(lua_State *L, bind_processor *p)
 {
     workers *ws = lua_newuserdatauv(L, sizeof *ws, 0);
     memset(ws, 0, sizeof *ws);
-    luaL_setmetatable(L, LUA_WORKERS_MT);
+    luaL_setmetatable(L, BIND_WORKERS_MT);
     int n = p->o.max_workers;
     ws->w = calloc((size_t)n, sizeof *ws->w);
     ws->data = calloc((size_t)n, sizeof *ws->data);
@@ -336,14 +336,14 @@ static void push_stats(lua_State *L, const processor_result *r, int workers)
 
 static int result_gc(lua_State *L)
 {
-    processor_result_free(luaL_checkudata(L, 1, LUA_RESULT_MT));
+    processor_result_free(luaL_checkudata(L, 1, BIND_RESULT_MT));
     return 0;
 }
 
 /* processor:process_all(callback) -> errors, stats */
 static int processor_process_all(lua_State *L)
 {
-    lua_processor *p = luaL_checkudata(L, 1, LUA_PROCESSOR_MT);
+    bind_processor *p = luaL_checkudata(L, 1, BIND_PROCESSOR_MT);
     luaL_checktype(L, 2, LUA_TFUNCTION);
     lua_settop(L, 2);
     char err_text[1024];
@@ -353,7 +353,7 @@ static int processor_process_all(lua_State *L)
     workers *ws = build_workers(L, p);
     processor_result *result = lua_newuserdatauv(L, sizeof *result, 0);
     memset(result, 0, sizeof *result);
-    luaL_setmetatable(L, LUA_RESULT_MT);   /* frees the result even if pushing it raises */
+    luaL_setmetatable(L, BIND_RESULT_MT);   /* frees the result even if pushing it raises */
     ddb_error err;
     int rc = processor_run(&p->o, &p->cfg, run_in_worker, ws->data, result, &err);
     close_workers(ws);
@@ -361,7 +361,7 @@ static int processor_process_all(lua_State *L)
         lua_pushboolean(L, 1);
         lua_setfield(L, LUA_REGISTRYINDEX, INTERRUPTED_KEY);
     }
-    if (rc != 0) return lua_client_raise(L, &err);
+    if (rc != 0) return bind_client_raise(L, &err);
     push_errors(L, result);
     push_stats(L, result, p->o.max_workers);
     return 2;
@@ -369,7 +369,7 @@ static int processor_process_all(lua_State *L)
 
 static int processor_options_table(lua_State *L)
 {
-    lua_processor *p = luaL_checkudata(L, 1, LUA_PROCESSOR_MT);
+    bind_processor *p = luaL_checkudata(L, 1, BIND_PROCESSOR_MT);
     lua_createtable(L, 0, 12);
     set_integer(L, "max_workers", p->o.max_workers);
     set_integer(L, "max_retries", p->o.max_retries);
@@ -392,12 +392,12 @@ static const luaL_Reg processor_methods[] = {
     { NULL, NULL },
 };
 
-void lua_processor_register(lua_State *L)
+void bind_processor_register(lua_State *L)
 {
-    lua_ddb_gc_metatable(L, LUA_WORKERS_MT, workers_gc);
-    lua_ddb_gc_metatable(L, LUA_RESULT_MT, result_gc);
+    bind_gc_metatable(L, BIND_WORKERS_MT, workers_gc);
+    bind_gc_metatable(L, BIND_RESULT_MT, result_gc);
 
-    luaL_newmetatable(L, LUA_PROCESSOR_MT);
+    luaL_newmetatable(L, BIND_PROCESSOR_MT);
     lua_pushcfunction(L, processor_gc);
     lua_setfield(L, -2, "__gc");
     luaL_newlib(L, processor_methods);
@@ -408,7 +408,7 @@ void lua_processor_register(lua_State *L)
     lua_setfield(L, -2, "processor");
 }
 
-int lua_processor_interrupted(lua_State *L)
+int bind_processor_interrupted(lua_State *L)
 {
     lua_getfield(L, LUA_REGISTRYINDEX, INTERRUPTED_KEY);
     int interrupted = lua_toboolean(L, -1);

@@ -7,14 +7,14 @@
 #include <lauxlib.h>
 
 #include "dotenv.h"
-#include "lua_ddb.h"
+#include "bind.h"
 #include "marshal.h"
 
 #define JSON_BOX_MT "ddb.json"
 
-typedef struct lua_client {
+typedef struct bind_client {
     ddb_client *c;
-} lua_client;
+} bind_client;
 
 /* --- errors --- */
 
@@ -25,7 +25,7 @@ static void set_string(lua_State *L, const char *field, const char *value)
     lua_setfield(L, -2, field);
 }
 
-void lua_client_push_error(lua_State *L, const ddb_error *err)
+void bind_client_push_error(lua_State *L, const ddb_error *err)
 {
     lua_createtable(L, 0, 6);
     set_string(L, "code", err->code);
@@ -37,12 +37,12 @@ void lua_client_push_error(lua_State *L, const ddb_error *err)
     lua_setfield(L, -2, "retryable");
     lua_pushinteger(L, err->attempts);
     lua_setfield(L, -2, "attempts");
-    luaL_setmetatable(L, LUA_ERROR_MT);
+    luaL_setmetatable(L, BIND_ERROR_MT);
 }
 
-int lua_client_raise(lua_State *L, const ddb_error *err)
+int bind_client_raise(lua_State *L, const ddb_error *err)
 {
-    lua_client_push_error(L, err);
+    bind_client_push_error(L, err);
     return lua_error(L);
 }
 
@@ -67,7 +67,7 @@ static int error_tostring(lua_State *L)
 
 /* --- json box --- */
 
-json_t **lua_json_box(lua_State *L)
+json_t **bind_json_box(lua_State *L)
 {
     json_t **box = lua_newuserdatauv(L, sizeof *box, 0);
     *box = NULL;
@@ -75,7 +75,7 @@ json_t **lua_json_box(lua_State *L)
     return box;
 }
 
-void lua_json_box_release(lua_State *L, int idx)
+void bind_json_box_release(lua_State *L, int idx)
 {
     json_t **box = luaL_checkudata(L, idx, JSON_BOX_MT);
     json_decref(*box);
@@ -84,7 +84,7 @@ void lua_json_box_release(lua_State *L, int idx)
 
 static int json_box_gc(lua_State *L)
 {
-    lua_json_box_release(L, 1);
+    bind_json_box_release(L, 1);
     return 0;
 }
 
@@ -146,7 +146,7 @@ static void apply_option(lua_State *L, ddb_config *cfg)
     }
 }
 
-void lua_client_check_config(lua_State *L, int idx, ddb_config *cfg)
+void bind_client_check_config(lua_State *L, int idx, ddb_config *cfg)
 {
     char err[512];
     if (config_from_env(cfg, err, sizeof err) != 0) luaL_error(L, "ddb.client: %s", err);
@@ -167,20 +167,20 @@ void lua_client_check_config(lua_State *L, int idx, ddb_config *cfg)
 
 /* --- the client object --- */
 
-ddb_client *lua_client_new(lua_State *L, const ddb_config *cfg)
+ddb_client *bind_client_new(lua_State *L, const ddb_config *cfg)
 {
-    lua_client *lc = lua_newuserdatauv(L, sizeof *lc, 0);
+    bind_client *lc = lua_newuserdatauv(L, sizeof *lc, 0);
     lc->c = NULL;   /* closed until built, so __gc is safe if we raise below */
-    luaL_setmetatable(L, LUA_CLIENT_MT);
+    luaL_setmetatable(L, BIND_CLIENT_MT);
     ddb_error err;
     lc->c = ddb_client_new(cfg, &err);
-    if (!lc->c) lua_client_raise(L, &err);
+    if (!lc->c) bind_client_raise(L, &err);
     return lc->c;
 }
 
-ddb_client *lua_client_check(lua_State *L, int idx)
+ddb_client *bind_client_check(lua_State *L, int idx)
 {
-    lua_client *lc = luaL_checkudata(L, idx, LUA_CLIENT_MT);
+    bind_client *lc = luaL_checkudata(L, idx, BIND_CLIENT_MT);
     if (!lc->c) luaL_error(L, "attempt to use a closed ddb client");
     return lc->c;
 }
@@ -188,15 +188,15 @@ ddb_client *lua_client_check(lua_State *L, int idx)
 static int client_new(lua_State *L)
 {
     ddb_config cfg;
-    lua_client_check_config(L, 1, &cfg);
-    lua_client_new(L, &cfg);
+    bind_client_check_config(L, 1, &cfg);
+    bind_client_new(L, &cfg);
     config_clear(&cfg);
     return 1;
 }
 
 static int client_close(lua_State *L)
 {
-    lua_client *lc = luaL_checkudata(L, 1, LUA_CLIENT_MT);
+    bind_client *lc = luaL_checkudata(L, 1, BIND_CLIENT_MT);
     ddb_client_free(lc->c);
     lc->c = NULL;
     return 0;
@@ -205,7 +205,7 @@ static int client_close(lua_State *L)
 /* client:call(Operation, request) -> response table */
 static int client_call(lua_State *L)
 {
-    ddb_client *c = lua_client_check(L, 1);
+    ddb_client *c = bind_client_check(L, 1);
     const char *op = luaL_checkstring(L, 2);
     size_t oplen = strspn(op, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
     if (oplen == 0 || oplen > 64 || op[oplen] != '\0')
@@ -213,7 +213,7 @@ static int client_call(lua_State *L)
     if (lua_isnoneornil(L, 3)) lua_newtable(L), lua_replace(L, 3);
     luaL_checktype(L, 3, LUA_TTABLE);
     lua_settop(L, 3);
-    json_t **response = lua_json_box(L);   /* 4 */
+    json_t **response = bind_json_box(L);   /* 4 */
     char msg[512];
     json_t *request = marshal_request(L, 3, msg, sizeof msg);
     if (!request) {
@@ -226,15 +226,15 @@ static int client_call(lua_State *L)
     ddb_error err;
     int rc = ddb_client_call(c, op, body, strlen(body), NULL, response, &err);
     free(body);
-    if (rc != 0) return lua_client_raise(L, &err);
+    if (rc != 0) return bind_client_raise(L, &err);
     marshal_push_response(L, *response);
-    lua_json_box_release(L, -2);
+    bind_json_box_release(L, -2);
     return 1;
 }
 
 static int client_info(lua_State *L)
 {
-    const ddb_config *cfg = ddb_client_config(lua_client_check(L, 1));
+    const ddb_config *cfg = ddb_client_config(bind_client_check(L, 1));
     lua_createtable(L, 0, 6);
     set_string(L, "endpoint", cfg->endpoint);
     set_string(L, "region", cfg->region);
@@ -249,7 +249,7 @@ static int client_info(lua_State *L)
 
 static int client_tostring(lua_State *L)
 {
-    lua_client *lc = luaL_checkudata(L, 1, LUA_CLIENT_MT);
+    bind_client *lc = luaL_checkudata(L, 1, BIND_CLIENT_MT);
     if (!lc->c) lua_pushliteral(L, "ddb.Client (closed)");
     else lua_pushfstring(L, "ddb.Client (%s)", ddb_client_config(lc->c)->endpoint);
     return 1;
@@ -306,16 +306,16 @@ static const luaL_Reg module_functions[] = {
     { NULL, NULL },
 };
 
-void lua_client_register(lua_State *L)
+void bind_client_register(lua_State *L)
 {
-    lua_ddb_gc_metatable(L, JSON_BOX_MT, json_box_gc);
+    bind_gc_metatable(L, JSON_BOX_MT, json_box_gc);
 
-    luaL_newmetatable(L, LUA_ERROR_MT);
+    luaL_newmetatable(L, BIND_ERROR_MT);
     lua_pushcfunction(L, error_tostring);
     lua_setfield(L, -2, "__tostring");
     lua_setfield(L, -2, "Error");
 
-    luaL_newmetatable(L, LUA_CLIENT_MT);
+    luaL_newmetatable(L, BIND_CLIENT_MT);
     luaL_setfuncs(L, client_meta, 0);
     luaL_newlib(L, client_methods);
     lua_setfield(L, -2, "__index");
