@@ -12,6 +12,7 @@
 
 #include "http.h"
 #include "sigv4.h"
+#include "version.h"
 
 struct ddb_client {
     ddb_config cfg;
@@ -154,7 +155,15 @@ static int checksum_ok(const http_response *r)
     return crc32(0L, (const Bytef *)r->body, (uInt)r->body_len) == r->crc32;
 }
 
-/* Builds the signed header lines for one attempt into lines (storage in buf). */
+/* Appends one formatted header line, stored in the next of bufs. */
+static void add_line(const char **lines, char bufs[][4200], size_t *n, const char *fmt, const char *value)
+{
+    snprintf(bufs[*n], sizeof bufs[*n], fmt, value);
+    lines[*n] = bufs[*n];
+    ++*n;
+}
+
+/* Builds the signed header lines for one attempt into lines (storage in bufs). */
 static size_t build_headers(ddb_client *c, const char *op, const char *body, size_t body_len,
                             const char **lines, char bufs[][4200], int *failed)
 {
@@ -173,13 +182,13 @@ static size_t build_headers(ddb_client *c, const char *op, const char *body, siz
     char auth[512];
     *failed = sigv4_authorization(&c->signer, &req, auth, sizeof auth) != 0;
     size_t n = 0;
-    snprintf(bufs[n], sizeof bufs[n], "Authorization: %s", auth), lines[n] = bufs[n], n++;
-    snprintf(bufs[n], sizeof bufs[n], "X-Amz-Date: %s", amz_date), lines[n] = bufs[n], n++;
-    snprintf(bufs[n], sizeof bufs[n], "X-Amz-Target: %s", target), lines[n] = bufs[n], n++;
-    snprintf(bufs[n], sizeof bufs[n], "Host: %s", c->host), lines[n] = bufs[n], n++;
-    if (nsigned == 5) snprintf(bufs[n], sizeof bufs[n], "X-Amz-Security-Token: %s", c->cfg.session_token), lines[n] = bufs[n], n++;
+    add_line(lines, bufs, &n, "Authorization: %s", auth);
+    add_line(lines, bufs, &n, "X-Amz-Date: %s", amz_date);
+    add_line(lines, bufs, &n, "X-Amz-Target: %s", target);
+    add_line(lines, bufs, &n, "Host: %s", c->host);
+    if (nsigned == 5) add_line(lines, bufs, &n, "X-Amz-Security-Token: %s", c->cfg.session_token);
     lines[n++] = "Content-Type: application/x-amz-json-1.0";
-    lines[n++] = "User-Agent: ddbrun/0.1";
+    lines[n++] = "User-Agent: ddbrun/" DDBRUN_VERSION;
     lines[n++] = "Expect:";   /* no 100-continue round trip for large bodies */
     return n;
 }

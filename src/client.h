@@ -26,6 +26,7 @@ typedef struct ddb_client ddb_client;
 /* A client for cfg (copied). Returns NULL with err filled when cfg cannot sign
  * requests or memory runs out. */
 ddb_client *ddb_client_new(const ddb_config *cfg, ddb_error *err);
+/* Closes the connection and wipes the copied secrets; NULL is fine. */
 void ddb_client_free(ddb_client *c);
 
 const ddb_config *ddb_client_config(const ddb_client *c);

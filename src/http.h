@@ -25,6 +25,7 @@ typedef struct http_error {
 
 /* ca_bundle may be "" for the system store. Returns NULL when out of memory. */
 http_conn *http_conn_new(const char *ca_bundle, long connect_timeout_ms, long request_timeout_ms);
+/* Closes the connection and frees the buffers; NULL is fine. */
 void http_conn_free(http_conn *c);
 
 /* POSTs body to url with the given "Name: value" header lines. Returns 0 and

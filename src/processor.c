@@ -226,8 +226,12 @@ static int claim(worker *w, const json_t *item, const char *acct, const char *rt
     long long now = wall_ms();
     record_mark_result r = record_claim(w->client, &p->o->table, acct, rt, p->owner, now + p->o->lease_ms, now,
                                         &p->policy, &err);
-    if (r == RECORD_FAILED) add_ddb_error(p, item, "claiming the lease", &err), w->failed++;
-    else if (r == RECORD_NOT_MARKED) w->skipped++;
+    if (r == RECORD_FAILED) {
+        add_ddb_error(p, item, "claiming the lease", &err);
+        w->failed++;
+    } else if (r == RECORD_NOT_MARKED) {
+        w->skipped++;
+    }
     return r == RECORD_MARKED;
 }
 

@@ -40,10 +40,11 @@ int record_validate_key(const char *account_id, const char *run_time, char *err,
 const char *record_account_id(const json_t *item);
 const char *record_run_time(const json_t *item);
 
-/* Writes an item (PutItem). */
+/* Writes an item (PutItem); item is borrowed. */
 int record_put(ddb_client *c, const record_table *t, const json_t *item, ddb_error *err);
 
-/* GetItem (consistent read); *item is NULL when there is none. */
+/* GetItem (consistent read); *item is a new reference the caller owns, or
+ * NULL when there is none. */
 int record_get(ddb_client *c, const record_table *t, const char *account_id, const char *run_time,
                json_t **item, ddb_error *err);
 

@@ -6,7 +6,7 @@
 
 #include <lua.h>
 
-#define DDBRUN_VERSION "0.1.0"
+#include "version.h"
 
 /* A new state, or NULL when out of memory. lua_dir (may be NULL) is put in
  * front of package.path as "<lua_dir>/?.lua;<lua_dir>/?/init.lua".
