@@ -42,10 +42,11 @@ $(BUILD)/tools/faultproxy: tests/tools/faultproxy.c | $(BUILD)/tools
 $(BUILD)/obj $(BUILD)/tests $(BUILD)/tools:
 	mkdir -p $@
 
-# libFuzzer targets (tests/fuzz/fuzz_*.c) over the sources they need, all built
-# with clang and the sanitizers. Each runs FUZZ_SECONDS in turn on its corpus
-# $(BUILD)/fuzz/corpus/NAME (seeded from tests/fuzz/seeds/NAME); a crash stops
-# the run and stays in $(BUILD)/fuzz/crashes/NAME/. Add a fixed crash to
+# libFuzzer targets (tests/fuzz/fuzz_*.c) over the library sources (an archive:
+# each target links only what it uses), all built with clang and the sanitizers.
+# Each runs FUZZ_SECONDS in turn on its corpus $(BUILD)/fuzz/corpus/NAME
+# (seeded from tests/fuzz/seeds/NAME); a crash stops the run and stays in
+# $(BUILD)/fuzz/crashes/NAME/. Add a fixed crash to
 # tests/fuzz/regressions/NAME/ for test_fuzz_regressions.
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
@@ -54,14 +55,13 @@ FUZZ_ARGS    ?=
 FUZZ_SAN      = -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_CFLAGS   = -std=c11 -D_XOPEN_SOURCE=700 -Wall -Wextra -Werror -pthread -g -O1 $(FUZZ_SAN) \
                 $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-FUZZ_LIB_SRC  = marshal record client http retry config sigv4 dotenv
 FUZZ_LIB      = $(BUILD)/fuzz/libddbrun_fuzz.a
 FUZZ_BIN      = $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 
 $(BUILD)/fuzz/obj/%.o: src/%.c $(wildcard src/*.h) | $(BUILD)/fuzz/obj
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
 
-$(FUZZ_LIB): $(FUZZ_LIB_SRC:%=$(BUILD)/fuzz/obj/%.o)
+$(FUZZ_LIB): $(LIB_SRC:src/%.c=$(BUILD)/fuzz/obj/%.o)
 	rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB) $(wildcard src/*.h)

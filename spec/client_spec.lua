@@ -88,6 +88,12 @@ describe("ddb.client operations", function()
     assert.is_nil(client:get_item { TableName = name, Key = { pk = "t", sk = "3" } }.Item)
   end)
 
+  it("writes an empty list from a response back as a list", function()
+    local out = client:list_tables { ExclusiveStartTableName = "zzzzzzzz" }
+    assert.are.same({}, out.TableNames)
+    assert.are.equal("L", ddb.type_of(out.TableNames))
+  end)
+
   it("updates TTL and table settings, and calls any operation by name", function()
     local ttl = client:update_time_to_live { TableName = name, TimeToLiveSpecification = { Enabled = true, AttributeName = "expires" } }
     assert.are.same({ Enabled = true, AttributeName = "expires" }, ttl.TimeToLiveSpecification)

@@ -1104,7 +1104,10 @@ static void marshal_push_json(lua_State *L, int refs, const json_t *v, marshal_r
     }
     switch (json_typeof(v)) {
     case JSON_OBJECT: marshal_push_object(L, refs, v, marshal_object_child(role)); break;
-    case JSON_ARRAY: marshal_push_array(L, refs, v, marshal_array_child(role), 0); break;
+    case JSON_ARRAY:
+        /* an empty array must keep its list mark, or it is written back as {} */
+        marshal_push_array(L, refs, v, marshal_array_child(role), json_array_size(v) ? 0 : refs + MARSHAL_REF_LIST);
+        break;
     case JSON_STRING: lua_pushlstring(L, json_string_value(v), json_string_length(v)); break;
     case JSON_INTEGER: lua_pushinteger(L, (lua_Integer)json_integer_value(v)); break;
     case JSON_REAL: lua_pushnumber(L, json_real_value(v)); break;

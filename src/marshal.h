@@ -56,7 +56,8 @@ json_t *marshal_request(lua_State *L, int idx, char *err, size_t errlen);
 
 /* Push the Lua value of an AttributeValue / attribute map / whole response
  * (item-shaped fields converted back to plain values; plain JSON arrays become
- * plain tables). A malformed AttributeValue is pushed as plain JSON; NULL
+ * plain tables, an empty one marked ddb.list so it is written back as []).
+ * A malformed AttributeValue is pushed as plain JSON; NULL
  * pushes nil. Only memory errors raise. */
 void marshal_push_value(lua_State *L, const json_t *av);
 void marshal_push_item(lua_State *L, const json_t *item);

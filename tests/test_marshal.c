@@ -759,7 +759,7 @@ static void test_response_walk(void **state)
         /* BatchWriteItem */
         {"{\"UnprocessedItems\":{\"Users\":[{\"PutRequest\":{\"Item\":{\"id\":{\"S\":\"a\"},\"b\":{\"B\":\"AAE=\"}}}},"
          "{\"DeleteRequest\":{\"Key\":{\"id\":{\"S\":\"b\"}}}}],\"Key\":[]}}",
-         "{UnprocessedItems={Key={},Users=[{PutRequest={Item={b=bin(\"\\0\\1\"),id=\"a\"}}},"
+         "{UnprocessedItems={Key=L[],Users=[{PutRequest={Item={b=bin(\"\\0\\1\"),id=\"a\"}}},"
          "{DeleteRequest={Key={id=\"b\"}}}]}}"},
         /* plain parts: lists are plain tables, JSON null is ddb.null */
         {"{\"Table\":{\"KeySchema\":[{\"AttributeName\":\"id\",\"KeyType\":\"HASH\"}],\"X\":null,\"Empty\":[],"

@@ -4,7 +4,7 @@
  * pushed back (marshal_push_item/response/value) and marshalled again: the
  * second wire text must equal the first, DynamoDB numbers compared by value
  * ("1.50" is read back as 1.5, "1e2" as 100) and, in a request, an empty plain
- * array equal to {} (see fm_normalise); a third pass must give exactly the
+ * array equal to {} (see fm_normalised); a third pass must give exactly the
  * second text. Also included by tests/test_fuzz_regressions.c,
  * hence the fm_ prefix on every static. */
 #include <math.h>
@@ -344,48 +344,49 @@ static json_t *fm_norm_number(const char *s)
     return j;
 }
 
-/* Replaces, in place, the text of every {"N": s} and {"NS": [s...]} by its
- * normal form, and with empty_arrays every empty array by {}: a plain request
- * field holding an empty ddb.list is written as [], but read back it is a plain
- * table (marshal.h: "plain JSON arrays become plain tables"), written as {}. */
-static void fm_normalise(json_t *j, int empty_arrays)
+/* A copy of j with the text of every {"N": s} and {"NS": [s...]} in its
+ * normal form and, with empty_arrays, every empty array replaced by {}: a
+ * plain request field holding an empty ddb.list is written as [], but read
+ * back it is a plain table (marshal.h: "plain JSON arrays become plain
+ * tables"), written as {}. Built by hand: json_deep_copy cuts keys at NUL. */
+static json_t *fm_normalised(const json_t *j, int empty_arrays)
 {
-    const char *k;
-    json_t *v;
+    json_t *o = (json_t *)j, *out, *n, *ns, *v;
     size_t i;
 
+    if (empty_arrays && json_is_array(j) && json_array_size(j) == 0) return json_object();
     if (json_is_object(j)) {
-        json_t *n = json_object_get(j, "N"), *ns = json_object_get(j, "NS");
-        if (json_object_size(j) == 1 && json_is_string(n)) {
-            json_object_set_new(j, "N", fm_norm_number(json_string_value(n)));
-            return;
-        }
-        if (json_object_size(j) == 1 && json_is_array(ns)) {
+        n = json_object_get(o, "N");
+        ns = json_object_get(o, "NS");
+        out = json_object();
+        if (json_object_size(o) == 1 && json_is_string(n)) {
+            json_object_set_new(out, "N", fm_norm_number(json_string_value(n)));
+        } else if (json_object_size(o) == 1 && json_is_array(ns)) {
+            json_t *arr = json_array();
             json_array_foreach(ns, i, v)
-                if (json_is_string(v)) json_array_set_new(ns, i, fm_norm_number(json_string_value(v)));
-            return;
+                json_array_append_new(arr, json_is_string(v) ? fm_norm_number(json_string_value(v)) : json_incref(v));
+            json_object_set_new(out, "NS", arr);
+        } else {
+            for (void *it = json_object_iter(o); it; it = json_object_iter_next(o, it))
+                json_object_setn_new_nocheck(out, json_object_iter_key(it), json_object_iter_key_len(it),
+                                             fm_normalised(json_object_iter_value(it), empty_arrays));
         }
-        json_object_foreach(j, k, v) {
-            if (empty_arrays && json_is_array(v) && json_array_size(v) == 0) json_object_set_new(j, k, json_object());
-            else fm_normalise(v, empty_arrays);
-        }
-    } else if (json_is_array(j)) {
-        json_array_foreach(j, i, v) {
-            if (empty_arrays && json_is_array(v) && json_array_size(v) == 0) json_array_set_new(j, i, json_object());
-            else fm_normalise(v, empty_arrays);
-        }
+        return out;
     }
+    if (json_is_array(j)) {
+        out = json_array();
+        json_array_foreach(o, i, v) json_array_append_new(out, fm_normalised(v, empty_arrays));
+        return out;
+    }
+    return json_incref(o);
 }
 
 /* normalised: 0 exact text, 1 numbers by value, 2 also empty arrays as {}. */
 static char *fm_dump(const json_t *j, int normalised)
 {
-    json_t *copy = json_deep_copy(j);
-    char *s;
+    json_t *copy = normalised ? fm_normalised(j, normalised == 2) : json_incref((json_t *)j);
+    char *s = json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
 
-    if (!copy) abort();
-    if (normalised) fm_normalise(copy, normalised == 2);
-    s = json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
     json_decref(copy);
     if (!s) abort();
     return s;
