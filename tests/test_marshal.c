@@ -764,7 +764,7 @@ static void test_response_walk(void **state)
         /* plain parts: lists are plain tables, JSON null is ddb.null */
         {"{\"Table\":{\"KeySchema\":[{\"AttributeName\":\"id\",\"KeyType\":\"HASH\"}],\"X\":null,\"Empty\":[],"
          "\"Size\":1.5,\"On\":true}}",
-         "{Table={Empty={},KeySchema=[{AttributeName=\"id\",KeyType=\"HASH\"}],On=true,Size=1.5,X=null}}"},
+         "{Table={Empty=L[],KeySchema=[{AttributeName=\"id\",KeyType=\"HASH\"}],On=true,Size=1.5,X=null}}"},
         /* ExecuteStatement, ListTagsOfResource */
         {"{\"Items\":[{\"a\":{\"NULL\":true}}],\"NextToken\":\"t\"}", "{Items=[{a=null}],NextToken=\"t\"}"},
         {"{\"Tags\":[{\"Key\":\"env\",\"Value\":\"prod\"}]}", "{Tags=[{Key=\"env\",Value=\"prod\"}]}"},
