@@ -39,6 +39,15 @@ describe("ddb.records", function()
     assert.is_nil(records:get_item("A", "2026-01-02T00:00:00Z"))
   end)
 
+  it("marks records whose keys need JSON escaping", function()
+    for _, acct in ipairs { 'quote"d', "back\\slash", "ünïcode ✓", "tab\there" } do
+      records:put_item { AccountId = acct, RunTime = "2026-01-01T00:00:00Z" }
+      assert.is_true(records:mark_as_processed(acct, "2026-01-01T00:00:00Z"), acct)
+      assert.is_false(records:mark_as_processed(acct, "2026-01-01T00:00:00Z"), acct)
+      assert.are.equal(1, records:get_item(acct, "2026-01-01T00:00:00Z").Processed, acct)
+    end
+  end)
+
   it("queries unprocessed, processed and by account, with time bounds and limits", function()
     for i = 1, 6 do
       records:put_item { AccountId = i <= 3 and "A" or "B", RunTime = string.format("2026-03-0%dT00:00:00Z", i), Processed = i % 2 }

@@ -7,6 +7,11 @@
 
 #include <curl/curl.h>
 
+#define HTTP_MAX_HEADERS 16
+/* Header lines get this much room, so the next request's lines (a new date,
+ * signature, target) fit in the same storage. */
+#define HTTP_HEADER_ROOM 96
+
 struct http_conn {
     CURL *curl;
     char *body;
@@ -15,6 +20,9 @@ struct http_conn {
     int kept_alive;           /* the last transfer left a connection open */
     http_response *resp;      /* the response being filled by the callbacks */
     char curl_error[CURL_ERROR_SIZE];
+    struct curl_slist *headers;      /* kept between requests, rewritten in place */
+    size_t header_count;
+    size_t header_room[HTTP_MAX_HEADERS];   /* bytes each line's storage can hold */
 };
 
 /* Bodies above this are not kept between requests, so one large page does
@@ -106,6 +114,7 @@ void http_conn_free(http_conn *c)
 {
     if (!c) return;
     if (c->curl) curl_easy_cleanup(c->curl);
+    curl_slist_free_all(c->headers);
     free(c->body);
     free(c);
 }
@@ -150,19 +159,45 @@ static void trim_buffer(http_conn *c)
     c->cap = 0;
 }
 
+/* Copies the lines into the kept header list when they fit its storage,
+ * else builds a new list (about one malloc per line saved per request). */
+static int set_headers(http_conn *c, const char *const *lines, size_t n)
+{
+    int fits = c->headers && n == c->header_count;
+    for (size_t i = 0; fits && i < n; i++) fits = strlen(lines[i]) <= c->header_room[i];
+    if (fits) {
+        size_t i = 0;
+        for (struct curl_slist *node = c->headers; node; node = node->next, i++) strcpy(node->data, lines[i]);
+        return 0;
+    }
+    curl_slist_free_all(c->headers);
+    c->headers = NULL;
+    c->header_count = 0;
+    if (n > HTTP_MAX_HEADERS) return -1;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(lines[i]), room = len > HTTP_HEADER_ROOM ? len : HTTP_HEADER_ROOM;
+        char padded[4300];
+        if (room >= sizeof padded) room = len;   /* too long to pad: exact size */
+        if (room >= sizeof padded) return -1;
+        /* curl copies the string: pad it so the copy has room for later lines */
+        memset(padded, ' ', room);
+        padded[room] = '\0';
+        struct curl_slist *more = curl_slist_append(c->headers, padded);
+        if (!more) return -1;
+        c->headers = more;
+        c->header_room[i] = room;
+    }
+    c->header_count = n;
+    return set_headers(c, lines, n);
+}
+
 int http_post(http_conn *c, const char *url, const char *const *headers, size_t header_count,
               const char *body, size_t body_len, http_response *resp, http_error *err)
 {
-    struct curl_slist *list = NULL;
-    for (size_t i = 0; i < header_count; i++) {
-        struct curl_slist *more = curl_slist_append(list, headers[i]);
-        if (!more) {
-            curl_slist_free_all(list);
-            snprintf(err->code, sizeof err->code, "OutOfMemory");
-            snprintf(err->message, sizeof err->message, "%s: out of memory building the request", url);
-            return -1;
-        }
-        list = more;
+    if (set_headers(c, headers, header_count) != 0) {
+        snprintf(err->code, sizeof err->code, "OutOfMemory");
+        snprintf(err->message, sizeof err->message, "%s: out of memory building the request", url);
+        return -1;
     }
     trim_buffer(c);
     memset(resp, 0, sizeof *resp);
@@ -172,12 +207,10 @@ int http_post(http_conn *c, const char *url, const char *const *headers, size_t 
     c->resp = resp;
     CURL *h = c->curl;
     curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, list);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, c->headers);
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
     CURLcode rc = curl_easy_perform(h);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
-    curl_slist_free_all(list);
     c->resp = NULL;
     if (rc != CURLE_OK) {
         c->kept_alive = 0;
