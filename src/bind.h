@@ -18,6 +18,15 @@ int luaopen_ddb_core(lua_State *L);
  * userdata that own C memory (freed when collected, even after a raise). */
 void bind_gc_metatable(lua_State *L, const char *name, lua_CFunction gc);
 
+/* t[field] = value for the table on top; a NULL value sets nothing. */
+void bind_set_string(lua_State *L, const char *field, const char *value);
+void bind_set_integer(lua_State *L, const char *field, lua_Integer value);
+
+/* Copies the table or index name on top of the stack into dst; raises
+ * "<who>: option '<field>' must be a table or index name" when it is not a
+ * non-empty string that fits. */
+void bind_copy_name(lua_State *L, const char *who, const char *field, char *dst, size_t size);
+
 /* Adds client(), parse_env() and friends to the module table on top. */
 void bind_client_register(lua_State *L);
 

@@ -18,19 +18,18 @@ typedef struct bind_client {
 
 /* --- errors --- */
 
-static void set_string(lua_State *L, const char *field, const char *value)
+/* An empty text in a ddb_error means "absent". */
+static const char *present(const char *s)
 {
-    if (!value || !*value) return;
-    lua_pushstring(L, value);
-    lua_setfield(L, -2, field);
+    return *s ? s : NULL;
 }
 
 void bind_client_push_error(lua_State *L, const ddb_error *err)
 {
     lua_createtable(L, 0, 6);
-    set_string(L, "code", err->code);
-    set_string(L, "message", err->message);
-    set_string(L, "request_id", err->request_id);
+    bind_set_string(L, "code", present(err->code));
+    bind_set_string(L, "message", present(err->message));
+    bind_set_string(L, "request_id", present(err->request_id));
     lua_pushinteger(L, err->status);
     lua_setfield(L, -2, "status");
     lua_pushboolean(L, err->retryable);
@@ -236,8 +235,8 @@ static int client_info(lua_State *L)
 {
     const ddb_config *cfg = ddb_client_config(bind_client_check(L, 1));
     lua_createtable(L, 0, 6);
-    set_string(L, "endpoint", cfg->endpoint);
-    set_string(L, "region", cfg->region);
+    bind_set_string(L, "endpoint", cfg->endpoint);
+    bind_set_string(L, "region", cfg->region);
     lua_pushinteger(L, cfg->retry.max_attempts);
     lua_setfield(L, -2, "max_attempts");
     lua_pushinteger(L, cfg->connect_timeout_ms);

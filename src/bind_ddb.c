@@ -1,4 +1,6 @@
 /* The native module "ddb.core"; lua/ddb.lua builds the public "ddb" on it. */
+#include <string.h>
+
 #include <lauxlib.h>
 
 #include "bind.h"
@@ -11,6 +13,27 @@ void bind_gc_metatable(lua_State *L, const char *name, lua_CFunction gc)
     lua_pushcfunction(L, gc);
     lua_setfield(L, -2, "__gc");
     lua_pop(L, 1);
+}
+
+void bind_set_string(lua_State *L, const char *field, const char *value)
+{
+    if (!value) return;
+    lua_pushstring(L, value);
+    lua_setfield(L, -2, field);
+}
+
+void bind_set_integer(lua_State *L, const char *field, lua_Integer value)
+{
+    lua_pushinteger(L, value);
+    lua_setfield(L, -2, field);
+}
+
+void bind_copy_name(lua_State *L, const char *who, const char *field, char *dst, size_t size)
+{
+    size_t len;
+    const char *v = lua_tolstring(L, -1, &len);
+    if (!v || !len || len >= size) luaL_error(L, "%s: option '%s' must be a table or index name", who, field);
+    memcpy(dst, v, len + 1);
 }
 
 int luaopen_ddb_core(lua_State *L)

@@ -41,14 +41,6 @@ typedef struct workers {
 
 /* --- options --- */
 
-static void copy_name_option(lua_State *L, const char *key, char *dst, size_t size)
-{
-    size_t len;
-    const char *v = lua_tolstring(L, -1, &len);
-    if (!v || !len || len >= size) luaL_error(L, "ddb.processor: option '%s' must be a table or index name", key);
-    memcpy(dst, v, len + 1);
-}
-
 static void apply_option(lua_State *L, bind_processor *p)
 {
     if (lua_type(L, -2) != LUA_TSTRING) luaL_error(L, "ddb.processor: option names must be strings");
@@ -70,9 +62,9 @@ static void apply_option(lua_State *L, bind_processor *p)
         if (!lua_isboolean(L, -1)) luaL_error(L, "ddb.processor: option '%s' must be true or false", key);
         *(key[0] == 'p' ? &p->o.progress : &p->o.summary) = lua_toboolean(L, -1);
     } else if (strcmp(key, "table") == 0) {
-        copy_name_option(L, key, p->o.table.table, sizeof p->o.table.table);
+        bind_copy_name(L, "ddb.processor", key, p->o.table.table, sizeof p->o.table.table);
     } else if (strcmp(key, "index") == 0) {
-        copy_name_option(L, key, p->o.table.index, sizeof p->o.table.index);
+        bind_copy_name(L, "ddb.processor", key, p->o.table.index, sizeof p->o.table.index);
     } else if (strcmp(key, "client") == 0) {
         p->cfg = *ddb_client_config(bind_client_check(L, -1));
     } else {
@@ -291,29 +283,17 @@ static processor_callback_result run_in_worker(void *data, int worker, const jso
 
 /* --- results --- */
 
-static void set_integer(lua_State *L, const char *field, lua_Integer v)
-{
-    lua_pushinteger(L, v);
-    lua_setfield(L, -2, field);
-}
-
-static void set_string(lua_State *L, const char *field, const char *v)
-{
-    lua_pushstring(L, v);
-    lua_setfield(L, -2, field);
-}
-
 static void push_errors(lua_State *L, const processor_result *r)
 {
     lua_createtable(L, (int)r->error_count, 0);
     for (size_t i = 0; i < r->error_count; i++) {
         const processor_error *e = &r->errors[i];
         lua_createtable(L, 0, 5);
-        set_string(L, "AccountId", e->account_id);
-        set_string(L, "RunTime", e->run_time);
-        set_string(L, "kind", e->kind);
-        set_string(L, "error", e->message);
-        set_integer(L, "attempts", e->attempts);
+        bind_set_string(L, "AccountId", e->account_id);
+        bind_set_string(L, "RunTime", e->run_time);
+        bind_set_string(L, "kind", e->kind);
+        bind_set_string(L, "error", e->message);
+        bind_set_integer(L, "attempts", e->attempts);
         lua_rawseti(L, -2, (lua_Integer)i + 1);
     }
 }
@@ -321,11 +301,11 @@ static void push_errors(lua_State *L, const processor_result *r)
 static void push_stats(lua_State *L, const processor_result *r, int workers)
 {
     lua_createtable(L, 0, 7);
-    set_integer(L, "processed", r->processed);
-    set_integer(L, "failed", r->failed);
-    set_integer(L, "skipped", r->skipped);
-    set_integer(L, "workers", workers);
-    set_integer(L, "errors_lost", r->errors_lost);
+    bind_set_integer(L, "processed", r->processed);
+    bind_set_integer(L, "failed", r->failed);
+    bind_set_integer(L, "skipped", r->skipped);
+    bind_set_integer(L, "workers", workers);
+    bind_set_integer(L, "errors_lost", r->errors_lost);
     lua_pushnumber(L, r->elapsed_s);
     lua_setfield(L, -2, "elapsed_s");
     lua_pushnumber(L, r->elapsed_s > 0 ? r->processed / r->elapsed_s : 0);
@@ -371,18 +351,18 @@ static int processor_options_table(lua_State *L)
 {
     bind_processor *p = luaL_checkudata(L, 1, BIND_PROCESSOR_MT);
     lua_createtable(L, 0, 12);
-    set_integer(L, "max_workers", p->o.max_workers);
-    set_integer(L, "max_retries", p->o.max_retries);
-    set_integer(L, "backoff_base_ms", p->o.backoff_base_ms);
+    bind_set_integer(L, "max_workers", p->o.max_workers);
+    bind_set_integer(L, "max_retries", p->o.max_retries);
+    bind_set_integer(L, "backoff_base_ms", p->o.backoff_base_ms);
     lua_pushnumber(L, p->o.backoff_multiplier), lua_setfield(L, -2, "backoff_multiplier");
-    set_integer(L, "backoff_cap_ms", p->o.backoff_cap_ms);
-    set_integer(L, "callback_retries", p->o.callback_retries);
-    set_integer(L, "timeout_ms", p->o.timeout_ms);
-    set_integer(L, "lease_ms", p->o.lease_ms);
+    bind_set_integer(L, "backoff_cap_ms", p->o.backoff_cap_ms);
+    bind_set_integer(L, "callback_retries", p->o.callback_retries);
+    bind_set_integer(L, "timeout_ms", p->o.timeout_ms);
+    bind_set_integer(L, "lease_ms", p->o.lease_ms);
     lua_pushboolean(L, p->o.progress), lua_setfield(L, -2, "progress");
-    set_string(L, "table", p->o.table.table);
-    set_string(L, "index", p->o.table.index);
-    set_string(L, "endpoint", p->cfg.endpoint);
+    bind_set_string(L, "table", p->o.table.table);
+    bind_set_string(L, "index", p->o.table.index);
+    bind_set_string(L, "endpoint", p->cfg.endpoint);
     return 1;
 }
 

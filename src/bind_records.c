@@ -28,13 +28,7 @@ static bind_records *check_records(lua_State *L, ddb_client **client)
 
 static void copy_name(lua_State *L, int opts, const char *field, char *dst, size_t size)
 {
-    lua_getfield(L, opts, field);
-    if (!lua_isnil(L, -1)) {
-        size_t len;
-        const char *v = lua_tolstring(L, -1, &len);
-        if (!v || len == 0 || len >= size) luaL_error(L, "ddb.records: option '%s' must be a table or index name", field);
-        memcpy(dst, v, len + 1);
-    }
+    if (lua_getfield(L, opts, field) != LUA_TNIL) bind_copy_name(L, "ddb.records", field, dst, size);
     lua_pop(L, 1);
 }
 
