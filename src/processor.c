@@ -152,7 +152,7 @@ struct processor {
     queue q;
     retry_policy policy;
     char owner[160];                 /* lease owner: host/pid/random */
-    atomic_int running_workers;      /* workers and the producer still running */
+    atomic_int running_threads;      /* workers and the producer still running */
     pthread_mutex_t errors_lock;
     processor_error *errors;
     size_t error_count, error_cap;
@@ -278,7 +278,7 @@ static void *worker_main(void *arg)
         process_one(w, item);
         json_decref(item);
     }
-    atomic_fetch_sub(&w->p->running_workers, 1);
+    atomic_fetch_sub(&w->p->running_threads, 1);
     return NULL;
 }
 
@@ -306,7 +306,7 @@ static void *producer_main(void *arg)
     } while (start && !p->q.stopping);
     json_decref(start);
     queue_set(&p->q, &p->q.closed);
-    atomic_fetch_sub(&p->running_workers, 1);
+    atomic_fetch_sub(&p->running_threads, 1);
     return NULL;
 }
 
@@ -339,7 +339,7 @@ static void supervise(processor *p, const sigset_t *signals, double started)
 {
     /* short ticks so a run ends promptly; progress is redrawn every 10th */
     struct timespec tick = { 0, 20 * 1000000L };
-    for (unsigned ticks = 1; atomic_load(&p->running_workers) > 0; ticks++) {
+    for (unsigned ticks = 1; atomic_load(&p->running_threads) > 0; ticks++) {
         int sig = sigtimedwait(signals, NULL, &tick);
         if (sig > 0 && p->q.stopping) {
             fprintf(stderr, "\nddbrun: aborted; records whose callbacks had not finished were not marked\n");
@@ -397,17 +397,17 @@ static void cleanup(processor *p)
 /* Starts the producer and the workers; returns how many workers started. */
 static int start_threads(processor *p, ddb_error *err)
 {
-    atomic_store(&p->running_workers, 1);   /* the producer */
+    atomic_store(&p->running_threads, 1);   /* the producer */
     if (pthread_create(&p->producer, NULL, producer_main, p) != 0) {
         ddb_error_set(err, "ThreadError", 0, "cannot start the producer thread");
         return -1;
     }
     int started = 0;
-    atomic_fetch_add(&p->running_workers, p->o->max_workers);
+    atomic_fetch_add(&p->running_threads, p->o->max_workers);
     for (; started < p->o->max_workers; started++)
         if (pthread_create(&p->workers[started].thread, NULL, worker_main, &p->workers[started]) != 0) break;
     if (started < p->o->max_workers) {
-        atomic_fetch_sub(&p->running_workers, p->o->max_workers - started);
+        atomic_fetch_sub(&p->running_threads, p->o->max_workers - started);
         queue_set(&p->q, &p->q.stopping);
         ddb_error_set(err, "ThreadError", 0, "cannot start worker thread %d", started + 1);
     }
