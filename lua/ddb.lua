@@ -5,7 +5,7 @@ local core = require("ddb.core")
 
 local ddb = { version = core.version, Error = core.Error }
 for _, name in ipairs { "null", "set", "binary", "number", "list", "map", "is_null", "type_of",
-                        "client", "parse_env", "sleep_ms", "records", "processor" } do
+                        "client", "parse_env", "sleep_ms", "records", "processor", "shard_of" } do
   ddb[name] = core[name]
 end
 

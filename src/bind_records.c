@@ -16,13 +16,16 @@ typedef struct bind_records {
     record_table table;
 } bind_records;
 
-/* The records object at 1 and its client (kept as the object's user value). */
+/* The records object at 1 and its client (kept as the object's user value).
+ * The first use reads the table's layout (DescribeTable). */
 static bind_records *check_records(lua_State *L, ddb_client **client)
 {
     bind_records *r = luaL_checkudata(L, 1, BIND_RECORDS_MT);
     lua_getiuservalue(L, 1, 1);
     *client = bind_client_check(L, -1);
     lua_pop(L, 1);
+    ddb_error err;
+    if (record_table_discover(*client, &r->table, &err) != 0) bind_client_raise(L, &err);
     return r;
 }
 
@@ -44,6 +47,15 @@ static int records_new(lua_State *L)
     if (has_opts) {
         copy_name(L, 1, "table", r->table.table, sizeof r->table.table);
         copy_name(L, 1, "index", r->table.index, sizeof r->table.index);
+        r->table.index_explicit |= lua_getfield(L, 1, "index") != LUA_TNIL;
+        lua_pop(L, 1);
+        if (lua_getfield(L, 1, "shards") != LUA_TNIL) {
+            lua_Integer n = luaL_checkinteger(L, -1);
+            if (n < 0 || n > RECORD_LAYOUT_MAX_SHARDS)
+                luaL_error(L, "ddb.records: option 'shards' must be a whole number from 0 to %d", RECORD_LAYOUT_MAX_SHARDS);
+            r->table.shards = (int)n;
+        }
+        lua_pop(L, 1);
         lua_getfield(L, 1, "client");
     } else {
         lua_pushnil(L);
@@ -78,8 +90,9 @@ static void check_key(lua_State *L, int first, const char **acct, const char **r
     if (record_validate_key(*acct, *rt, err, sizeof err) != 0) luaL_error(L, "%s", err);
 }
 
-/* Marshals the item at 2, defaulting Processed to 0. Returns a new reference. */
-static json_t *checked_item(lua_State *L)
+/* Marshals the item at 2, defaulting Processed to 0 and setting the shard
+ * attributes of the layout. Returns a new reference. */
+static json_t *checked_item(lua_State *L, const record_layout *layout)
 {
     luaL_checktype(L, 2, LUA_TTABLE);
     char err[512];
@@ -93,6 +106,10 @@ static json_t *checked_item(lua_State *L)
         json_decref(item);
         luaL_error(L, "record: %s", err);
     }
+    if (record_layout_stamp(layout, item) != 0) {
+        json_decref(item);
+        luaL_error(L, "out of memory");
+    }
     return item;
 }
 
@@ -100,7 +117,7 @@ static int records_put_item(lua_State *L)
 {
     ddb_client *c;
     bind_records *r = check_records(L, &c);
-    json_t *item = checked_item(L);
+    json_t *item = checked_item(L, &r->table.layout);
     ddb_error err;
     int rc = record_put(c, &r->table, item, &err);
     json_decref(item);
@@ -147,24 +164,31 @@ static int records_mark_as_processed(lua_State *L)
     return 1;
 }
 
-/* --- queries: a cursor userdata streams pages --- */
+/* --- queries: a cursor userdata streams pages, one stream per shard --- */
+
+typedef struct stream {
+    json_t *items, *last_key;
+    size_t next;
+    int started;
+} stream;
 
 typedef struct cursor {
     record_query q;
     char account_id[RECORD_MAX_PARTITION_KEY + 1];
     char from[RECORD_MAX_SORT_KEY + 1], to[RECORD_MAX_SORT_KEY + 1];
-    json_t *items, *last_key;
-    size_t next;
     long remaining;       /* items still wanted; -1 for all */
-    int started;
+    int count;            /* streams: the shards of a sharded index, else 1 */
+    stream s[];
 } cursor;
 
 static int cursor_gc(lua_State *L)
 {
     cursor *k = luaL_checkudata(L, 1, BIND_CURSOR_MT);
-    json_decref(k->items);
-    json_decref(k->last_key);
-    k->items = k->last_key = NULL;
+    for (int i = 0; i < k->count; i++) {
+        json_decref(k->s[i].items);
+        json_decref(k->s[i].last_key);
+        k->s[i].items = k->s[i].last_key = NULL;
+    }
     return 0;
 }
 
@@ -184,11 +208,13 @@ static const char *opt_time(lua_State *L, int opts, const char *field, char *dst
     return v ? dst : NULL;
 }
 
-/* Pushes a cursor for the query; opts is the options table index or 0. */
-static cursor *push_cursor(lua_State *L, record_query_kind kind, const char *acct, int opts)
+/* Pushes a cursor for the query on table t; opts is the options table index or 0. */
+static cursor *push_cursor(lua_State *L, const record_table *t, record_query_kind kind, const char *acct, int opts)
 {
-    cursor *k = lua_newuserdatauv(L, sizeof *k, 0);
-    memset(k, 0, sizeof *k);
+    int count = kind != RECORD_QUERY_ACCOUNT && t->layout.shards > 0 ? t->layout.shards : 1;
+    cursor *k = lua_newuserdatauv(L, sizeof *k + (size_t)count * sizeof(stream), 0);
+    memset(k, 0, sizeof *k + (size_t)count * sizeof(stream));
+    k->count = count;
     luaL_setmetatable(L, BIND_CURSOR_MT);
     k->q.kind = kind;
     k->remaining = -1;
@@ -207,28 +233,47 @@ static cursor *push_cursor(lua_State *L, record_query_kind kind, const char *acc
     return k;
 }
 
-/* Pushes the next item of the cursor, or nothing at the end. */
-static int cursor_next(lua_State *L, cursor *k, ddb_client *c, const record_table *t)
+/* Makes stream i's next item available: 1, or 0 when it has no more. */
+static int stream_fill(lua_State *L, cursor *k, int i, ddb_client *c, const record_table *t)
 {
-    while (k->remaining != 0) {
-        if (k->items && k->next < json_array_size(k->items)) {
-            if (k->remaining > 0) k->remaining--;
-            marshal_push_item(L, json_array_get(k->items, k->next++));
-            return 1;
-        }
-        if (k->started && !k->last_key) break;
-        json_t *start = k->last_key;
-        json_decref(k->items);
-        k->items = k->last_key = NULL;
-        k->next = 0;
-        k->started = 1;
-        k->q.limit = k->remaining > 0 && k->remaining < 1000 ? (int)k->remaining : 0;
+    stream *s = &k->s[i];
+    while (!s->items || s->next >= json_array_size(s->items)) {
+        if (s->started && !s->last_key) return 0;
+        json_t *start = s->last_key;
+        json_decref(s->items);
+        s->items = s->last_key = NULL;
+        s->next = 0;
+        s->started = 1;
+        /* many shards: pages of 500, so memory stays bounded */
+        k->q.limit = k->remaining > 0 && k->remaining < 1000 ? (int)k->remaining : k->count > 1 ? 500 : 0;
+        k->q.shard = i;
         ddb_error err;
-        int rc = record_query_page(c, t, &k->q, start, &k->items, &k->last_key, &err);
+        int rc = record_query_page(c, t, &k->q, start, &s->items, &s->last_key, &err);
         json_decref(start);
         if (rc != 0) return bind_client_raise(L, &err);
     }
-    return 0;
+    return 1;
+}
+
+static const char *stream_run_time(const stream *s)
+{
+    const char *rt = record_run_time(json_array_get(s->items, s->next));
+    return rt ? rt : "";
+}
+
+/* Pushes the next item of the cursor (the shards' streams merged in RunTime
+ * order), or nothing at the end. */
+static int cursor_next(lua_State *L, cursor *k, ddb_client *c, const record_table *t)
+{
+    if (k->remaining == 0) return 0;
+    int best = -1;
+    for (int i = 0; i < k->count; i++)
+        if (stream_fill(L, k, i, c, t) && (best < 0 || strcmp(stream_run_time(&k->s[i]), stream_run_time(&k->s[best])) < 0))
+            best = i;
+    if (best < 0) return 0;
+    if (k->remaining > 0) k->remaining--;
+    marshal_push_item(L, json_array_get(k->s[best].items, k->s[best].next++));
+    return 1;
 }
 
 static int iterate(lua_State *L)
@@ -248,8 +293,10 @@ static int iterator_step(lua_State *L)
 
 static int push_iterator(lua_State *L, record_query_kind kind, const char *acct, int opts)
 {
+    ddb_client *c;
+    bind_records *r = check_records(L, &c);
     lua_pushvalue(L, 1);
-    push_cursor(L, kind, acct, opts);
+    push_cursor(L, &r->table, kind, acct, opts);
     lua_pushcclosure(L, iterator_step, 2);
     return 1;
 }
@@ -258,7 +305,7 @@ static int collect_list(lua_State *L, record_query_kind kind, const char *acct, 
 {
     ddb_client *c;
     bind_records *r = check_records(L, &c);
-    cursor *k = push_cursor(L, kind, acct, opts);
+    cursor *k = push_cursor(L, &r->table, kind, acct, opts);
     int cursor_idx = lua_gettop(L);
     lua_newtable(L);
     for (lua_Integer n = 1; cursor_next(L, k, c, &r->table) == 1; n++) lua_rawseti(L, -2, n);
@@ -300,11 +347,11 @@ static int records_info(lua_State *L)
 {
     ddb_client *c;
     bind_records *r = check_records(L, &c);
-    lua_createtable(L, 0, 2);
-    lua_pushstring(L, r->table.table);
-    lua_setfield(L, -2, "table");
-    lua_pushstring(L, r->table.index);
-    lua_setfield(L, -2, "index");
+    lua_createtable(L, 0, 4);
+    bind_set_string(L, "table", r->table.table);
+    bind_set_string(L, "index", record_table_index(&r->table));
+    bind_set_integer(L, "shards", r->table.layout.shards);
+    bind_set_string(L, "shard_attribute", r->table.layout.shard_attr[0] ? r->table.layout.shard_attr : NULL);
     return 1;
 }
 
@@ -331,6 +378,17 @@ static const luaL_Reg records_methods[] = {
     { NULL, NULL },
 };
 
+/* ddb.shard_of(account_id, run_time, shards) -> 0..shards-1 (keys may hold NUL bytes) */
+static int records_shard_of(lua_State *L)
+{
+    size_t alen, rlen;
+    const char *acct = luaL_checklstring(L, 1, &alen), *rt = luaL_checklstring(L, 2, &rlen);
+    lua_Integer n = luaL_checkinteger(L, 3);
+    luaL_argcheck(L, n >= 1 && n <= RECORD_LAYOUT_MAX_SHARDS, 3, "shard count out of range");
+    lua_pushinteger(L, record_shard_of(acct, alen, rt, rlen, (int)n));
+    return 1;
+}
+
 void bind_records_register(lua_State *L)
 {
     bind_gc_metatable(L, BIND_CURSOR_MT, cursor_gc);
@@ -342,4 +400,6 @@ void bind_records_register(lua_State *L)
 
     lua_pushcfunction(L, records_new);
     lua_setfield(L, -2, "records");
+    lua_pushcfunction(L, records_shard_of);
+    lua_setfield(L, -2, "shard_of");
 }

@@ -285,7 +285,7 @@ static void *worker_main(void *arg)
 static void *producer_main(void *arg)
 {
     processor *p = arg;
-    record_query q = { RECORD_QUERY_UNPROCESSED, NULL, NULL, NULL, p->o->page_size };
+    record_query q = { RECORD_QUERY_UNPROCESSED, NULL, NULL, NULL, p->o->page_size, 0 };
     json_t *start = NULL;
     do {
         json_t *items, *last;

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
+
 int record_table_from_env(record_table *t, char *err, size_t errlen)
 {
     const char *table = getenv("RECORDS_TABLE"), *index = getenv("RECORDS_INDEX");
@@ -14,9 +16,33 @@ int record_table_from_env(record_table *t, char *err, size_t errlen)
         snprintf(err, errlen, "RECORDS_TABLE or RECORDS_INDEX is longer than 255 characters");
         return -1;
     }
+    memset(t, 0, sizeof *t);
     strcpy(t->table, table);
     strcpy(t->index, index);
+    t->index_explicit = getenv("RECORDS_INDEX") && *getenv("RECORDS_INDEX");
+    t->shards = -1;
+    const char *shards = getenv("RECORDS_SHARDS");
+    long n;
+    if (shards && *shards) {
+        if (config_parse_long("RECORDS_SHARDS", shards, 0, RECORD_LAYOUT_MAX_SHARDS, &n, err, errlen) != 0)
+            return -1;
+        t->shards = (int)n;
+    }
     return 0;
+}
+
+int record_table_discover(ddb_client *c, record_table *t, ddb_error *err)
+{
+    if (t->discovered) return 0;
+    record_layout_request req = { t->table, t->index, t->index_explicit, t->shards };
+    if (record_layout_discover(c, &req, &t->layout, err) != 0) return -1;
+    t->discovered = 1;
+    return 0;
+}
+
+const char *record_table_index(const record_table *t)
+{
+    return t->discovered ? t->layout.index : t->index;
 }
 
 static int digits(const char *s, int n, int *value)
@@ -187,6 +213,15 @@ int record_delete(ddb_client *c, const record_table *t, const char *account_id, 
                                            key_of(account_id, run_time)), NULL, NULL, err);
 }
 
+/* The same key condition with the shard's equality after the Processed one. */
+static const char *record_sharded_condition(const char *cond)
+{
+    if (strcmp(cond, "#k = :k") == 0) return "#k = :k AND #s = :s";
+    if (strcmp(cond, "#k = :k AND #r >= :from") == 0) return "#k = :k AND #s = :s AND #r >= :from";
+    if (strcmp(cond, "#k = :k AND #r <= :to") == 0) return "#k = :k AND #s = :s AND #r <= :to";
+    return "#k = :k AND #s = :s AND #r BETWEEN :from AND :to";
+}
+
 /* Adds the RunTime bounds of q to a key condition that already names #k/:k. */
 static json_t *query_request(const record_table *t, const record_query *q)
 {
@@ -203,12 +238,19 @@ static json_t *query_request(const record_table *t, const record_query *q)
         cond = q->from ? "#k = :k AND #r >= :from" : "#k = :k AND #r <= :to";
         json_object_set_new(values, q->from ? ":from" : ":to", json_pack("{s:s}", "S", q->from ? q->from : q->to));
     }
-    json_t *req = json_pack("{s:s,s:s,s:{s:s},s:o}", "TableName", t->table, "KeyConditionExpression", cond,
+    int sharded = on_index && t->discovered && t->layout.shards > 0;
+    char shard[16];
+    snprintf(shard, sizeof shard, "%d", q->shard);
+    if (values && sharded) json_object_set_new(values, ":s", json_pack("{s:s}", "N", shard));
+    json_t *req = json_pack("{s:s,s:s,s:{s:s},s:o}", "TableName", t->table, "KeyConditionExpression",
+                            sharded ? record_sharded_condition(cond) : cond,
                             "ExpressionAttributeNames", "#k", on_index ? "Processed" : "AccountId",
                             "ExpressionAttributeValues", values);
+    if (req && sharded)
+        json_object_set_new(json_object_get(req, "ExpressionAttributeNames"), "#s", json_string(t->layout.shard_attr));
     if (req && (q->from || q->to))
         json_object_set_new(json_object_get(req, "ExpressionAttributeNames"), "#r", json_string("RunTime"));
-    if (req && on_index) json_object_set_new(req, "IndexName", json_string(t->index));
+    if (req && on_index) json_object_set_new(req, "IndexName", json_string(record_table_index(t)));
     if (req && q->limit > 0) json_object_set_new(req, "Limit", json_integer(q->limit));
     return req;
 }

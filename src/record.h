@@ -10,10 +10,15 @@
 #include <jansson.h>
 
 #include "client.h"
+#include "record_layout.h"
 
 typedef struct record_table {
     char table[256];
-    char index[256];
+    char index[256];        /* the index asked for (RECORDS_INDEX) */
+    int index_explicit;     /* set by the user, so it must exist */
+    int shards;             /* RECORDS_SHARDS, -1 when unset */
+    int discovered;         /* layout holds what the table says */
+    record_layout layout;
 } record_table;
 
 #define RECORD_DEFAULT_TABLE "Records"
@@ -23,8 +28,16 @@ typedef struct record_table {
 #define RECORD_MAX_SORT_KEY 1024
 #define RECORD_MAX_ITEM_BYTES (400 * 1024)
 
-/* Names from RECORDS_TABLE / RECORDS_INDEX in the environment, else the defaults. */
+/* Names from RECORDS_TABLE / RECORDS_INDEX and the shard count from
+ * RECORDS_SHARDS in the environment, else the defaults; not yet discovered. */
 int record_table_from_env(record_table *t, char *err, size_t errlen);
+
+/* Reads the layout from the table (DescribeTable) unless t already has it.
+ * Returns 0, or -1 with a LayoutError (or the DescribeTable error). */
+int record_table_discover(ddb_client *c, record_table *t, ddb_error *err);
+
+/* The index queries read: the discovered one, else the one asked for. */
+const char *record_table_index(const record_table *t);
 
 /* True for "YYYY-MM-DDTHH:MM:SS[.fraction]Z" with a real calendar date. */
 bool record_is_iso8601(const char *s);
@@ -58,9 +71,10 @@ typedef struct record_query {
     const char *account_id;      /* RECORD_QUERY_ACCOUNT */
     const char *from, *to;       /* optional RunTime bounds (inclusive), NULL for none */
     int limit;                   /* items per page, 0 for DynamoDB's 1 MB pages */
+    int shard;                   /* on a sharded index: the shard read (0..shards-1) */
 } record_query;
 
-/* One page of a query. start_key is the previous page's *last_key (NULL for
+/* One page of a query (of one shard, q->shard, on a sharded layout). start_key is the previous page's *last_key (NULL for
  * the first). On success *items is the Items array and *last_key the
  * LastEvaluatedKey (NULL on the last page); both are new references. */
 int record_query_page(ddb_client *c, const record_table *t, const record_query *q,

@@ -15,7 +15,27 @@ function tables.names()
     users = env("USERS_TABLE", "Users"),
     records = env("RECORDS_TABLE", "Records"),
     records_index = env("RECORDS_INDEX", "Processed"),
+    records_shards = tonumber(env("RECORDS_SHARDS", "0")),
   }
+end
+
+tables.MAX_SHARDS = 1024
+
+-- The shard attribute of a layout with n shards: its name carries n (see
+-- src/record_layout.h), so DescribeTable alone tells every process the layout.
+function tables.shard_attribute(n)
+  return "Shard_" .. n
+end
+
+-- The Processed index's key: the seed's (Processed HASH, RunTime RANGE), or
+-- with shards, the multi-attribute key (Processed HASH, Shard_n HASH, RunTime RANGE).
+function tables.index_key(shards)
+  local schema = { { AttributeName = "Processed", KeyType = "HASH" } }
+  if shards and shards > 0 then
+    schema[2] = { AttributeName = tables.shard_attribute(shards), KeyType = "HASH" }
+  end
+  schema[#schema + 1] = { AttributeName = "RunTime", KeyType = "RANGE" }
+  return schema
 end
 
 local function key_schema(hash, range)
@@ -34,8 +54,9 @@ function tables.users(name)
   }
 end
 
-function tables.records(name, index)
-  return {
+-- shards: nil or 0 for the seed's table, else the number of shards.
+function tables.records(name, index, shards)
+  local spec = {
     TableName = name,
     BillingMode = "PAY_PER_REQUEST",
     AttributeDefinitions = {
@@ -47,17 +68,21 @@ function tables.records(name, index)
     GlobalSecondaryIndexes = {
       {
         IndexName = index,
-        KeySchema = key_schema("Processed", "RunTime"),
+        KeySchema = tables.index_key(shards),
         Projection = { ProjectionType = "ALL" },
       },
     },
   }
+  if shards and shards > 0 then
+    table.insert(spec.AttributeDefinitions, { AttributeName = tables.shard_attribute(shards), AttributeType = "N" })
+  end
+  return spec
 end
 
 -- Both tables with the names from the environment.
-function tables.all()
+function tables.all(shards)
   local n = tables.names()
-  return { tables.users(n.users), tables.records(n.records, n.records_index) }
+  return { tables.users(n.users), tables.records(n.records, n.records_index, shards or n.records_shards) }
 end
 
 local function keys_text(schema)
@@ -73,10 +98,14 @@ local function attribute_types(defs)
 end
 
 local function index_differences(want, have, diffs)
-  local found = {}
-  for _, g in ipairs(have or {}) do found[g.IndexName] = g end
+  local found, by_key = {}, {}
+  for _, g in ipairs(have or {}) do
+    found[g.IndexName] = g
+    by_key[keys_text(g.KeySchema)] = by_key[keys_text(g.KeySchema)] or g
+  end
   for _, g in ipairs(want or {}) do
-    local h = found[g.IndexName]
+    -- a migrated table carries its index under another name (no renames in DynamoDB)
+    local h = found[g.IndexName] or by_key[keys_text(g.KeySchema)]
     if not h then
       diffs[#diffs + 1] = string.format("global secondary index %s is missing", g.IndexName)
     else
