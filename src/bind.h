@@ -13,6 +13,7 @@ int luaopen_ddb_core(lua_State *L);
 
 #define BIND_CLIENT_MT "ddb.Client"
 #define BIND_ERROR_MT  "ddb.Error"
+#define BIND_THROTTLE_MT "ddb.Throttle"
 
 /* Creates the metatable `name` in the registry with only a __gc: for
  * userdata that own C memory (freed when collected, even after a raise). */
@@ -46,8 +47,15 @@ void bind_client_push_error(lua_State *L, const ddb_error *err);
 int bind_client_raise(lua_State *L, const ddb_error *err);
 
 /* Resolves a configuration from the environment overridden by the options
- * table at idx (0 or an absent argument: none). Raises on a bad option or setting. */
+ * table at idx (0 or an absent argument: none), with the process's shared
+ * throttle for its retry mode attached. Raises on a bad option or setting. */
 void bind_client_check_config(lua_State *L, int idx, ddb_config *cfg);
+
+/* The process's shared throttle for mode: owned by the main state's registry
+ * (made on first use), borrowed by worker states (bind_client_share_throttles). */
+throttle *bind_client_throttle(lua_State *L, throttle_mode mode);
+/* Lets the worker state `to` use the throttles of `from` (which outlive it). */
+void bind_client_share_throttles(lua_State *from, lua_State *to);
 
 /* The C client behind the ddb.Client at idx (raises if it is closed). */
 ddb_client *bind_client_check(lua_State *L, int idx);

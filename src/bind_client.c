@@ -36,6 +36,10 @@ void bind_client_push_error(lua_State *L, const ddb_error *err)
     lua_setfield(L, -2, "retryable");
     lua_pushinteger(L, err->attempts);
     lua_setfield(L, -2, "attempts");
+    if (err->quota_empty) {
+        lua_pushboolean(L, 1);
+        lua_setfield(L, -2, "quota_empty");
+    }
     luaL_setmetatable(L, BIND_ERROR_MT);
 }
 
@@ -136,6 +140,10 @@ static void apply_option(lua_State *L, ddb_config *cfg)
         apply_string_option(L, cfg, i, key);
     } else if (apply_long_option(L, cfg, key)) {
         /* set */
+    } else if (strcmp(key, "retry_mode") == 0) {
+        const char *mode = lua_tostring(L, -1);
+        if (!mode || throttle_mode_parse(mode, &cfg->retry_mode) != 0)
+            luaL_error(L, "ddb.client: option 'retry_mode' must be \"standard\" or \"adaptive\"");
     } else if (strcmp(key, "retry_multiplier") == 0) {
         lua_Number m = lua_tonumber(L, -1);
         if (!(m >= 1.0 && m <= 10.0)) luaL_error(L, "ddb.client: option 'retry_multiplier' must be a number from 1 to 10");
@@ -145,10 +153,54 @@ static void apply_option(lua_State *L, ddb_config *cfg)
     }
 }
 
+static void bind_client_apply_options(lua_State *L, int idx, ddb_config *cfg);
+
+/* --- the process's shared throttles (retry quota, adaptive limiter) --- */
+
+static const char *const THROTTLE_KEYS[] = { "ddbrun.throttle.standard", "ddbrun.throttle.adaptive" };
+
+static int throttle_box_gc(lua_State *L)
+{
+    throttle **box = lua_touserdata(L, 1);
+    throttle_free(*box);
+    *box = NULL;
+    return 0;
+}
+
+throttle *bind_client_throttle(lua_State *L, throttle_mode mode)
+{
+    if (lua_getfield(L, LUA_REGISTRYINDEX, THROTTLE_KEYS[mode]) != LUA_TNIL) {
+        throttle *t = lua_type(L, -1) == LUA_TLIGHTUSERDATA ? lua_touserdata(L, -1) : *(throttle **)lua_touserdata(L, -1);
+        lua_pop(L, 1);
+        return t;
+    }
+    lua_pop(L, 1);
+    throttle **box = lua_newuserdatauv(L, sizeof *box, 0);
+    *box = NULL;
+    luaL_setmetatable(L, BIND_THROTTLE_MT);
+    if (!(*box = throttle_new(mode))) luaL_error(L, "out of memory");
+    lua_setfield(L, LUA_REGISTRYINDEX, THROTTLE_KEYS[mode]);
+    return *box;
+}
+
+void bind_client_share_throttles(lua_State *from, lua_State *to)
+{
+    for (int mode = THROTTLE_STANDARD; mode <= THROTTLE_ADAPTIVE; mode++) {
+        lua_pushlightuserdata(to, bind_client_throttle(from, (throttle_mode)mode));
+        lua_setfield(to, LUA_REGISTRYINDEX, THROTTLE_KEYS[mode]);
+    }
+}
+
 void bind_client_check_config(lua_State *L, int idx, ddb_config *cfg)
 {
     char err[512];
     if (config_from_env(cfg, err, sizeof err) != 0) luaL_error(L, "ddb.client: %s", err);
+    bind_client_apply_options(L, idx, cfg);
+    cfg->throttle = bind_client_throttle(L, cfg->retry_mode);
+}
+
+static void bind_client_apply_options(lua_State *L, int idx, ddb_config *cfg)
+{
     if (idx == 0 || lua_isnoneornil(L, idx)) return;
     luaL_checktype(L, idx, LUA_TTABLE);
     idx = lua_absindex(L, idx);
@@ -243,6 +295,8 @@ static int client_info(lua_State *L)
     lua_setfield(L, -2, "connect_timeout_ms");
     lua_pushinteger(L, cfg->request_timeout_ms);
     lua_setfield(L, -2, "request_timeout_ms");
+    bind_set_string(L, "retry_mode", throttle_mode_name(cfg->retry_mode));
+    bind_set_integer(L, "retry_quota", throttle_quota(cfg->throttle));
     return 1;
 }
 
@@ -308,6 +362,7 @@ static const luaL_Reg module_functions[] = {
 void bind_client_register(lua_State *L)
 {
     bind_gc_metatable(L, JSON_BOX_MT, json_box_gc);
+    bind_gc_metatable(L, BIND_THROTTLE_MT, throttle_box_gc);
 
     luaL_newmetatable(L, BIND_ERROR_MT);
     lua_pushcfunction(L, error_tostring);

@@ -164,6 +164,7 @@ static int build_worker(lua_State *L, bind_processor *p, worker_state *w, int i,
         return -1;
     }
     *(worker_state **)lua_getextraspace(W) = w;
+    bind_client_share_throttles(L, W);
     w->timeout_ms = p->o.timeout_ms;
     lua_pushcfunction(W, runtime_traceback);
     lua_pushcfunction(W, build_worker_context);
@@ -335,8 +336,14 @@ static int processor_process_all(lua_State *L)
     memset(result, 0, sizeof *result);
     luaL_setmetatable(L, BIND_RESULT_MT);   /* frees the result even if pushing it raises */
     ddb_error err;
+    /* max_requests_per_s: one bucket for the run, shared with ctx.client */
+    throttle_bucket cap;
+    int capped = p->o.max_requests_per_s > 0 && throttle_bucket_init(&cap, (double)p->o.max_requests_per_s) == 0;
+    if (capped) p->cfg.cap = &cap;
     int rc = processor_run(&p->o, &p->cfg, run_in_worker, ws->data, result, &err);
     close_workers(ws);
+    if (capped) throttle_bucket_destroy(&cap);
+    p->cfg.cap = NULL;
     if (result->interrupted) {
         lua_pushboolean(L, 1);
         lua_setfield(L, LUA_REGISTRYINDEX, INTERRUPTED_KEY);
@@ -359,6 +366,7 @@ static int processor_options_table(lua_State *L)
     bind_set_integer(L, "callback_retries", p->o.callback_retries);
     bind_set_integer(L, "timeout_ms", p->o.timeout_ms);
     bind_set_integer(L, "lease_ms", p->o.lease_ms);
+    bind_set_integer(L, "max_requests_per_s", p->o.max_requests_per_s);
     lua_pushboolean(L, p->o.progress), lua_setfield(L, -2, "progress");
     bind_set_string(L, "table", p->o.table.table);
     bind_set_string(L, "index", p->o.table.index);

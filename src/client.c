@@ -245,17 +245,45 @@ static int outcome_unknown(const ddb_error *err)
            strcmp(err->code, "ChecksumMismatch") == 0;
 }
 
+/* One attempt under the shared limits: the cap and the adaptive limiter. */
+static int limited_send(ddb_client *c, const char *op, const char *body, size_t body_len,
+                        json_t **out, ddb_error *err)
+{
+    if (c->cfg.cap) throttle_bucket_acquire(c->cfg.cap);
+    throttle_before_send(c->cfg.throttle);
+    int rc = send_once(c, op, body, body_len, out, err);
+    throttle_after_response(c->cfg.throttle, rc != 0 && retry_is_throttle(err->code));
+    return rc;
+}
+
+/* Marks err as not retried because the quota is empty. */
+static void quota_empty(ddb_error *err)
+{
+    size_t used = strlen(err->message);
+    snprintf(err->message + used, sizeof err->message - used, " (not retried: the retry quota is empty)");
+    err->quota_empty = 1;
+}
+
 int ddb_client_call(ddb_client *c, const char *op, const char *body, size_t body_len,
                     const retry_policy *policy, json_t **out, ddb_error *err)
 {
     const retry_policy *p = policy ? policy : &c->cfg.retry;
-    int uncertain = 0;
+    int uncertain = 0, retry_cost = 0;
     for (int attempt = 1;; attempt++) {
-        int rc = send_once(c, op, body, body_len, out, err);
-        if (rc == 0) return 0;
+        int rc = limited_send(c, op, body, body_len, out, err);
+        if (rc == 0) {
+            throttle_success(c->cfg.throttle, retry_cost);
+            return 0;
+        }
         err->attempts = attempt;
         err->uncertain |= uncertain;
         if (!err->retryable || attempt >= p->max_attempts) return -1;
+        int cost = throttle_take_retry(c->cfg.throttle, strcmp(err->code, "TimeoutError") == 0);
+        if (cost == 0) {
+            quota_empty(err);
+            return -1;
+        }
+        retry_cost += cost;
         uncertain |= err->uncertain || outcome_unknown(err);
         retry_sleep_ms(retry_delay_ms(p, attempt, &c->rng));
     }

@@ -19,6 +19,7 @@ typedef struct ddb_error {
     int attempts;         /* attempts made, including the failing one */
     int uncertain;        /* an earlier send may have been applied (reset, timeout, 5xx,
                              or curl's own re-send on a reconnect) */
+    int quota_empty;      /* not retried: the shared retry quota could not pay for it */
 } ddb_error;
 
 typedef struct ddb_client ddb_client;
@@ -32,7 +33,9 @@ void ddb_client_free(ddb_client *c);
 const ddb_config *ddb_client_config(const ddb_client *c);
 
 /* Calls operation op ("PutItem") with a JSON body, retrying retryable errors
- * under policy (NULL: the client's own). On success returns 0 and, when out
+ * under policy (NULL: the client's own) while the config's shared retry quota
+ * pays for the retries (see throttle.h); adaptive mode and a cap may make it
+ * wait before sending. On success returns 0 and, when out
  * is not NULL, sets *out to the parsed response (a new reference the caller
  * owns). On failure returns -1 with err filled. */
 int ddb_client_call(ddb_client *c, const char *op, const char *body, size_t body_len,

@@ -168,6 +168,14 @@ int config_option_set(ddb_config *cfg, const char *name, long v, const char *lab
     return options_set(cfg, LONG_OPTIONS, LONG_OPTION_COUNT, name, v, label, err, errlen);
 }
 
+static int retry_mode_setting(ddb_config *cfg, char *err, size_t errlen)
+{
+    const char *v = env("AWS_RETRY_MODE");
+    if (!v || throttle_mode_parse(v, &cfg->retry_mode) == 0) return 0;
+    snprintf(err, errlen, "AWS_RETRY_MODE must be standard or adaptive, not '%.64s'", v);
+    return -1;
+}
+
 int config_from_env(ddb_config *cfg, char *err, size_t errlen)
 {
     memset(cfg, 0, sizeof *cfg);
@@ -179,6 +187,7 @@ int config_from_env(ddb_config *cfg, char *err, size_t errlen)
         (ca && copy_setting(cfg->ca_bundle, sizeof cfg->ca_bundle, "AWS_CA_BUNDLE", ca, err, errlen)) ||
         options_from_env(cfg, LONG_OPTIONS, LONG_OPTION_COUNT, err, errlen) ||
         double_setting("DDBRUN_RETRY_MULTIPLIER", 1.0, 10.0, &cfg->retry.multiplier, err, errlen) ||
+        retry_mode_setting(cfg, err, errlen) ||
         resolve_credentials(cfg, err, errlen))
         return -1;
     return 0;

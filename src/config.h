@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "retry.h"
+#include "throttle.h"
 
 typedef struct ddb_config {
     char endpoint[512];          /* "https://dynamodb.eu-west-1.amazonaws.com" */
@@ -18,6 +19,10 @@ typedef struct ddb_config {
     long connect_timeout_ms;
     long request_timeout_ms;
     retry_policy retry;
+    throttle_mode retry_mode;    /* AWS_RETRY_MODE: standard (default) or adaptive */
+    throttle *throttle;          /* borrowed: retry quota and adaptive limiter shared by every
+                                    client made from this config; NULL: none (C callers) */
+    throttle_bucket *cap;        /* borrowed: a fixed request rate for these clients; NULL: none */
 } ddb_config;
 
 #define CONFIG_DEFAULT_REGION "us-east-1"
@@ -34,7 +39,8 @@ typedef struct ddb_config {
  *   TLS        AWS_CA_BUNDLE
  *   timeouts   DDBRUN_CONNECT_TIMEOUT_MS, DDBRUN_REQUEST_TIMEOUT_MS
  *   retries    AWS_MAX_ATTEMPTS, DDBRUN_RETRY_BASE_MS, DDBRUN_RETRY_MULTIPLIER,
- *              DDBRUN_RETRY_CAP_MS
+ *              DDBRUN_RETRY_CAP_MS, AWS_RETRY_MODE (standard | adaptive; the
+ *              shared throttle itself is attached by the caller)
  * Missing credentials are not an error here (see config_check). Returns 0, or
  * -1 with a message naming the variable or file in err. */
 int config_from_env(ddb_config *cfg, char *err, size_t errlen);

@@ -26,6 +26,7 @@ static const option_spec INT_OPTIONS[] = {
     { "lease_ms", "PROCESSOR_LEASE_MS", 0, 86400000, 0, offsetof(processor_options, lease_ms) },
     { "queue_size", "PROCESSOR_QUEUE_SIZE", 0, 1000000, 0, offsetof(processor_options, queue_size) },
     { "page_size", "PROCESSOR_PAGE_SIZE", 0, 1000000, PROCESSOR_DEFAULT_PAGE_SIZE, offsetof(processor_options, page_size) },
+    { "max_requests_per_s", "PROCESSOR_MAX_REQUESTS_PER_S", 0, 1000000, 0, offsetof(processor_options, max_requests_per_s) },
 };
 #define INT_OPTION_COUNT (sizeof INT_OPTIONS / sizeof *INT_OPTIONS)
 

@@ -27,6 +27,8 @@ typedef struct processor_options {
     long lease_ms;              /* 0: no leases (one write per record) */
     long queue_size;            /* records buffered between producer and workers */
     long page_size;             /* Query Limit (500), 0 for DynamoDB's 1 MB pages */
+    long max_requests_per_s;    /* 0: no cap; else every request of the run (producer, workers,
+                                   ctx.client) shares one bucket of this rate */
     int progress;               /* live progress line on stderr: 1 on, 0 off */
     int summary;                /* final summary line on stderr */
     record_table table;

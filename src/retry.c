@@ -32,6 +32,19 @@ bool retry_is_retryable(const char *code, long http_status)
     return false;
 }
 
+static const char *const THROTTLE_CODES[] = {
+    "ProvisionedThroughputExceededException", "ThrottlingException", "Throttling",
+    "RequestLimitExceeded", "RequestThrottled", "RequestThrottledException",
+    "TooManyRequestsException", "ThrottledException", "LimitExceededException",
+};
+
+bool retry_is_throttle(const char *code)
+{
+    for (size_t i = 0; code && i < sizeof THROTTLE_CODES / sizeof *THROTTLE_CODES; i++)
+        if (strcmp(code, THROTTLE_CODES[i]) == 0) return true;
+    return false;
+}
+
 int retry_ceiling_ms(const retry_policy *p, int attempt)
 {
     double ceiling = p->base_ms;

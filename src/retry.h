@@ -27,6 +27,9 @@ retry_policy retry_default_policy(void);
  * mismatch, refused connection). Never for validation or condition errors. */
 bool retry_is_retryable(const char *code, long http_status);
 
+/* True for the codes that mean "slow down" (throttling, not failures). */
+bool retry_is_throttle(const char *code);
+
 /* The ceiling before attempt `attempt + 1` (attempt >= 1 attempts made):
  * min(cap, base * multiplier^(attempt-1)). */
 int retry_ceiling_ms(const retry_policy *p, int attempt);
