@@ -122,6 +122,27 @@ static void redact(char *s, const char *secret)
     }
 }
 
+/* Appends which table or index was throttled, when DynamoDB says so
+ * ("ThrottlingReasons": [{"reason": ..., "resource": "arn:...:table/T/index/I"}]). */
+static void name_throttled_resource(const json_t *doc, ddb_error *err)
+{
+    const json_t *first = json_array_get(json_object_get(doc, "ThrottlingReasons"), 0);
+    const char *reason = json_string_value(json_object_get(first, "reason"));
+    const char *arn = json_string_value(json_object_get(first, "resource"));
+    const char *table = arn ? strstr(arn, ":table/") : NULL;
+    if (!table) return;
+    table += strlen(":table/");
+    const char *index = strstr(table, "/index/");
+    size_t used = strlen(err->message);
+    if (index)
+        snprintf(err->message + used, sizeof err->message - used, " [throttled: index %s of table %.*s%s%s%s]",
+                 index + strlen("/index/"), (int)(index - table), table, reason ? " (" : "", reason ? reason : "",
+                 reason ? ")" : "");
+    else
+        snprintf(err->message + used, sizeof err->message - used, " [throttled: table %s%s%s%s]", table,
+                 reason ? " (" : "", reason ? reason : "", reason ? ")" : "");
+}
+
 /* Fills err from a non-200 response: {"__type": "ns#Code", "message": "..."}. */
 static void error_from_response(ddb_client *c, const http_response *r, ddb_error *err)
 {
@@ -143,6 +164,7 @@ static void error_from_response(ddb_client *c, const http_response *r, ddb_error
         ddb_error_set(err, code, 0, "HTTP %ld from %s%s", r->status, c->cfg.endpoint,
                       doc ? "" : " (the body is not JSON)");
     free(full);
+    if (retry_is_throttle(err->code)) name_throttled_resource(doc, err);
     json_decref(doc);
     err->status = r->status;
     err->retryable = retry_is_retryable(err->code, r->status);
@@ -250,9 +272,9 @@ static int limited_send(ddb_client *c, const char *op, const char *body, size_t 
                         json_t **out, ddb_error *err)
 {
     if (c->cfg.cap) throttle_bucket_acquire(c->cfg.cap);
-    throttle_before_send(c->cfg.throttle);
+    double sent = throttle_before_send(c->cfg.throttle);
     int rc = send_once(c, op, body, body_len, out, err);
-    throttle_after_response(c->cfg.throttle, rc != 0 && retry_is_throttle(err->code));
+    throttle_after_response(c->cfg.throttle, rc != 0 && retry_is_throttle(err->code), sent);
     return rc;
 }
 

@@ -104,14 +104,15 @@ const char *throttle_mode_name(throttle_mode mode)
     return mode == THROTTLE_ADAPTIVE ? "adaptive" : "standard";
 }
 
-void throttle_before_send(throttle *t)
+double throttle_before_send(throttle *t)
 {
-    if (!t || t->mode != THROTTLE_ADAPTIVE) return;
+    if (!t || t->mode != THROTTLE_ADAPTIVE) return 0;
     pthread_mutex_lock(&t->lock);
     double wait = 0;
     if (t->limiting) wait = throttle_take(&t->tokens, &t->last_fill_s, t->fill_rate, t->capacity, throttle_now_s());
     pthread_mutex_unlock(&t->lock);
     throttle_sleep_s(wait);
+    return throttle_now_s();
 }
 
 double throttle_cubic_rate(double last_max, double time_window, double t_s)
@@ -127,20 +128,26 @@ static void throttle_measure(throttle *t, double now)
     t->bucket_count++;
     if (bucket > t->rate_bucket_s) {
         double sample = t->bucket_count / (bucket - t->rate_bucket_s);
-        t->measured_rate = sample * THROTTLE_SMOOTH + t->measured_rate * (1 - THROTTLE_SMOOTH);
+        t->measured_rate = t->measured_rate > 0 ? sample * THROTTLE_SMOOTH + t->measured_rate * (1 - THROTTLE_SMOOTH)
+                                                : sample;
         t->bucket_count = 0;
         t->rate_bucket_s = bucket;
     }
 }
 
-void throttle_after_response(throttle *t, int throttled)
+void throttle_after_response(throttle *t, int throttled, double sent_s)
 {
     if (!t || t->mode != THROTTLE_ADAPTIVE) return;
     pthread_mutex_lock(&t->lock);
     double now = throttle_now_s(), rate;
     throttle_measure(t, now);
+    /* One cut per burst, as TCP cuts once per round trip: the requests sent
+     * before the cut, or queued just after it, say nothing about the new rate. */
+    if (throttled && t->limiting && sent_s < t->last_throttle_s + THROTTLE_RATE_BUCKET_S) throttled = 0;
     if (throttled) {
-        double base = t->limiting && t->fill_rate < t->measured_rate ? t->fill_rate : t->measured_rate;
+        double measured = t->measured_rate > 0 ? t->measured_rate
+                                               : t->bucket_count / (now - t->rate_bucket_s + 1e-3);   /* first half second */
+        double base = t->limiting && t->fill_rate < measured ? t->fill_rate : measured;
         if (base < THROTTLE_MIN_RATE) base = THROTTLE_MIN_RATE;
         t->last_max_rate = base;
         t->time_window = cbrt(base * (1 - THROTTLE_BETA) / THROTTLE_SCALE);
@@ -150,7 +157,10 @@ void throttle_after_response(throttle *t, int throttled)
     } else {
         rate = throttle_cubic_rate(t->last_max_rate, t->time_window, now - t->last_throttle_s);
     }
-    if (rate > 2 * t->measured_rate) rate = 2 * t->measured_rate;
+    /* growth past the last good rate only as far as demand shows it is
+     * needed; never below it for lack of demand (a quiet spell is no signal) */
+    double demand = 2 * t->measured_rate > t->last_max_rate ? 2 * t->measured_rate : t->last_max_rate;
+    if (!throttled && rate > demand) rate = demand;
     if (rate < THROTTLE_MIN_RATE) rate = THROTTLE_MIN_RATE;
     /* refill at the old rate up to now before the new rate applies */
     t->tokens += (now - t->last_fill_s) * t->fill_rate;

@@ -60,11 +60,13 @@ void throttle_free(throttle *t);
 int throttle_mode_parse(const char *text, throttle_mode *mode);
 const char *throttle_mode_name(throttle_mode mode);
 
-/* Before each attempt: in adaptive mode, waits for the limiter's token. */
-void throttle_before_send(throttle *t);
+/* Before each attempt: in adaptive mode, waits for the limiter's token.
+ * Returns the send time to hand to throttle_after_response. */
+double throttle_before_send(throttle *t);
 /* After each attempt's answer: feeds the adaptive rate (throttled: 1 when
- * DynamoDB answered with a throttling error). */
-void throttle_after_response(throttle *t, int throttled);
+ * DynamoDB answered with a throttling error). A throttle of a request sent
+ * before the last cut does not cut again. */
+void throttle_after_response(throttle *t, int throttled, double sent_s);
 /* Before a retry: takes its cost from the quota (timeout: 1 after a
  * timeout). Returns the cost taken, or 0 when the quota cannot pay it. */
 int throttle_take_retry(throttle *t, int timeout);

@@ -3,6 +3,7 @@
  *   faultproxy silent [--stats FILE] [--seconds N]
  *   faultproxy proxy --upstream PORT [--rate R] [--faults LIST] [--seed S]
  *                    [--delay-ms MS] [--max-faults N] [--after N] [--stats FILE] [--seconds N]
+ *                    [--throttle-rate RPS]
  *
  * Listens on 127.0.0.1 (a free port), prints "PORT <port> PID <pid>", serves
  * until SIGTERM/SIGINT or --seconds (600), then writes one "<name> <count>"
@@ -11,6 +12,10 @@
  * kept-alive upstream connection per client connection, and with probability
  * R answers it with a fault from LIST instead (see FP_KIND_NAMES); at most N
  * faults in all with --max-faults, none in the first N requests with --after.
+ * Throttle mode (--throttle-rate RPS): as DynamoDB does, a token bucket of RPS
+ * requests per second (bursts of RPS/10) over all connections; a request
+ * beyond it is answered ThrottlingException naming the table (and index) of
+ * its TableName/IndexName in "ThrottlingReasons", counted as "throttled".
  * Only ever connects to 127.0.0.1. */
 #include <errno.h>
 #include <netinet/in.h>
@@ -67,7 +72,17 @@ typedef struct fp_options {
     long after;                   /* requests served before any fault */
     const char *stats_path;
     long seconds;
+    long throttle_rate;           /* requests/s beyond which to throttle; 0: off */
 } fp_options;
+
+/* --- throttle mode: a token bucket shared by every connection --- */
+
+typedef struct fp_throttle {
+    pthread_mutex_t lock;
+    double tokens, capacity;
+    struct timespec last;
+    atomic_long throttled;
+} fp_throttle;
 
 typedef struct fp_server {
     fp_options o;
@@ -79,6 +94,7 @@ typedef struct fp_server {
     uint64_t connections;         /* accepted so far (acceptor thread only) */
     atomic_long injected[FP_KINDS];
     atomic_long faults, requests, forwarded, upstream_errors, chunked;
+    fp_throttle throttle;
 } fp_server;
 
 typedef struct fp_buf {
@@ -479,10 +495,70 @@ static int fp_corrupt(fp_conn *c)
     return 0;
 }
 
+static void fp_throttle_init(fp_throttle *t, long rate)
+{
+    pthread_mutex_init(&t->lock, NULL);
+    t->capacity = rate / 10.0 > 1 ? rate / 10.0 : 1;
+    t->tokens = t->capacity;
+    clock_gettime(CLOCK_MONOTONIC, &t->last);
+}
+
+/* Takes a token; 0 when there was none (the request is throttled). */
+static int fp_throttle_take(fp_throttle *t, long rate)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    pthread_mutex_lock(&t->lock);
+    double elapsed = (double)(now.tv_sec - t->last.tv_sec) + (now.tv_nsec - t->last.tv_nsec) / 1e9;
+    t->last = now;
+    t->tokens += elapsed * (double)rate;
+    if (t->tokens > t->capacity) t->tokens = t->capacity;
+    int ok = t->tokens >= 1;
+    if (ok) t->tokens -= 1;
+    pthread_mutex_unlock(&t->lock);
+    return ok;
+}
+
+/* Copies the string value of "field":"..." in the request body (no escapes), or "". */
+static void fp_request_field(const fp_conn *c, size_t len, const char *field, char *out, size_t size)
+{
+    char pattern[32];
+    snprintf(pattern, sizeof pattern, "\"%s\":\"", field);
+    size_t head = fp_head_length(&c->in), plen = strlen(pattern);
+    out[0] = '\0';
+    for (size_t i = head; i + plen < len; i++) {
+        if (memcmp(c->in.data + i, pattern, plen) != 0) continue;
+        size_t n = 0;
+        for (i += plen; i < len && c->in.data[i] != '"' && n + 1 < size; i++) out[n++] = c->in.data[i];
+        out[n] = '\0';
+        return;
+    }
+}
+
+static int fp_send_throttled(fp_conn *c, size_t len)
+{
+    char table[256], index[256];
+    fp_request_field(c, len, "TableName", table, sizeof table);
+    fp_request_field(c, len, "IndexName", index, sizeof index);
+    atomic_fetch_add(&c->s->throttle.throttled, 1);
+    fp_buf body = { NULL, 0, 0 };
+    int rc = fp_buf_printf(&body, "{\"__type\":\"com.amazon.coral.availability#ThrottlingException\","
+                           "\"message\":\"Throughput exceeds the current capacity for one or more resources\","
+                           "\"ThrottlingReasons\":[{\"reason\":\"%s\",\"resource\":"
+                           "\"arn:aws:dynamodb:ddblocal:000000000000:table/%s%s%s\"}]}",
+                           index[0] ? "IndexReadKeyRangeThroughputExceeded" : "TableKeyRangeThroughputExceeded",
+                           table, index[0] ? "/index/" : "", index);
+    if (rc == 0) rc = fp_send_synthetic(c, 400, "Bad Request", FP_JSON, body.data, 1);
+    free(body.data);
+    return rc;
+}
+
 /* Answers request number n, of len bytes at the start of c->in, perhaps with
  * a fault. Returns 0 to keep the connection, -1 to end it. */
 static int fp_handle(fp_conn *c, size_t len, long n)
 {
+    if (c->s->o.throttle_rate > 0 && !fp_throttle_take(&c->s->throttle, c->s->o.throttle_rate))
+        return fp_send_throttled(c, len);
     int kind = fp_pick_fault(c, n);
     switch (kind) {
     case FP_THROTTLE: return fp_send_synthetic(c, 400, "Bad Request", FP_JSON, FP_THROTTLE_BODY, 1);
@@ -584,6 +660,7 @@ static int fp_usage(const char *what, const char *arg)
             "usage: faultproxy silent [--stats FILE] [--seconds N]\n"
             "       faultproxy proxy --upstream PORT [--rate R] [--faults LIST] [--seed S] [--delay-ms MS]\n"
             "                        [--max-faults N] [--after N] [--stats FILE] [--seconds N]\n"
+            "                        [--throttle-rate RPS]\n"
             "faults: throttle,throttling,500,503html,reset-before,reset-after,delay,truncate,crc,badjson\n",
             what, arg ? " " : "", arg ? arg : "");
     return -1;
@@ -645,6 +722,8 @@ static int fp_parse_option(const char *name, const char *v, fp_options *o)
         if (fp_parse_long(v, 0, 600000, &o->delay_ms) != 0) return fp_usage("--delay-ms must be 0 to 600000, not", v);
     } else if (strcmp(name, "--max-faults") == 0) {
         if (fp_parse_long(v, 0, 1000000000, &o->max_faults) != 0) return fp_usage("bad --max-faults", v);
+    } else if (strcmp(name, "--throttle-rate") == 0) {
+        if (fp_parse_long(v, 1, 1000000, &o->throttle_rate) != 0) return fp_usage("bad --throttle-rate", v);
     } else if (strcmp(name, "--after") == 0) {
         if (fp_parse_long(v, 0, 1000000000, &o->after) != 0) return fp_usage("bad --after", v);
     } else {
@@ -725,6 +804,7 @@ static int fp_write_stats(const fp_server *s)
         return 1;
     }
     for (int k = 0; k < FP_KINDS; k++) fprintf(f, "%s %ld\n", FP_KIND_NAMES[k], atomic_load(&s->injected[k]));
+    fprintf(f, "throttled %ld\n", atomic_load(&s->throttle.throttled));
     fprintf(f, "requests %ld\nforwarded %ld\nupstream_errors %ld\nchunked %ld\nconnections %llu\n",
             atomic_load(&s->requests), atomic_load(&s->forwarded), atomic_load(&s->upstream_errors),
             atomic_load(&s->chunked), (unsigned long long)s->connections);
@@ -749,6 +829,7 @@ int main(int argc, char **argv)
     }
     pthread_mutex_init(&s.lock, NULL);
     pthread_cond_init(&s.idle, NULL);
+    if (s.o.throttle_rate > 0) fp_throttle_init(&s.throttle, s.o.throttle_rate);
     pthread_t acceptor;
     int rc = 1, drained = 1;
     if (pthread_create(&acceptor, NULL, fp_accept_main, &s) == 0) {
@@ -769,6 +850,7 @@ int main(int argc, char **argv)
     if (drained) {   /* a straggler past the drain would still use them */
         pthread_cond_destroy(&s.idle);
         pthread_mutex_destroy(&s.lock);
+        if (s.o.throttle_rate > 0) pthread_mutex_destroy(&s.throttle.lock);
     }
     return rc;
 }
