@@ -65,6 +65,7 @@ static void apply_option(lua_State *L, bind_processor *p)
         bind_copy_name(L, "ddb.processor", key, p->o.table.table, sizeof p->o.table.table);
     } else if (strcmp(key, "index") == 0) {
         bind_copy_name(L, "ddb.processor", key, p->o.table.index, sizeof p->o.table.index);
+        p->o.table.index_explicit = 1;
     } else if (strcmp(key, "client") == 0) {
         p->cfg = *ddb_client_config(bind_client_check(L, -1));
     } else {
@@ -170,7 +171,8 @@ static int build_worker(lua_State *L, bind_processor *p, worker_state *w, int i,
     lua_pushcfunction(W, build_worker_context);
     lua_pushinteger(W, i + 1);
     lua_pushstring(W, p->o.table.table);
-    lua_pushstring(W, p->o.table.index);
+    if (p->o.table.index_explicit) lua_pushstring(W, p->o.table.index);
+    else lua_pushnil(W);   /* ctx.records finds the table's index itself */
     lua_pushlightuserdata(W, &p->cfg);
     lua_pushstring(W, package_field(L, "path"));
     lua_pushstring(W, package_field(L, "cpath"));

@@ -149,6 +149,7 @@ typedef struct worker {
 
 struct processor {
     const processor_options *o;
+    record_table table;              /* o->table with its layout read from DescribeTable */
     processor_callback cb;
     queue q;
     retry_policy policy;
@@ -225,7 +226,7 @@ static int claim(worker *w, const json_t *item, const char *acct, const char *rt
     if (!p->o->lease_ms) return 1;
     ddb_error err;
     long long now = wall_ms();
-    record_mark_result r = record_claim(w->client, &p->o->table, acct, rt, p->owner, now + p->o->lease_ms, now,
+    record_mark_result r = record_claim(w->client, &p->table, acct, rt, p->owner, now + p->o->lease_ms, now,
                                         &p->policy, &err);
     if (r == RECORD_FAILED) {
         add_ddb_error(p, item, "claiming the lease", &err);
@@ -254,10 +255,10 @@ static void process_one(worker *w, const json_t *item)
     if (r != PROCESSOR_CALLBACK_OK) {
         add_error(p, item, r == PROCESSOR_CALLBACK_TIMEOUT ? "timeout" : "callback", msg, attempts);
         w->failed++;
-        if (owner) record_release(w->client, &p->o->table, acct, rt, owner, &p->policy, &err);
+        if (owner) record_release(w->client, &p->table, acct, rt, owner, &p->policy, &err);
         return;
     }
-    record_mark_result m = record_mark_processed(w->client, &p->o->table, acct, rt, owner, &p->policy, &err);
+    record_mark_result m = record_mark_processed(w->client, &p->table, acct, rt, owner, &p->policy, &err);
     if (m == RECORD_MARKED) {
         w->processed++;
     } else if (m == RECORD_NOT_MARKED && !owner) {
@@ -283,29 +284,60 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* Queries one page of q's shard after *start and queues its records. While
+ * the shared retry quota is empty the run does not end: it waits and asks
+ * again. Returns 1 when the shard has no more pages, 0 when it has, -1 on
+ * failure (p->producer_error set). */
+static int producer_page(processor *p, record_query *q, json_t **start)
+{
+    json_t *items, *last;
+    int rc;
+    for (int waits = 1;; waits++) {
+        rc = record_query_page(p->producer_client, &p->table, q, *start, &items, &last, &p->producer_error);
+        if (rc == 0 || !p->producer_error.quota_empty || p->q.stopping) break;
+        retry_sleep_ms(retry_ceiling_ms(&p->policy, waits < 10 ? waits : 10));
+    }
+    if (rc != 0) return -1;
+    json_decref(*start);
+    *start = last;
+    for (size_t i = 0; i < json_array_size(items); i++) {
+        /* Detach the item so the queue hands over its only reference:
+         * jansson's counts are not safe to share between threads. */
+        json_t *item = json_incref(json_array_get(items, i));
+        json_array_set_new(items, i, json_null());
+        if (queue_push(&p->q, item) != 0) break;
+    }
+    json_decref(items);
+    return last ? 0 : 1;
+}
+
+/* Pages every shard of the index (one on the seed's layout), a page of each
+ * in turn, so that no shard waits for another to be drained. */
 static void *producer_main(void *arg)
 {
     processor *p = arg;
+    int count = p->table.layout.shards > 0 ? p->table.layout.shards : 1, left = count;
+    json_t **starts = calloc((size_t)count, sizeof *starts);
+    char *done = calloc((size_t)count, 1);
     record_query q = { RECORD_QUERY_UNPROCESSED, NULL, NULL, NULL, p->o->page_size, 0 };
-    json_t *start = NULL;
-    do {
-        json_t *items, *last;
-        if (record_query_page(p->producer_client, &p->o->table, &q, start, &items, &last, &p->producer_error) != 0) {
-            p->producer_failed = 1;
-            break;
+    if (!starts || !done) {
+        ddb_error_set(&p->producer_error, "OutOfMemory", 0, "out of memory starting the producer");
+        p->producer_failed = 1;
+    }
+    while (!p->producer_failed && left > 0 && !p->q.stopping) {
+        for (q.shard = 0; q.shard < count && !p->q.stopping; q.shard++) {
+            if (done[q.shard]) continue;
+            int rc = producer_page(p, &q, &starts[q.shard]);
+            if (rc < 0) {
+                p->producer_failed = 1;
+                break;
+            }
+            if (rc == 1) done[q.shard] = 1, left--;
         }
-        json_decref(start);
-        start = last;
-        for (size_t i = 0; i < json_array_size(items); i++) {
-            /* Detach the item so the queue hands over its only reference:
-             * jansson's counts are not safe to share between threads. */
-            json_t *item = json_incref(json_array_get(items, i));
-            json_array_set_new(items, i, json_null());
-            if (queue_push(&p->q, item) != 0) break;
-        }
-        json_decref(items);
-    } while (start && !p->q.stopping);
-    json_decref(start);
+    }
+    for (int i = 0; starts && i < count; i++) json_decref(starts[i]);
+    free(starts);
+    free(done);
     queue_set(&p->q, &p->q.closed);
     atomic_fetch_sub(&p->running_threads, 1);
     return NULL;
@@ -439,7 +471,9 @@ int processor_run(const processor_options *o, const ddb_config *cfg, processor_c
         cleanup(&p);
         return -1;
     }
-    if (start_clients(&p, cfg, worker_data, err) != 0) {
+    p.table = o->table;
+    if (start_clients(&p, cfg, worker_data, err) != 0 ||
+        record_table_discover(p.producer_client, &p.table, err) != 0) {
         cleanup(&p);
         return -1;
     }
