@@ -22,7 +22,7 @@ describe("ddb.records", function()
     local r = records:get_item("ACC12345", "2026-02-17T12:00:00Z")
     assert.are.same({ AccountId = "ACC12345", RunTime = "2026-02-17T12:00:00Z", Processed = 0, DocumentId = "DOC67890", Tags = { "a" } }, r)
     assert.is_nil(records:get_item("ACC12345", "2026-02-17T12:00:01Z"))
-    assert.are.same({ table = name, index = "Processed" }, records:info())
+    assert.are.same({ table = name, index = "Processed", shards = 0 }, records:info())
   end)
 
   it("defaults Processed to 0", function()
