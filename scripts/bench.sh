@@ -6,11 +6,15 @@
 #      20,000) at 5 and 16 workers, and at BIG_N (default 100,000) at 16:
 #      records/s, client CPU s per 1,000 records (whole process, start-up
 #      included), peak RSS.
-#   scripts/bench.sh [DDBRUN_BINARY]      env: N, BIG_N (0 skips), WORKERS ("5 16"), SINGLE_COUNT
+#   3. the sharded layout (create_tables --shards SHARDS, default 16) beside
+#      the default one at 16 workers, with the write capacity per record
+#      DynamoDB reports for each (put + conditional mark).
+#   scripts/bench.sh [DDBRUN_BINARY]      env: N, BIG_N (0 skips), WORKERS ("5 16"), SINGLE_COUNT, SHARDS (0 skips)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DDBRUN="$(realpath "${1:-build/ddbrun}")"
 N="${N:-20000}" BIG_N="${BIG_N:-100000}" WORKERS="${WORKERS:-5 16}" SINGLE_COUNT="${SINGLE_COUNT:-3000}"
+SHARDS="${SHARDS:-16}" LAYOUT_SHARDS=0
 export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench AWS_REGION=us-east-1
 unset AWS_ENDPOINT_URL DYNAMODB_ENDPOINT AWS_SESSION_TOKEN AWS_PROFILE
 PORT=""
@@ -21,7 +25,7 @@ start_server() {
   PORT="$(scripts/ddb_local.sh freeport)"
   AWS_ENDPOINT_URL_DYNAMODB="$(scripts/ddb_local.sh start "$PORT")"
   export AWS_ENDPOINT_URL_DYNAMODB
-  "$DDBRUN" --no-env scripts/create_tables.lua >/dev/null
+  "$DDBRUN" --no-env scripts/create_tables.lua --shards "$LAYOUT_SHARDS" >/dev/null
 }
 stop_server() { scripts/ddb_local.sh stop "$PORT"; PORT=""; }
 
@@ -71,3 +75,18 @@ measure() { # $1 = records, $2 = workers
 }
 for w in $WORKERS; do measure "$N" "$w"; done
 if (( BIG_N > 0 )); then measure "$BIG_N" 16; fi
+
+if (( SHARDS > 0 )); then
+  echo
+  echo "== layouts: the seed's index and --shards $SHARDS, 16 workers (WCU per record as DynamoDB reports it)"
+  printf '%8s %8s\n' shards "WCU put/mark/total"
+  for LAYOUT_SHARDS in 0 "$SHARDS"; do
+    start_server
+    read -r _ put mark total <<<"$("$DDBRUN" --no-env scripts/bench/wcu.lua 200)"
+    stop_server
+    printf '%8d %8s\n' "$LAYOUT_SHARDS" "$put/$mark/$total"
+  done
+  printf '%8s %8s %8s %12s %16s %12s %8s %16s\n' shards records workers "records/s" "CPU s/1k rec" "peak RSS MB" errors "server ms/rec"
+  for LAYOUT_SHARDS in 0 "$SHARDS"; do printf '%8d ' "$LAYOUT_SHARDS"; measure "$N" 16; done
+  LAYOUT_SHARDS=0
+fi

@@ -12,17 +12,20 @@ if not count or not start then
 end
 
 local client = ddb.client()
-local table_name = ddb.records():info().table
+local layout = ddb.records():info()   -- a sharded table: every writer sets the shard attribute
+local table_name = layout.table
 local epoch = 1767225600   -- 2026-01-01T00:00:00Z
 local payload = string.rep("p", 200)
 local batch = {}
 for i = start, start + count - 1 do
-  batch[#batch + 1] = {
+  local item = {
     AccountId = string.format("acct-%06d", i // 100),
     RunTime = os.date("!%Y-%m-%dT%H:%M:%S.000Z", epoch + i),
     Processed = 0,
     Payload = payload,
   }
+  if layout.shards > 0 then item[layout.shard_attribute] = ddb.shard_of(item.AccountId, item.RunTime, layout.shards) end
+  batch[#batch + 1] = item
   if #batch == 500 then
     client:put_all(table_name, batch)
     batch = {}
