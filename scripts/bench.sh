@@ -54,7 +54,7 @@ echo "== record processor, no-op callback (whole-process CPU and RSS, start-up i
 printf '%8s %8s %12s %16s %12s %8s %16s\n' records workers "records/s" "CPU s/1k rec" "peak RSS MB" errors "server ms/rec"
 # CPU seconds (user + system) DynamoDB Local has used so far.
 server_cpu() {
-  local pid; pid="$(cat ".cache/ddb-$PORT.pid")"
+  local pid; pid="$(cat "${DDBRUN_CACHE:-.cache}/ddb-$PORT.pid")"
   awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$pid/stat"
 }
 
