@@ -291,6 +291,23 @@ describe("throttling", function()
     assert.are.equal(2000, sprocessed + sfailed)
   end)
 
+  it("max_requests_per_s caps a run's requests (a lower bound on its time, never an upper one)", function()
+    name = helper.unique("Capped")
+    tables.ensure(direct, tables.records(name, "Processed"))
+    local items = {}
+    for i = 1, 100 do items[i] = { AccountId = "ACC", RunTime = run_time(i), Processed = 0 } end
+    direct:put_all(name, items)
+    local p = ddb.processor { client = direct, table = name, max_workers = 8, max_requests_per_s = 40, summary = false }
+    assert.are.equal(40, p:options().max_requests_per_s)
+    local errors, stats = p:process_all(function() end)
+    assert.are.same({}, errors)
+    assert.are.equal(100, stats.processed)
+    -- 101 requests (a page and 100 marks) at 40/s from a bucket holding at most 40
+    assert.is_true(stats.elapsed_s >= (101 - 40) / 40, tostring(stats.elapsed_s))
+    local _, err = pcall(ddb.processor, { max_requests_per_s = -1 })
+    assert.matches("ddb.processor: option 'max_requests_per_s' must be a whole number from 0 to 1000000", tostring(err), 1, true)
+  end)
+
   it("standard mode's retry quota makes a plain call fail fast once it is empty", function()
     local proxy = start_proxy("--rate 1 --faults throttle")
     local out, err, code = child([==[
