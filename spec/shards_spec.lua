@@ -333,6 +333,26 @@ describe("throttling", function()
     assert.are.equal(50 * 3 + 1, stats.requests)
   end)
 
+  it("an empty retry quota makes the producer wait and ask again, not end the run", function()
+    name = helper.unique("Quota")
+    tables.ensure(direct, tables.records(name, "Processed"))
+    local items = {}
+    for i = 1, 50 do items[i] = { AccountId = "ACC", RunTime = run_time(i), Processed = 0 } end
+    direct:put_all(name, items)
+    -- after the DescribeTable, 160 throttles: 50 queries of 3 attempts empty
+    -- the quota (500 = 50 x 2 retries x 5), then 10 fail fast
+    local proxy = start_proxy("--rate 1 --faults throttle --after 1 --max-faults 160")
+    local out, err, code = child([==[
+      local ddb = require("ddb")
+      local errors, stats = ddb.processor { max_workers = 4, backoff_base_ms = 1, summary = false }:process_all(function() end)
+      print(string.format("RESULT %d %d", stats.processed, #errors))
+    ]==], { RECORDS_TABLE = name, AWS_ENDPOINT_URL_DYNAMODB = proxy.endpoint, DDBRUN_RETRY_BASE_MS = "0" })
+    local stats = proxy:stop()
+    assert.are.equal(0, code, err)
+    assert.are.equal(160, stats.throttle)
+    assert.matches("RESULT 50 0", out, 1, true)
+  end)
+
   it("names the throttled table or index when DynamoDB says which", function()
     local proxy = start_proxy("--rate 0 --throttle-rate 1")
     local out, err, code = child([==[

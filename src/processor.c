@@ -285,17 +285,19 @@ static void *worker_main(void *arg)
 }
 
 /* Queries one page of q's shard after *start and queues its records. While
- * the shared retry quota is empty the run does not end: it waits and asks
- * again. Returns 1 when the shard has no more pages, 0 when it has, -1 on
- * failure (p->producer_error set). */
+ * DynamoDB throttles, or the shared retry quota is empty, the run does not
+ * end: it waits and asks again (other errors end it once the client's
+ * retries are spent). Returns 1 when the shard has no more pages, 0 when it
+ * has, -1 on failure (p->producer_error set). */
 static int producer_page(processor *p, record_query *q, json_t **start)
 {
     json_t *items, *last;
     int rc;
     for (int waits = 1;; waits++) {
         rc = record_query_page(p->producer_client, &p->table, q, *start, &items, &last, &p->producer_error);
-        if (rc == 0 || !p->producer_error.quota_empty || p->q.stopping) break;
-        retry_sleep_ms(retry_ceiling_ms(&p->policy, waits < 10 ? waits : 10));
+        const ddb_error *e = &p->producer_error;
+        if (rc == 0 || !(e->quota_empty || retry_is_throttle(e->code)) || p->q.stopping) break;
+        retry_sleep_ms(retry_ceiling_ms(&p->policy, waits < 6 ? waits : 6));   /* at most 32 x base */
     }
     if (rc != 0) return -1;
     json_decref(*start);
