@@ -6,7 +6,7 @@ BUILD   ?= build
 CC      ?= cc
 OPT     ?= -O2 -g
 SAN     ?=
-PKGS     = lua5.4 libcurl libcrypto jansson zlib
+PKGS     = lua5.4 libcurl libcrypto jansson zlib expat
 
 CFLAGS  += -std=c11 -D_XOPEN_SOURCE=700 -Wall -Wextra -Werror -pthread $(OPT) $(SAN) \
            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
