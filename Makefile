@@ -17,7 +17,7 @@ LIB_SRC  = $(filter-out src/main.c,$(wildcard src/*.c))
 LIB_OBJ  = $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o)
 TEST_SRC = $(wildcard tests/test_*.c)
 TEST_BIN = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
-TOOLS    = $(BUILD)/tools/faultproxy
+TOOLS    = $(BUILD)/tools/faultproxy $(BUILD)/tools/credserver
 
 .PHONY: all deps test unit tools demo bench install uninstall clean asan tsan valgrind fuzz
 
@@ -38,6 +38,10 @@ $(BUILD)/tests/%: tests/%.c $(BUILD)/libddbrun.a $(wildcard tests/*.h) | $(BUILD
 # Test helpers the specs start (not cmocka suites, so not named test_*).
 $(BUILD)/tools/faultproxy: tests/tools/faultproxy.c | $(BUILD)/tools
 	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) -lz
+
+# The credentials stand-in checks SigV4 with the project's own signer.
+$(BUILD)/tools/credserver: tests/tools/credserver.c $(BUILD)/obj/sigv4.o | $(BUILD)/tools
+	$(CC) $(CFLAGS) -Isrc -o $@ $< $(BUILD)/obj/sigv4.o $(LDFLAGS) $(LDLIBS)
 
 $(BUILD)/obj $(BUILD)/tests $(BUILD)/tools:
 	mkdir -p $@
