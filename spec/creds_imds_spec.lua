@@ -5,7 +5,7 @@ local cs = require("credserver")
 
 local function imds_env(server, extra)
   local env = cs.env(server, { AWS_EC2_METADATA_DISABLED = false, AWS_EC2_METADATA_SERVICE_ENDPOINT = server.endpoint })
-  for k, v in pairs(extra or {}) do env[k] = v end
+  for k, v in pairs(extra or {}) do env[k] = v ~= false and v or nil end
   return env
 end
 

@@ -37,13 +37,14 @@ function M.start(args)
   assert(port, "credserver did not start: " .. line)
   local server = { port = tonumber(port), pid = tonumber(pid), dir = dir, endpoint = "http://127.0.0.1:" .. port }
   function server.stats() return parse_stats(helper.read_file(stats_file)) end
-  function server.log() return helper.read_file(log_file) or "" end
+  function server.log() return server.final_log or helper.read_file(log_file) or "" end
   function server.stop()
     if server.stopped then return server.final end
     server.stopped = true
     os.execute("kill " .. server.pid .. " 2>/dev/null")
     p:close()
     server.final = server.stats()
+    server.final_log = server.log()
     os.execute("rm -rf " .. helper.shell_quote(dir))
     return server.final
   end
