@@ -19,7 +19,7 @@ TEST_SRC = $(wildcard tests/test_*.c)
 TEST_BIN = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 TOOLS    = $(BUILD)/tools/faultproxy $(BUILD)/tools/credserver
 
-.PHONY: all deps test unit tools demo bench install uninstall clean asan tsan valgrind fuzz
+.PHONY: all deps test unit tools demo bench install uninstall clean asan tsan valgrind fuzz creds-soak
 
 all: $(BUILD)/ddbrun
 
@@ -108,6 +108,15 @@ demo: deps
 bench: deps
 	$(MAKE) all
 	@scripts/bench.sh $(BUILD)/ddbrun
+
+# Credential refresh under load for CREDS_SOAK_SECONDS (20) with CREDS_EXPIRY (4) s
+# credentials: spec/creds_refresh_spec.lua's first case, long (not in `make test`).
+CREDS_SOAK_SECONDS ?= 20
+CREDS_EXPIRY ?= 4
+creds-soak: deps
+	$(MAKE) all unit
+	@DDBRUN_CREDS_SOAK_SECONDS=$(CREDS_SOAK_SECONDS) DDBRUN_CREDS_EXPIRY=$(CREDS_EXPIRY) \
+	  tests/run.sh $(BUILD) spec/creds_refresh_spec.lua
 
 asan:
 	$(MAKE) BUILD=build/asan OPT="-O1 -g -fno-omit-frame-pointer" \
