@@ -65,12 +65,13 @@ static int imds_token(const creds_env *e, imds_session *s, char *err, size_t err
     } else if ((resp.status == 403 || resp.status == 404 || resp.status == 405) &&
                !creds_env_true(e, "AWS_EC2_METADATA_V1_DISABLED")) {
         s->token_header[0] = '\0';
+    } else if (resp.status == 200) {
+        snprintf(err, errlen, "session token: the answer is not a token");
+        rc = -1;
     } else {
-        snprintf(err, errlen, "session token: %s", resp.status == 200 ? "the answer is not a token"
-                 : "HTTP error");
-        if (resp.status != 200)
-            snprintf(err, errlen, "session token: HTTP %ld%s", resp.status,
-                     creds_env_true(e, "AWS_EC2_METADATA_V1_DISABLED") ? " (IMDSv1 is disabled by AWS_EC2_METADATA_V1_DISABLED)" : "");
+        int refused = resp.status == 403 || resp.status == 404 || resp.status == 405;
+        snprintf(err, errlen, "session token: HTTP %ld%s", resp.status,
+                 refused ? " (IMDSv1 is disabled by AWS_EC2_METADATA_V1_DISABLED)" : "");
         rc = -1;
     }
     creds_http_response_free(&resp);
