@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <curl/curl.h>
+
 #include "aws_profile.h"
 #include "container_creds.h"
 #include "creds.h"
@@ -254,6 +256,7 @@ static void cache_single_flight(void **state)
 
 int main(void)
 {
+    curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(endpoints_in_every_partition),
         cmocka_unit_test(times),
