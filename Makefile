@@ -54,7 +54,7 @@ $(BUILD)/obj $(BUILD)/tests $(BUILD)/tools:
 # tests/fuzz/regressions/NAME/ for test_fuzz_regressions.
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= response marshal dotenv sigv4
+FUZZ_TARGETS ?= response marshal dotenv sigv4 sts
 FUZZ_ARGS    ?=
 FUZZ_SAN      = -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_CFLAGS   = -std=c11 -D_XOPEN_SOURCE=700 -Wall -Wextra -Werror -pthread -g -O1 $(FUZZ_SAN) \
