@@ -237,8 +237,11 @@ int main(int argc, char **argv)
         curl_global_cleanup();
         return EXIT_FAILURE;
     }
+    runtime_host host = { 0 };
+    runtime_set_host(L, &host);
     int status = run(L, argc, argv, &o);
-    if (status == EXIT_SUCCESS && bind_processor_interrupted(L)) status = 130;   /* as a shell reports Ctrl-C */
+    if (status == EXIT_SUCCESS && host.exit_status != 0)
+        status = host.exit_status;   /* as a shell reports the signal that stopped the run */
     lua_close(L);
     curl_global_cleanup();
     return status;
