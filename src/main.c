@@ -60,7 +60,10 @@ static int parse_options(int argc, char **argv, options *o)
     for (i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (a[0] != '-' || strcmp(a, "-") == 0) break;
-        if (strcmp(a, "--") == 0) { i++; break; }
+        if (strcmp(a, "--") == 0) {
+            i++;
+            break;
+        }
         if (strcmp(a, "-v") == 0) o->version = 1;
         else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) o->help = 1;
         else if (strcmp(a, "--no-env") == 0) o->no_env = 1;

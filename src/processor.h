@@ -1,8 +1,11 @@
-/* The record processor: one producer thread pages the "Processed = 0" GSI into
- * a bounded queue; max_workers threads take records from it, run the caller's
- * callback, and mark each record processed with a conditional update. No Lua
- * here: the callback is a function pointer with per-worker data (the Lua
- * binding gives every worker its own lua_State). */
+/* The record processor (the engine): one producer thread pages the
+ * "Processed = 0" GSI into a bounded queue; max_workers threads take records
+ * from it, run the caller's callback, and mark each record processed with a
+ * conditional update. No Lua here: the callback is a function pointer with
+ * per-worker data (the Lua binding gives every worker its own lua_State).
+ * No terminal and no signals either: the host stops a run with
+ * processor_request_stop (from a signal watcher, a callback, a lease
+ * keeper...) and draws progress from the progress hook or snapshots. */
 #ifndef DDBRUN_PROCESSOR_H
 #define DDBRUN_PROCESSOR_H
 
