@@ -503,11 +503,12 @@ describe("ddb.processor across processes", function()
     assert.are.equal("callback", s.errors[1].kind)
     assert.are.equal(3, s.errors[1].count)
     assert.is_true(s.errors[1].message == "declined" or s.errors[1].message:find(": bad record %d+$") ~= nil, s.errors[1].message)
-    -- the option says the same; a run with nothing to do exits 0 by the idiom
+    -- the option says the same; the failed records stay unprocessed, so they fail again
     local _, err2, rc2 = wait_for(spawn({ RECORDS_TABLE = name, SUMMARY_OPTION = "json" }, script), 60)
-    local again = cjson.decode(assert(err2:match("^(%b{})\n$"), err2))
-    assert.are.equal(0, rc2, err2)
-    assert.are.equal(0, again.processed + again.failed)
+    local again = cjson.decode((assert(err2:match("^(%b{})\n$"), err2)))
+    assert.are.equal(1, rc2, err2)
+    assert.are.equal(0, again.processed)
+    assert.are.equal(3, again.failed)
   end)
 
   it("PROCESSOR_PROGRESS=log prints plain progress lines, never redrawing", function()

@@ -46,6 +46,7 @@ typedef struct bind_worker_state {
     long timeout_ms;
     struct timespec deadline;
     int timed_out;
+    int called_exit;           /* this worker's callback called os.exit */
 } bind_worker_state;
 
 struct bind_workers {
@@ -184,6 +185,7 @@ static int bind_processor_worker_exit(lua_State *L)
         code = lua_toboolean(L, 1) ? EXIT_SUCCESS : EXIT_FAILURE;
     else
         code = (int)luaL_optinteger(L, 1, EXIT_SUCCESS);
+    w->called_exit = 1;
     int none = -1;
     if (atomic_compare_exchange_strong(&w->ws->exit_code, &none, code))
         atomic_store(&w->ws->exit_close, lua_toboolean(L, 2));
@@ -378,9 +380,10 @@ static processor_callback_result bind_processor_run_in_worker(void *data, int wo
     lua_State *L = w->L;
     if (atomic_load(&w->ws->exit_code) >= 0)
         return PROCESSOR_CALLBACK_ABANDONED;   /* a callback called os.exit: run nothing more */
+    w->called_exit = 0;
     int status = bind_processor_call(w, item);
     processor_callback_result r = PROCESSOR_CALLBACK_OK;
-    if (atomic_load(&w->ws->exit_code) >= 0) {
+    if (w->called_exit) {
         r = PROCESSOR_CALLBACK_ABANDONED;
     } else if (w->timed_out) {
         /* even if the callback caught the timeout error and returned */
