@@ -334,25 +334,25 @@ describe("ddb.processor across processes", function()
     helper.wait_until(function() return (helper.read_file(p.err) or ""):find(text, 1, true) end, 60, "'" .. text .. "'")
   end
 
-  it("three processes with leases on 10,000 records run each callback exactly once", function()
+  it("three processes with leases on 4,000 records run each callback exactly once", function()
     local name, counter = records_table(), counter_table()
-    load(name, 10000)
+    load(name, 4000)
     local env = { RECORDS_TABLE = name, COUNTER_TABLE = counter, LEASE_MS = "60000", WORKERS = "4" }
     local procs = { spawn(env), spawn(env), spawn(env) }
     local total_processed, total_skipped = 0, 0
     for _, p in ipairs(procs) do
-      local out, err = wait_for(p, 240)
+      local out, err = wait_for(p, 900)   -- a deadline for a hang, generous for a sanitizer build on a busy box
       local processed, skipped, errs = out:match("RESULT (%d+) (%d+) (%d+)")
       assert.is_not_nil(processed, out .. err)
       assert.are.equal("0", errs, out)
       total_processed, total_skipped = total_processed + tonumber(processed), total_skipped + tonumber(skipped)
     end
-    assert.are.equal(10000, total_processed)
+    assert.are.equal(4000, total_processed)
     local c = counts(counter)
-    assert.are.equal(10000, size(c))
+    assert.are.equal(4000, size(c))
     for key, calls in pairs(c) do assert.are.equal(1, calls, key) end
     local processed, unprocessed = states(name)
-    assert.are.equal(10000, size(processed))
+    assert.are.equal(4000, size(processed))
     assert.are.equal(0, size(unprocessed))
     for _, item in pairs(processed) do assert.is_nil(item.LeaseOwner) end
   end)
