@@ -46,10 +46,12 @@ static double throttle_take(double *tokens, double *last, double rate, double ca
 int throttle_bucket_init(throttle_bucket *b, double rate)
 {
     memset(b, 0, sizeof *b);
+    if (pthread_mutex_init(&b->lock, NULL) != 0)
+        return -1;
     b->rate = rate;
     b->tokens = 1;
     b->last_s = throttle_now_s();
-    return pthread_mutex_init(&b->lock, NULL) == 0 ? 0 : -1;
+    return 0;
 }
 
 void throttle_bucket_destroy(throttle_bucket *b)

@@ -2,7 +2,7 @@
  *
  *   faultproxy silent [--stats FILE] [--seconds N]
  *   faultproxy proxy --upstream PORT [--rate R] [--faults LIST] [--seed S]
- *                    [--delay-ms MS] [--max-faults N] [--after N] [--stats FILE] [--seconds N]
+ *                    [--delay-ms MS] [--max-faults N] [--after N] [--only OP] [--stats FILE] [--seconds N]
  *                    [--throttle-rate RPS]
  *
  * Listens on 127.0.0.1 (a free port), prints "PORT <port> PID <pid>", serves
@@ -11,7 +11,9 @@
  * never answers. `proxy` forwards each request to 127.0.0.1:PORT over one
  * kept-alive upstream connection per client connection, and with probability
  * R answers it with a fault from LIST instead (see FP_KIND_NAMES); at most N
- * faults in all with --max-faults, none in the first N requests with --after.
+ * faults in all with --max-faults, none in the first N requests with --after,
+ * and only to operation OP ("Query": X-Amz-Target DynamoDB_20120810.Query)
+ * with --only (the stats count those requests as "only_requests").
  * Throttle mode (--throttle-rate RPS): as DynamoDB does, a token bucket of RPS
  * requests per second (bursts of RPS/10) over all connections; a request
  * beyond it is answered ThrottlingException naming the table (and index) of
@@ -71,6 +73,7 @@ typedef struct fp_options {
     long max_faults;              /* -1: no limit */
     long after;                   /* requests served before any fault */
     const char *stats_path;
+    const char *only;             /* NULL: faults for every operation */
     long seconds;
     long throttle_rate;           /* requests/s beyond which to throttle; 0: off */
 } fp_options;
@@ -93,7 +96,7 @@ typedef struct fp_server {
     int active;                   /* connection threads still running (under lock) */
     uint64_t connections;         /* accepted so far (acceptor thread only) */
     atomic_long injected[FP_KINDS];
-    atomic_long faults, requests, forwarded, upstream_errors, chunked;
+    atomic_long faults, requests, forwarded, upstream_errors, chunked, only_requests;
     fp_throttle throttle;
 } fp_server;
 
@@ -470,12 +473,29 @@ static uint64_t fp_random(uint64_t *state)
 /* The fault for request number n (from 1, over all connections), or -1 for
  * none. It always draws twice, so a connection's sequence of draws depends
  * only on the seed. */
-static int fp_pick_fault(fp_conn *c, long n)
+/* True when the request of len bytes at the start of c->in may get a fault:
+ * there is no --only, or its X-Amz-Target names that operation. */
+static int fp_eligible(fp_conn *c, size_t len)
+{
+    const char *only = c->s->o.only;
+    if (!only) return 1;
+    const char *v;
+    size_t vlen;
+    if (!fp_header(c->in.data, len, "X-Amz-Target", &v, &vlen)) return 0;
+    const char *dot = memchr(v, '.', vlen);
+    if (!dot) return 0;
+    size_t op_len = vlen - (size_t)(dot + 1 - v);
+    if (op_len != strlen(only) || strncmp(dot + 1, only, op_len) != 0) return 0;
+    atomic_fetch_add(&c->s->only_requests, 1);
+    return 1;
+}
+
+static int fp_pick_fault(fp_conn *c, long n, int eligible)
 {
     const fp_options *o = &c->s->o;
     double r = (double)(fp_random(&c->rng) >> 11) / 9007199254740992.0;   /* [0, 1) */
     int kind = o->kinds[fp_random(&c->rng) % (uint64_t)o->kind_count];
-    if (r >= o->rate || n <= o->after) return -1;
+    if (r >= o->rate || n <= o->after || !eligible) return -1;
     if (o->max_faults >= 0 && atomic_fetch_add(&c->s->faults, 1) >= o->max_faults) return -1;
     atomic_fetch_add(&c->s->injected[kind], 1);
     return kind;
@@ -559,7 +579,7 @@ static int fp_handle(fp_conn *c, size_t len, long n)
 {
     if (c->s->o.throttle_rate > 0 && !fp_throttle_take(&c->s->throttle, c->s->o.throttle_rate))
         return fp_send_throttled(c, len);
-    int kind = fp_pick_fault(c, n);
+    int kind = fp_pick_fault(c, n, fp_eligible(c, len));
     switch (kind) {
     case FP_THROTTLE: return fp_send_synthetic(c, 400, "Bad Request", FP_JSON, FP_THROTTLE_BODY, 1);
     case FP_THROTTLING: return fp_send_synthetic(c, 400, "Bad Request", FP_JSON, FP_THROTTLING_BODY, 1);
@@ -659,7 +679,7 @@ static int fp_usage(const char *what, const char *arg)
     fprintf(stderr, "faultproxy: %s%s%s\n"
             "usage: faultproxy silent [--stats FILE] [--seconds N]\n"
             "       faultproxy proxy --upstream PORT [--rate R] [--faults LIST] [--seed S] [--delay-ms MS]\n"
-            "                        [--max-faults N] [--after N] [--stats FILE] [--seconds N]\n"
+            "                        [--max-faults N] [--after N] [--only OP] [--stats FILE] [--seconds N]\n"
             "                        [--throttle-rate RPS]\n"
             "faults: throttle,throttling,500,503html,reset-before,reset-after,delay,truncate,crc,badjson\n",
             what, arg ? " " : "", arg ? arg : "");
@@ -724,6 +744,8 @@ static int fp_parse_option(const char *name, const char *v, fp_options *o)
         if (fp_parse_long(v, 0, 1000000000, &o->max_faults) != 0) return fp_usage("bad --max-faults", v);
     } else if (strcmp(name, "--throttle-rate") == 0) {
         if (fp_parse_long(v, 1, 1000000, &o->throttle_rate) != 0) return fp_usage("bad --throttle-rate", v);
+    } else if (strcmp(name, "--only") == 0) {
+        o->only = v;
     } else if (strcmp(name, "--after") == 0) {
         if (fp_parse_long(v, 0, 1000000000, &o->after) != 0) return fp_usage("bad --after", v);
     } else {
@@ -805,8 +827,9 @@ static int fp_write_stats(const fp_server *s)
     }
     for (int k = 0; k < FP_KINDS; k++) fprintf(f, "%s %ld\n", FP_KIND_NAMES[k], atomic_load(&s->injected[k]));
     fprintf(f, "throttled %ld\n", atomic_load(&s->throttle.throttled));
-    fprintf(f, "requests %ld\nforwarded %ld\nupstream_errors %ld\nchunked %ld\nconnections %llu\n",
-            atomic_load(&s->requests), atomic_load(&s->forwarded), atomic_load(&s->upstream_errors),
+    fprintf(f, "requests %ld\nonly_requests %ld\nforwarded %ld\nupstream_errors %ld\nchunked %ld\nconnections %llu\n",
+            atomic_load(&s->requests), atomic_load(&s->only_requests), atomic_load(&s->forwarded),
+            atomic_load(&s->upstream_errors),
             atomic_load(&s->chunked), (unsigned long long)s->connections);
     return fclose(f) == 0 ? 0 : 1;
 }
