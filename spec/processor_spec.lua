@@ -224,7 +224,8 @@ describe("ddb.processor", function()
     local function run_through_proxy(max_retries, max_faults, callback)
       local name = records_table()
       load(name, 30)
-      local proxy = helper.start_tool(string.format("proxy --upstream %d --seconds 120 --only Query --faults 500 --rate 1 --after 1%s",
+      -- --after 2: the DescribeTable that reads the layout, and the first page
+      local proxy = helper.start_tool(string.format("proxy --upstream %d --seconds 120 --only Query --faults 500 --rate 1 --after 2%s",
         upstream_port, max_faults and (" --max-faults " .. max_faults) or ""))
       local p = processor(name, { client = ddb.client { endpoint = proxy.endpoint }, max_workers = 1, page_size = 10,
                                   max_retries = max_retries, backoff_base_ms = 1, backoff_cap_ms = 5 })
