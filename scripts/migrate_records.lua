@@ -227,8 +227,15 @@ end
 local function current_index(t)
   local g = find_index(t, names.records_index)
   if g then return g end
-  local s = sharded_indexes(t)
-  if s[opts.shards] then return s[opts.shards] end
+  -- a migrated table: the one ACTIVE sharded index, as the Record model finds it
+  local found
+  for _, g in pairs(sharded_indexes(t)) do
+    if g.IndexStatus == "ACTIVE" then
+      if found then found = nil break end
+      found = g
+    end
+  end
+  if found then return found end
   error(string.format("table %s has no index %s (set RECORDS_INDEX)", names.records, names.records_index), 0)
 end
 
@@ -238,6 +245,12 @@ local function migrate()
   if old.KeySchema[2] and old.KeySchema[2].AttributeName == tables.shard_attribute(opts.shards) then
     say("table %s already reads index %s with %d shards: nothing to do", names.records, old.IndexName, opts.shards)
     return
+  end
+  if old.IndexName ~= names.records_index then
+    -- a second ACTIVE sharded index would leave processes unable to tell which to read
+    error(string.format("table %s reads index %s, found under another name than RECORDS_INDEX (%s): "
+      .. "set RECORDS_INDEX=%s for every process before sharding it again", names.records, old.IndexName,
+      names.records_index, old.IndexName), 0)
   end
   local target = sharded_indexes(t)[opts.shards]
   local name = target and target.IndexName or opts.new_index or (old.IndexName .. "_sharded" .. opts.shards)
