@@ -1,0 +1,357 @@
+/* The interactive prompt. Lines come from GNU readline's callback interface
+ * inside a pselect loop, so that Ctrl-C at the prompt is a plain event
+ * (SIGINT stays blocked except while waiting for a key or running Lua). */
+#include "repl.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/select.h>
+#include <unistd.h>
+
+#include <lauxlib.h>
+#include <readline/history.h>
+#include <readline/readline.h>
+
+#include "config.h"
+#include "runtime.h"
+
+#define REPL_PROMPT          "ddb> "
+#define REPL_PROMPT_MORE     "...> "
+#define REPL_HISTORY_FILE    ".ddbrun_history"
+#define REPL_HISTORY_LINES   1000
+#define REPL_MIN_SECRET_LEN  8      /* shorter values ("local") are not real secrets */
+#define REPL_SHOW_KEY        "ddbrun.repl.show"
+
+typedef struct repl_session {
+    lua_State *L;
+    const char *progname;
+    char history_path[PATH_MAX];        /* "" = no history file ($HOME unset) */
+    ddb_config secrets;                 /* secret_key and session_token: never saved */
+    sigset_t prompt_mask;               /* the mask while waiting for a key: SIGINT open */
+    char *line;                         /* readline's last line (owned), NULL at end of input */
+    int line_ready;
+    volatile sig_atomic_t interrupted;  /* Ctrl-C at the prompt */
+    volatile sig_atomic_t running;      /* Lua code is running: Ctrl-C stops it */
+} repl_session;
+
+/* The session of the running prompt. Static because neither a signal handler
+ * nor readline's line callback can be given a pointer; set and cleared by
+ * repl_run only. */
+static repl_session *volatile repl_active;
+
+static void repl_stop_hook(lua_State *L, lua_Debug *ar)
+{
+    (void)ar;
+    lua_sethook(L, NULL, 0, 0);
+    luaL_error(L, "interrupted!");
+}
+
+/* lua_sethook is the one Lua call that is safe in a signal handler. */
+static void repl_on_sigint(int sig)
+{
+    repl_session *s = repl_active;
+    if (!s) return;
+    if (s->running) {
+        signal(sig, SIG_DFL);   /* a second Ctrl-C ends ddbrun, as in lua5.4 */
+        lua_sethook(s->L, repl_stop_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+    } else {
+        s->interrupted = 1;
+    }
+}
+
+static void repl_arm_sigint(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = repl_on_sigint;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);   /* no SA_RESTART: pselect must return */
+}
+
+static void repl_on_line(char *line)
+{
+    repl_session *s = repl_active;
+    s->line = line;
+    s->line_ready = 1;
+    rl_callback_handler_remove();   /* no prompt while the line is evaluated */
+}
+
+static void repl_clear_line(void)
+{
+    rl_free_line_state();
+    rl_callback_sigcleanup();
+    rl_replace_line("", 0);
+    rl_callback_handler_remove();
+    fputs("\n", stdout);
+    fflush(stdout);
+}
+
+/* Reads one line with prompt. Returns 1 with s->line set (NULL at end of
+ * input), or 0 when Ctrl-C cleared the line. */
+static int repl_read_line(repl_session *s, const char *prompt)
+{
+    s->line = NULL;
+    s->line_ready = 0;
+    s->interrupted = 0;
+    rl_callback_handler_install(prompt, repl_on_line);
+    while (!s->line_ready) {
+        fd_set in;
+        FD_ZERO(&in);
+        FD_SET(STDIN_FILENO, &in);
+        int n = pselect(STDIN_FILENO + 1, &in, NULL, NULL, NULL, &s->prompt_mask);
+        if (n < 0 && errno == EINTR && s->interrupted) {
+            repl_clear_line();
+            return 0;
+        }
+        if (n < 0 && errno != EINTR) {
+            rl_callback_handler_remove();
+            return 1;   /* stdin is gone: end of input */
+        }
+        if (n > 0) rl_callback_read_char();
+    }
+    return 1;
+}
+
+/* --- history --- */
+
+static int repl_contains(const char *line, const char *secret)
+{
+    return strlen(secret) >= REPL_MIN_SECRET_LEN && strstr(line, secret) != NULL;
+}
+
+/* Lines holding a configured secret, or typing one in as a client option. */
+static int repl_has_secret(const repl_session *s, const char *line)
+{
+    static const char *const names[] = { "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN" };
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        const char *v = getenv(names[i]);
+        if (v && repl_contains(line, v)) return 1;
+    }
+    return repl_contains(line, s->secrets.secret_key) || repl_contains(line, s->secrets.session_token) ||
+           strstr(line, "secret_access_key") || strstr(line, "session_token");
+}
+
+static void repl_history_open(repl_session *s)
+{
+    const char *home = getenv("HOME");
+    using_history();
+    stifle_history(REPL_HISTORY_LINES);
+    if (!home || !*home ||
+        snprintf(s->history_path, sizeof s->history_path, "%s/%s", home, REPL_HISTORY_FILE) >=
+            (int)sizeof s->history_path) {
+        s->history_path[0] = '\0';
+        return;
+    }
+    int fd = open(s->history_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        fprintf(stderr, "%s: history not kept: cannot open %s: %s\n", s->progname, s->history_path,
+                strerror(errno));
+        s->history_path[0] = '\0';
+        return;
+    }
+    close(fd);
+    read_history(s->history_path);
+}
+
+static void repl_history_add(repl_session *s, const char *text)
+{
+    if (!*text || repl_has_secret(s, text)) return;
+    add_history(text);
+    if (s->history_path[0]) append_history(1, s->history_path);
+}
+
+/* --- reading a statement --- */
+
+/* The "<eof>" at the end of a syntax error means the chunk is unfinished. */
+static int repl_incomplete(lua_State *L, int status)
+{
+    static const char mark[] = "<eof>";
+    size_t len;
+    const char *msg = lua_tolstring(L, -1, &len);
+    return status == LUA_ERRSYNTAX && msg && len >= sizeof mark - 1 &&
+           strcmp(msg + len - (sizeof mark - 1), mark) == 0;
+}
+
+/* Pushes the line as a string and frees readline's copy. */
+static void repl_push_line(repl_session *s)
+{
+    lua_pushstring(s->L, s->line);
+    free(s->line);
+    s->line = NULL;
+}
+
+/* With the code so far on the stack, loads it, reading more lines while it
+ * is unfinished. Returns the load status (the function or the message
+ * replaces the code), or -1 when Ctrl-C or the end of input abandoned it. */
+static int repl_load_statement(repl_session *s)
+{
+    lua_State *L = s->L;
+    for (;;) {
+        size_t len;
+        const char *code = lua_tolstring(L, -1, &len);
+        int status = luaL_loadbuffer(L, code, len, "=stdin");
+        if (!repl_incomplete(L, status)) {
+            repl_history_add(s, lua_tostring(L, -2));
+            lua_remove(L, -2);
+            return status;
+        }
+        lua_pop(L, 1);
+        if (!repl_read_line(s, REPL_PROMPT_MORE) || !s->line) {
+            lua_pop(L, 1);
+            return -1;
+        }
+        lua_pushliteral(L, "\n");
+        repl_push_line(s);
+        lua_concat(L, 3);
+    }
+}
+
+/* Reads a statement and leaves its function on the stack. Returns 1, 0 at
+ * end of input, or -1 (nothing pushed) after Ctrl-C or a syntax error. */
+static int repl_read_statement(repl_session *s)
+{
+    lua_State *L = s->L;
+    if (!repl_read_line(s, REPL_PROMPT)) return -1;
+    if (!s->line) return 0;
+    const char *text = s->line[0] == '=' ? s->line + 1 : s->line;
+    const char *expr = lua_pushfstring(L, "return %s;", text);
+    if (luaL_loadbuffer(L, expr, strlen(expr), "=stdin") == LUA_OK) {
+        lua_remove(L, -2);
+        repl_history_add(s, s->line);
+        free(s->line);
+        s->line = NULL;
+        return 1;
+    }
+    lua_pop(L, 2);
+    repl_push_line(s);
+    int status = repl_load_statement(s);
+    if (status == LUA_OK) return 1;
+    if (status > 0) {
+        fprintf(stderr, "%s: %s\n", s->progname, lua_tostring(L, -1));
+        lua_pop(L, 1);
+    }
+    return -1;
+}
+
+/* --- evaluating --- */
+
+static void repl_report(repl_session *s, int status)
+{
+    if (status == LUA_OK) return;
+    fprintf(stderr, "%s: %s\n", s->progname, lua_tostring(s->L, -1));
+    fflush(stderr);
+    lua_pop(s->L, 1);
+}
+
+/* Calls the function on top of the stack with Ctrl-C able to stop it, then
+ * shows its results through ddb.repl.show. */
+static void repl_evaluate(repl_session *s)
+{
+    lua_State *L = s->L;
+    sigset_t sigint;
+    sigemptyset(&sigint);
+    sigaddset(&sigint, SIGINT);
+    int base = lua_gettop(L);
+    lua_pushcfunction(L, runtime_traceback);
+    lua_insert(L, base);
+    repl_arm_sigint();
+    s->running = 1;
+    sigprocmask(SIG_UNBLOCK, &sigint, NULL);
+    int status = lua_pcall(L, 0, LUA_MULTRET, base);
+    sigprocmask(SIG_BLOCK, &sigint, NULL);
+    s->running = 0;
+    repl_arm_sigint();
+    if (lua_gethook(L) == repl_stop_hook) lua_sethook(L, NULL, 0, 0);
+    if (status == LUA_OK && lua_gettop(L) > base) {
+        lua_getfield(L, LUA_REGISTRYINDEX, REPL_SHOW_KEY);
+        lua_insert(L, base + 1);
+        status = lua_pcall(L, lua_gettop(L) - base - 1, 0, base);
+    }
+    repl_report(s, status);
+    lua_settop(L, base - 1);
+}
+
+/* --- the session --- */
+
+/* require("ddb.repl"): installs the globals and keeps its show(). */
+static int repl_setup(lua_State *L)
+{
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "ddb.repl");
+    lua_call(L, 1, 1);
+    lua_getfield(L, -1, "install");
+    lua_pushglobaltable(L);
+    lua_call(L, 1, 0);
+    lua_getfield(L, -1, "show");
+    lua_setfield(L, LUA_REGISTRYINDEX, REPL_SHOW_KEY);
+    return 0;
+}
+
+/* The loop, run in protected mode so a memory error ends it cleanly. */
+static int repl_loop(lua_State *L)
+{
+    repl_session *s = lua_touserdata(L, 1);
+    lua_settop(L, 0);
+    for (;;) {
+        int got = repl_read_statement(s);
+        if (got == 0) break;
+        if (got > 0) repl_evaluate(s);
+    }
+    fputs("\n", stdout);
+    return 0;
+}
+
+int repl_run(lua_State *L, const char *progname)
+{
+    repl_session s;
+    memset(&s, 0, sizeof s);
+    s.L = L;
+    s.progname = progname;
+    char err[256];
+    if (config_from_env(&s.secrets, err, sizeof err) != 0) config_clear(&s.secrets);
+
+    lua_pushcfunction(L, runtime_traceback);
+    lua_pushcfunction(L, repl_setup);
+    int status = lua_pcall(L, 0, 0, -2);
+    if (status != LUA_OK) {
+        fprintf(stderr, "%s: cannot start the prompt: %s\n", progname, lua_tostring(L, -1));
+        lua_pop(L, 2);
+        config_clear(&s.secrets);
+        return EXIT_FAILURE;
+    }
+
+    rl_readline_name = "ddbrun";
+    rl_catch_signals = 0;
+    repl_history_open(&s);
+
+    sigset_t sigint, old_mask;
+    struct sigaction old_action;
+    sigemptyset(&sigint);
+    sigaddset(&sigint, SIGINT);
+    sigprocmask(SIG_BLOCK, &sigint, &old_mask);
+    s.prompt_mask = old_mask;
+    sigdelset(&s.prompt_mask, SIGINT);
+    sigaction(SIGINT, NULL, &old_action);
+    repl_active = &s;
+    repl_arm_sigint();
+
+    lua_pushcfunction(L, repl_loop);
+    lua_pushlightuserdata(L, &s);
+    status = lua_pcall(L, 1, 0, -3);
+    repl_report(&s, status);
+    lua_pop(L, 1);
+
+    free(s.line);
+    if (s.history_path[0]) history_truncate_file(s.history_path, REPL_HISTORY_LINES);
+    rl_callback_handler_remove();
+    repl_active = NULL;
+    sigaction(SIGINT, &old_action, NULL);
+    sigprocmask(SIG_SETMASK, &old_mask, NULL);
+    config_clear(&s.secrets);
+    return status == LUA_OK ? EXIT_SUCCESS : EXIT_FAILURE;
+}
