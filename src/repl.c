@@ -17,6 +17,7 @@
 #include <readline/history.h>
 #include <readline/readline.h>
 
+#include "bind.h"
 #include "config.h"
 #include "runtime.h"
 
@@ -240,6 +241,22 @@ static int repl_read_statement(repl_session *s)
 
 /* --- evaluating --- */
 
+/* A ddb.Error already says what failed and where (operation, endpoint,
+ * request id): at the prompt it prints alone. Anything else gets the
+ * traceback, as in lua5.4. */
+static int repl_message(lua_State *L)
+{
+    if (lua_type(L, 1) == LUA_TTABLE && lua_getmetatable(L, 1)) {
+        luaL_getmetatable(L, BIND_ERROR_MT);
+        if (lua_rawequal(L, -1, -2)) {
+            luaL_tolstring(L, 1, NULL);
+            return 1;
+        }
+        lua_pop(L, 2);
+    }
+    return runtime_traceback(L);
+}
+
 static void repl_report(repl_session *s, int status)
 {
     if (status == LUA_OK) return;
@@ -257,7 +274,7 @@ static void repl_evaluate(repl_session *s)
     sigemptyset(&sigint);
     sigaddset(&sigint, SIGINT);
     int base = lua_gettop(L);
-    lua_pushcfunction(L, runtime_traceback);
+    lua_pushcfunction(L, repl_message);
     lua_insert(L, base);
     repl_arm_sigint();
     s->running = 1;
