@@ -65,8 +65,8 @@ local function table_text(t, depth, seen)
   if mt == SET then return set_text(t) end
   if mt == NUMBER then return "ddb.number(" .. quote(t.value) .. ")" end
   if mt == BINARY then return tostring(t) end
-  if next(t) == nil then return mt == LIST and "ddb.list{}" or mt == MAP and "ddb.map{}" or "{}" end
   if mt and mt ~= LIST and mt ~= MAP and mt.__tostring then return tostring(t) end
+  if next(t) == nil then return mt == LIST and "ddb.list{}" or mt == MAP and "ddb.map{}" or "{}" end
   if seen[t] then return "<cycle>" end
   if depth >= pretty.max_depth then return "{...}" end
   seen[t] = true
