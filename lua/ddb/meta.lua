@@ -158,7 +158,8 @@ function Processor:process_all(callback) end
 function Processor:options() end
 
 ---Every attribute of the record's item.
----@class ddb.ProcessorRecord: ddb.Item
+---@class ddb.ProcessorRecord
+---@field [string] any
 ---@field AccountId string
 ---@field RunTime string     ISO-8601 UTC, "2026-02-17T12:00:00Z"
 ---@field Processed integer  0 while it is being processed
