@@ -1,6 +1,7 @@
 /* The interactive prompt. Lines come from GNU readline's callback interface
- * inside a pselect loop, so that Ctrl-C at the prompt is a plain event
- * (SIGINT stays blocked except while waiting for a key or running Lua). */
+ * inside a poll loop that also watches a signalfd, so Ctrl-C at the prompt is
+ * a plain event, not a signal handler. SIGINT stays blocked except while Lua
+ * runs; then a handler stops the Lua code as lua5.4 does. */
 #include "repl.h"
 
 #include <errno.h>
@@ -10,7 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/select.h>
+#include <poll.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <lauxlib.h>
@@ -33,11 +35,9 @@ typedef struct repl_session {
     const char *progname;
     char history_path[PATH_MAX];        /* "" = no history file ($HOME unset) */
     ddb_config secrets;                 /* secret_key and session_token: never saved */
-    sigset_t prompt_mask;               /* the mask while waiting for a key: SIGINT open */
+    int sigint_fd;                      /* signalfd: readable after Ctrl-C at the prompt */
     char *line;                         /* readline's last line (owned), NULL at end of input */
     int line_ready;
-    volatile sig_atomic_t interrupted;  /* Ctrl-C at the prompt */
-    volatile sig_atomic_t running;      /* Lua code is running: Ctrl-C stops it */
 } repl_session;
 
 /* The session of the running prompt. Static because neither a signal handler
@@ -52,17 +52,13 @@ static void repl_stop_hook(lua_State *L, lua_Debug *ar)
     luaL_error(L, "interrupted!");
 }
 
-/* lua_sethook is the one Lua call that is safe in a signal handler. */
+/* Installed only while Lua runs. lua_sethook is the one Lua call that is
+ * safe in a signal handler. */
 static void repl_on_sigint(int sig)
 {
     repl_session *s = repl_active;
-    if (!s) return;
-    if (s->running) {
-        signal(sig, SIG_DFL);   /* a second Ctrl-C ends ddbrun, as in lua5.4 */
-        lua_sethook(s->L, repl_stop_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
-    } else {
-        s->interrupted = 1;
-    }
+    signal(sig, SIG_DFL);   /* a second Ctrl-C ends ddbrun, as in lua5.4 */
+    if (s) lua_sethook(s->L, repl_stop_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
 }
 
 static void repl_arm_sigint(void)
@@ -71,7 +67,16 @@ static void repl_arm_sigint(void)
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = repl_on_sigint;
     sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);   /* no SA_RESTART: pselect must return */
+    sigaction(SIGINT, &sa, NULL);
+}
+
+/* Consumes the pending Ctrl-Cs; returns how many there were. */
+static int repl_take_sigint(repl_session *s)
+{
+    struct signalfd_siginfo info;
+    int n = 0;
+    while (read(s->sigint_fd, &info, sizeof info) == (ssize_t)sizeof info) n++;
+    return n;
 }
 
 static void repl_on_line(char *line)
@@ -98,22 +103,20 @@ static int repl_read_line(repl_session *s, const char *prompt)
 {
     s->line = NULL;
     s->line_ready = 0;
-    s->interrupted = 0;
     rl_callback_handler_install(prompt, repl_on_line);
     while (!s->line_ready) {
-        fd_set in;
-        FD_ZERO(&in);
-        FD_SET(STDIN_FILENO, &in);
-        int n = pselect(STDIN_FILENO + 1, &in, NULL, NULL, NULL, &s->prompt_mask);
-        if (n < 0 && errno == EINTR && s->interrupted) {
+        struct pollfd fds[2] = { { STDIN_FILENO, POLLIN, 0 }, { s->sigint_fd, POLLIN, 0 } };
+        int n = poll(fds, 2, -1);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            rl_callback_handler_remove();
+            return 1;   /* cannot wait for input: as at the end of input */
+        }
+        if (fds[1].revents && repl_take_sigint(s) > 0) {
             repl_clear_line();
             return 0;
         }
-        if (n < 0 && errno != EINTR) {
-            rl_callback_handler_remove();
-            return 1;   /* stdin is gone: end of input */
-        }
-        if (n > 0) rl_callback_read_char();
+        if (fds[0].revents) rl_callback_read_char();
     }
     return 1;
 }
@@ -277,12 +280,9 @@ static void repl_evaluate(repl_session *s)
     lua_pushcfunction(L, repl_message);
     lua_insert(L, base);
     repl_arm_sigint();
-    s->running = 1;
     sigprocmask(SIG_UNBLOCK, &sigint, NULL);
     int status = lua_pcall(L, 0, LUA_MULTRET, base);
     sigprocmask(SIG_BLOCK, &sigint, NULL);
-    s->running = 0;
-    repl_arm_sigint();
     if (lua_gethook(L) == repl_stop_hook) lua_sethook(L, NULL, 0, 0);
     if (status == LUA_OK && lua_gettop(L) > base) {
         lua_getfield(L, LUA_REGISTRYINDEX, REPL_SHOW_KEY);
@@ -323,12 +323,46 @@ static int repl_loop(lua_State *L)
     return 0;
 }
 
+/* Runs the loop with SIGINT blocked and read through a signalfd; restores
+ * the signal mask and disposition after. Returns the loop's status. */
+static int repl_run_session(repl_session *s)
+{
+    lua_State *L = s->L;
+    sigset_t sigint, old_mask;
+    struct sigaction old_action;
+    sigemptyset(&sigint);
+    sigaddset(&sigint, SIGINT);
+    sigprocmask(SIG_BLOCK, &sigint, &old_mask);
+    sigaction(SIGINT, NULL, &old_action);
+    int status = LUA_ERRERR;
+    s->sigint_fd = signalfd(-1, &sigint, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (s->sigint_fd < 0) {
+        fprintf(stderr, "%s: cannot start the prompt: signalfd: %s\n", s->progname, strerror(errno));
+        goto done;
+    }
+    repl_active = s;
+    lua_pushcfunction(L, runtime_traceback);
+    lua_pushcfunction(L, repl_loop);
+    lua_pushlightuserdata(L, s);
+    status = lua_pcall(L, 1, 0, -3);
+    repl_report(s, status);
+    lua_pop(L, 1);
+    rl_callback_handler_remove();
+    repl_active = NULL;
+    close(s->sigint_fd);
+done:
+    sigaction(SIGINT, &old_action, NULL);
+    sigprocmask(SIG_SETMASK, &old_mask, NULL);
+    return status;
+}
+
 int repl_run(lua_State *L, const char *progname)
 {
     repl_session s;
     memset(&s, 0, sizeof s);
     s.L = L;
     s.progname = progname;
+    s.sigint_fd = -1;
     char err[256];
     if (config_from_env(&s.secrets, err, sizeof err) != 0) config_clear(&s.secrets);
 
@@ -337,38 +371,17 @@ int repl_run(lua_State *L, const char *progname)
     int status = lua_pcall(L, 0, 0, -2);
     if (status != LUA_OK) {
         fprintf(stderr, "%s: cannot start the prompt: %s\n", progname, lua_tostring(L, -1));
-        lua_pop(L, 2);
-        config_clear(&s.secrets);
-        return EXIT_FAILURE;
+        lua_pop(L, 1);
     }
-
-    rl_readline_name = "ddbrun";
-    rl_catch_signals = 0;
-    repl_history_open(&s);
-
-    sigset_t sigint, old_mask;
-    struct sigaction old_action;
-    sigemptyset(&sigint);
-    sigaddset(&sigint, SIGINT);
-    sigprocmask(SIG_BLOCK, &sigint, &old_mask);
-    s.prompt_mask = old_mask;
-    sigdelset(&s.prompt_mask, SIGINT);
-    sigaction(SIGINT, NULL, &old_action);
-    repl_active = &s;
-    repl_arm_sigint();
-
-    lua_pushcfunction(L, repl_loop);
-    lua_pushlightuserdata(L, &s);
-    status = lua_pcall(L, 1, 0, -3);
-    repl_report(&s, status);
     lua_pop(L, 1);
-
-    free(s.line);
-    if (s.history_path[0]) history_truncate_file(s.history_path, REPL_HISTORY_LINES);
-    rl_callback_handler_remove();
-    repl_active = NULL;
-    sigaction(SIGINT, &old_action, NULL);
-    sigprocmask(SIG_SETMASK, &old_mask, NULL);
+    if (status == LUA_OK) {
+        rl_readline_name = "ddbrun";
+        rl_catch_signals = 0;
+        repl_history_open(&s);
+        status = repl_run_session(&s);
+        free(s.line);
+        if (s.history_path[0]) history_truncate_file(s.history_path, REPL_HISTORY_LINES);
+    }
     config_clear(&s.secrets);
     return status == LUA_OK ? EXIT_SUCCESS : EXIT_FAILURE;
 }
