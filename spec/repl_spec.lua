@@ -122,7 +122,11 @@ describe("ddbrun interactive prompt", function()
     t.start("--no-env")   -- no script on a terminal: the prompt
     t.wait("ddb> ")
 
-    t.type("this would not compile", "C-c")
+    -- Ctrl-C flushes the terminal's input queue: each one waits until what
+    -- came before it has reached ddbrun.
+    t.type("this would not compile")
+    t.wait("ddb> this would not compile")
+    t.type("", "C-c")
     t.wait("ddb> ", 2)
     t.line("=6 * 7")
     t.wait("42")
@@ -130,7 +134,8 @@ describe("ddbrun interactive prompt", function()
     -- A job calling DynamoDB in a loop. (A loop of pure Lua stops the same
     -- way, except under ThreadSanitizer, which holds signal handlers back
     -- until the next call it intercepts.)
-    t.line("for i = 1, math.huge do client:list_tables{} end")
+    t.line('print(("loop"):upper()) for i = 1, math.huge do client:list_tables{} end')
+    t.wait("LOOP")
     t.type("", "C-c")
     t.wait("interrupted!")
     t.line('=("still"):upper()')
@@ -146,6 +151,6 @@ describe("ddbrun interactive prompt", function()
     local out = sh("stat -c %a " .. helper.shell_quote(t.home .. "/.ddbrun_history"))
     assert.are.equal("600\n", out)
     local history = helper.read_file(t.home .. "/.ddbrun_history")
-    assert.are.equal('=6 * 7\nfor i = 1, math.huge do client:list_tables{} end\n=("still"):upper()\n=#s\n', history)
+    assert.are.equal('=6 * 7\nprint(("loop"):upper()) for i = 1, math.huge do client:list_tables{} end\n=("still"):upper()\n=#s\n', history)
   end)
 end)
