@@ -41,9 +41,9 @@ local function tmux_session()
 
   function t.line(text) t.type(text, "Enter") end
 
-  function t.start(args)
-    local cmd = string.format("cd %s && HOME=%s %s %s; echo \"ddbrun exited $?\"; exec cat",
-      helper.shell_quote(t.dir), helper.shell_quote(t.home), helper.shell_quote(helper.ddbrun), args)
+  function t.start(args, env)
+    local cmd = string.format("cd %s && HOME=%s %s %s %s; echo \"ddbrun exited $?\"; exec cat",
+      helper.shell_quote(t.dir), helper.shell_quote(t.home), env or "", helper.shell_quote(helper.ddbrun), args)
     local out, ok = sh(string.format("%s new-session -d -s ddbrun -x 120 -y 50 %s", tmux, helper.shell_quote(cmd)))
     assert(ok, out)
   end
@@ -119,7 +119,9 @@ describe("ddbrun interactive prompt", function()
   end)
 
   it("clears the line on Ctrl-C, stops a running call on Ctrl-C, keeps history without secrets", function()
-    t.start("--no-env")   -- no script on a terminal: the prompt
+    local credentials = t.dir .. "/credentials"
+    helper.write_file(credentials, "[other]\naws_access_key_id = AKIDOTHER\naws_secret_access_key = profilesecret0123\n")
+    t.start("--no-env", "AWS_SHARED_CREDENTIALS_FILE=" .. helper.shell_quote(credentials))   -- no script: the prompt
     t.wait("ddb> ")
 
     -- Ctrl-C flushes the terminal's input queue: each one waits until what
@@ -143,14 +145,16 @@ describe("ddbrun interactive prompt", function()
 
     local secret = os.getenv("AWS_SECRET_ACCESS_KEY")
     t.line(string.format("s = %q", secret))
-    t.line("=#s")
-    t.wait(tostring(#secret))
+    t.line('p = "profilesecret0123"')
+    t.line('c = ddb.client{secret_access_key = "typed in"}')
+    t.line("=#s + #p")
+    t.wait(tostring(#secret + 17))
     t.type("", "C-d")
     t.wait("ddbrun exited 0")
 
     local out = sh("stat -c %a " .. helper.shell_quote(t.home .. "/.ddbrun_history"))
     assert.are.equal("600\n", out)
     local history = helper.read_file(t.home .. "/.ddbrun_history")
-    assert.are.equal('=6 * 7\nprint(("loop"):upper()) for i = 1, math.huge do client:list_tables{} end\n=("still"):upper()\n=#s\n', history)
+    assert.are.equal('=6 * 7\nprint(("loop"):upper()) for i = 1, math.huge do client:list_tables{} end\n=("still"):upper()\n=#s + #p\n', history)
   end)
 end)

@@ -19,8 +19,8 @@
 #include <readline/history.h>
 #include <readline/readline.h>
 
+#include "aws_profile.h"
 #include "bind.h"
-#include "config.h"
 #include "runtime.h"
 
 #define REPL_PROMPT          "ddb> "
@@ -34,7 +34,7 @@ typedef struct repl_session {
     lua_State *L;
     const char *progname;
     char history_path[PATH_MAX];        /* "" = no history file ($HOME unset) */
-    ddb_config secrets;                 /* secret_key and session_token: never saved */
+    aws_profiles profiles;              /* the shared files: their secret keys are never saved */
     int sigint_fd;                      /* signalfd: readable after Ctrl-C at the prompt */
     char *line;                         /* readline's last line (owned), NULL at end of input */
     int line_ready;
@@ -128,7 +128,8 @@ static int repl_contains(const char *line, const char *secret)
     return strlen(secret) >= REPL_MIN_SECRET_LEN && strstr(line, secret) != NULL;
 }
 
-/* Lines holding a configured secret, or typing one in as a client option. */
+/* Lines holding a configured secret (environment, .env or any profile of
+ * the shared files), or typing one in as a client option. */
 static int repl_has_secret(const repl_session *s, const char *line)
 {
     static const char *const names[] = { "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN" };
@@ -136,8 +137,24 @@ static int repl_has_secret(const repl_session *s, const char *line)
         const char *v = getenv(names[i]);
         if (v && repl_contains(line, v)) return 1;
     }
-    return repl_contains(line, s->secrets.secret_key) || repl_contains(line, s->secrets.session_token) ||
-           strstr(line, "secret_access_key") || strstr(line, "session_token");
+    for (size_t i = 0; i < s->profiles.count; i++) {
+        const aws_profile_entry *e = &s->profiles.entries[i];
+        if ((strcmp(e->key, "aws_secret_access_key") == 0 || strcmp(e->key, "aws_session_token") == 0) &&
+            repl_contains(line, e->value))
+            return 1;
+    }
+    return strstr(line, "secret_access_key") || strstr(line, "session_token");
+}
+
+/* Unreadable or malformed files are the client's to report: here they only
+ * mean no profile secrets to leave out. */
+static void repl_load_profiles(repl_session *s)
+{
+    char config_path[1024], credentials_path[1024], err[256];
+    aws_profiles_paths(getenv("AWS_CONFIG_FILE"), getenv("AWS_SHARED_CREDENTIALS_FILE"), getenv("HOME"),
+                       config_path, sizeof config_path, credentials_path, sizeof credentials_path);
+    if (aws_profiles_load(&s->profiles, config_path, credentials_path, err, sizeof err) != 0)
+        memset(&s->profiles, 0, sizeof s->profiles);
 }
 
 static void repl_history_open(repl_session *s)
@@ -363,8 +380,7 @@ int repl_run(lua_State *L, const char *progname)
     s.L = L;
     s.progname = progname;
     s.sigint_fd = -1;
-    char err[256];
-    if (config_from_env(&s.secrets, err, sizeof err) != 0) config_clear(&s.secrets);
+    repl_load_profiles(&s);
 
     lua_pushcfunction(L, runtime_traceback);
     lua_pushcfunction(L, repl_setup);
@@ -382,6 +398,6 @@ int repl_run(lua_State *L, const char *progname)
         free(s.line);
         if (s.history_path[0]) history_truncate_file(s.history_path, REPL_HISTORY_LINES);
     }
-    config_clear(&s.secrets);
+    aws_profiles_free(&s.profiles);
     return status == LUA_OK ? EXIT_SUCCESS : EXIT_FAILURE;
 }
