@@ -399,5 +399,9 @@ int repl_run(lua_State *L, const char *progname)
         if (s.history_path[0]) history_truncate_file(s.history_path, REPL_HISTORY_LINES);
     }
     aws_profiles_free(&s.profiles);
+    /* Leaving the prompt is not a failure, even after a processor run was
+     * stopped at it (the run's summary said so): exit 0, as lua5.4 -i. */
+    runtime_host *host = runtime_host_of(L);
+    if (host) host->exit_status = 0;
     return status == LUA_OK ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -132,8 +132,9 @@ function ddb.records(opts) end
 ---@field lease_ms integer?            claim records first (many processes), 0 = off
 ---@field page_size integer?           GSI page size (500)
 ---@field queue_size integer?
----@field progress boolean|string?     live progress line on stderr
----@field summary boolean|string?      the final summary line
+---@field progress boolean|"log"?      true: a live line on stderr (when a terminal); "log": a plain line per interval
+---@field progress_interval_ms integer? how often progress = "log" prints (10000)
+---@field summary boolean|"json"?      true: one summary line on stderr; "json": one JSON line
 ---@field table string?
 ---@field index string?
 ---@field client ddb.Client?           take endpoint and credentials from this client
@@ -180,12 +181,16 @@ function Processor:options() end
 ---@class ddb.ProcessorStats
 ---@field processed integer
 ---@field failed integer
----@field skipped integer
+---@field skipped integer     marked first by another process
+---@field parked integer
 ---@field workers integer
 ---@field errors_lost integer
 ---@field elapsed_s number
 ---@field records_per_s number
+---@field consumed_wcu number? when the client meters capacity
+---@field consumed_rcu number?
 ---@field interrupted boolean
+---@field stopped "interrupt"|"terminate"|"exit"|"host"|nil why the run stopped early
 
 ---@class ddb.RecordQueryOptions
 ---@field limit integer?   at most this many records (all pages when absent)
