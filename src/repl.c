@@ -42,7 +42,7 @@ typedef struct repl_session {
 
 /* The session of the running prompt. Static because neither a signal handler
  * nor readline's line callback can be given a pointer; set and cleared by
- * repl_run only. */
+ * repl_run_session only. */
 static repl_session *volatile repl_active;
 
 static void repl_stop_hook(lua_State *L, lua_Debug *ar)
