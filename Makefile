@@ -154,7 +154,7 @@ install: all
 	install -m 755 $(BUILD)/ddbrun $(DESTDIR)$(PREFIX)/bin/ddbrun
 	install -m 644 lua/*.lua $(DESTDIR)$(PREFIX)/share/ddbrun/lua/
 	install -m 644 lua/ddb/*.lua $(DESTDIR)$(PREFIX)/share/ddbrun/lua/ddb/
-	install -m 644 scripts/create_tables.lua scripts/*_example.lua $(DESTDIR)$(PREFIX)/share/ddbrun/scripts/
+	install -m 644 scripts/create_tables.lua scripts/migrate_records.lua scripts/*_example.lua $(DESTDIR)$(PREFIX)/share/ddbrun/scripts/
 	install -m 644 ddbrun.1 $(DESTDIR)$(PREFIX)/share/man/man1/ddbrun.1
 
 uninstall:

@@ -229,10 +229,10 @@ local function current_index(t)
   if g then return g end
   -- a migrated table: the one ACTIVE sharded index, as the Record model finds it
   local found
-  for _, g in pairs(sharded_indexes(t)) do
-    if g.IndexStatus == "ACTIVE" then
+  for _, s in pairs(sharded_indexes(t)) do
+    if s.IndexStatus == "ACTIVE" then
       if found then found = nil break end
-      found = g
+      found = s
     end
   end
   if found then return found end

@@ -54,6 +54,7 @@ local ddb = {}
 ---@field retry_base_ms integer?
 ---@field retry_multiplier number?
 ---@field retry_cap_ms integer?
+---@field retry_mode "standard"|"adaptive"?  default: AWS_RETRY_MODE, else "standard" (shared by the whole process)
 
 ---A client for one endpoint and one set of credentials; configured from the
 ---environment (and .env) for what `opts` does not say.
@@ -100,6 +101,14 @@ function ddb.type_of(v) end
 ---@param ms integer
 function ddb.sleep_ms(ms) end
 
+---The shard of a record on a table with n shards: FNV-1a 64 over AccountId,
+---a 0xFF byte and RunTime, modulo n (what writers store in Shard_<n>).
+---@param account_id string
+---@param run_time string
+---@param n integer 1..1024
+---@return integer shard 0..n-1
+function ddb.shard_of(account_id, run_time, n) end
+
 ---Parses .env text (KEY=value lines); raises "FILE:LINE: problem".
 ---@param text string
 ---@param filename string? named in errors
@@ -114,7 +123,8 @@ function ddb.snake_case(name) end
 ---@class ddb.RecordsOptions
 ---@field client ddb.Client?  default: ddb.client()
 ---@field table string?       default: RECORDS_TABLE, else "Records"
----@field index string?       default: RECORDS_INDEX, else "Processed"
+---@field index string?       default: RECORDS_INDEX, else "Processed" (or the table's one sharded index)
+---@field shards integer?      default: RECORDS_SHARDS; when given, the table's layout must have as many
 
 ---The Record model on the Records table (AccountId / RunTime, GSI Processed).
 ---@param opts ddb.RecordsOptions?
@@ -131,6 +141,7 @@ function ddb.records(opts) end
 ---@field timeout_ms integer?          per-record callback timeout, 0 = none
 ---@field lease_ms integer?            claim records first (many processes), 0 = off
 ---@field page_size integer?           GSI page size (500)
+---@field max_requests_per_s integer?  cap on the run's requests per second, 0 = none
 ---@field queue_size integer?
 ---@field progress boolean|"log"?      true: a live line on stderr (when a terminal); "log": a plain line per interval
 ---@field progress_interval_ms integer? how often progress = "log" prints (10000)
@@ -246,7 +257,8 @@ function Records:processed(opts) end
 ---@return fun(): ddb.Item?
 function Records:by_account(account_id, opts) end
 
----@return { table: string, index: string }
+---The layout read from the table: the index queried and, when sharded, the shard count and attribute.
+---@return { table: string, index: string, shards: integer, shard_attribute: string? }
 function Records:info() end
 
 ---@return ddb.Client
@@ -266,7 +278,7 @@ local Client = {}
 ---@return ddb.Response
 function Client:call(operation, request) end
 
----@return { endpoint: string, region: string, max_attempts: integer, connect_timeout_ms: integer, request_timeout_ms: integer }
+---@return { endpoint: string, region: string, max_attempts: integer, connect_timeout_ms: integer, request_timeout_ms: integer, retry_mode: string, retry_quota: integer }
 function Client:info() end
 
 function Client:close() end
