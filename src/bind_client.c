@@ -157,42 +157,6 @@ static void apply_option(lua_State *L, ddb_config *cfg)
 
 static void bind_client_apply_options(lua_State *L, int idx, ddb_config *cfg);
 
-/* --- the process's shared throttles (retry quota, adaptive limiter) --- */
-
-static const char *const THROTTLE_KEYS[] = { "ddbrun.throttle.standard", "ddbrun.throttle.adaptive" };
-
-static int throttle_box_gc(lua_State *L)
-{
-    throttle **box = lua_touserdata(L, 1);
-    throttle_free(*box);
-    *box = NULL;
-    return 0;
-}
-
-throttle *bind_client_throttle(lua_State *L, throttle_mode mode)
-{
-    if (lua_getfield(L, LUA_REGISTRYINDEX, THROTTLE_KEYS[mode]) != LUA_TNIL) {
-        throttle *t = lua_type(L, -1) == LUA_TLIGHTUSERDATA ? lua_touserdata(L, -1) : *(throttle **)lua_touserdata(L, -1);
-        lua_pop(L, 1);
-        return t;
-    }
-    lua_pop(L, 1);
-    throttle **box = lua_newuserdatauv(L, sizeof *box, 0);
-    *box = NULL;
-    luaL_setmetatable(L, BIND_THROTTLE_MT);
-    if (!(*box = throttle_new(mode))) luaL_error(L, "out of memory");
-    lua_setfield(L, LUA_REGISTRYINDEX, THROTTLE_KEYS[mode]);
-    return *box;
-}
-
-void bind_client_share_throttles(lua_State *from, lua_State *to)
-{
-    for (int mode = THROTTLE_STANDARD; mode <= THROTTLE_ADAPTIVE; mode++) {
-        lua_pushlightuserdata(to, bind_client_throttle(from, (throttle_mode)mode));
-        lua_setfield(to, LUA_REGISTRYINDEX, THROTTLE_KEYS[mode]);
-    }
-}
-
 void bind_client_check_config(lua_State *L, int idx, ddb_config *cfg)
 {
     char err[512];
@@ -380,7 +344,6 @@ static const luaL_Reg module_functions[] = {
 void bind_client_register(lua_State *L)
 {
     bind_gc_metatable(L, JSON_BOX_MT, json_box_gc);
-    bind_gc_metatable(L, BIND_THROTTLE_MT, throttle_box_gc);
 
     luaL_newmetatable(L, BIND_ERROR_MT);
     lua_pushcfunction(L, error_tostring);
