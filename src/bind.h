@@ -11,6 +11,12 @@
 /* Opens the native module; preloaded as "ddb.core" in every state. */
 int luaopen_ddb_core(lua_State *L);
 
+/* Pushes a table with the value constructors null, set, binary, number, list,
+ * map, is_null and type_of (what marshal_value would write: "S", "N", ...,
+ * or nil and the reason it cannot be stored), after giving the value types'
+ * metatables their methods. ddb.number raises on bad syntax. (bind_values.c) */
+void bind_values_open(lua_State *L);
+
 #define BIND_CLIENT_MT "ddb.Client"
 #define BIND_ERROR_MT  "ddb.Error"
 

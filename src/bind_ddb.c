@@ -38,7 +38,7 @@ void bind_copy_name(lua_State *L, const char *who, const char *field, char *dst,
 
 int luaopen_ddb_core(lua_State *L)
 {
-    marshal_open(L);             /* null, set, binary, number, list, map, ... */
+    bind_values_open(L);         /* null, set, binary, number, list, map, ... */
     bind_client_register(L);      /* client, Client, Error, parse_env, sleep_ms */
     bind_records_register(L);     /* records, Records */
     bind_processor_register(L);   /* processor, Processor */
