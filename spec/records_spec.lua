@@ -124,11 +124,30 @@ describe("ddb.records", function()
     assert.truthy(err:find("from 'June' is not an ISO-8601", 1, true))
   end)
 
-  it("refuses keys with NUL bytes or invalid UTF-8, and over-long bounds", function()
-    local ok, err = pcall(records.get_item, records, "ACC\0X", "2026-01-01T00:00:00Z")
-    assert.is_false(ok)
-    assert.truthy(err:find("AccountId contains a NUL byte", 1, true), err)
-    ok, err = pcall(records.query_by_account, records, "\255")
+  -- issue 9.1: a C string would cut "ACC\0X" to "ACC" and address another record
+  it("keys with a NUL byte work end to end: put, get, mark, query and the processor", function()
+    local T = "2026-01-01T00:00:00Z"
+    local keys = { "ACC", "ACC\0X", "B", "B\0" }
+    for _, k in ipairs(keys) do records:put_item { AccountId = k, RunTime = T, Tag = k } end
+    for _, k in ipairs(keys) do assert.are.equal(k, records:get_item(k, T).Tag) end
+    assert.are.equal(1, #records:query_by_account("ACC\0X"))
+    local errors, stats = ddb.processor { client = client, table = name, index = "Processed", max_workers = 2,
+                                          progress = false, summary = false }:process_all(function() end)
+    assert.are.same({}, errors)
+    assert.are.equal(4, stats.processed)
+    assert.are.equal(0, stats.skipped)
+    for _, k in ipairs(keys) do assert.are.equal(1, records:get_item(k, T).Processed, k) end
+    records:put_item { AccountId = "C\0", RunTime = T }
+    records:put_item { AccountId = "C", RunTime = T }
+    assert.is_true(records:mark_as_processed("C\0", T))
+    assert.are.equal(0, records:get_item("C", T).Processed)
+    records:delete_item("C\0", T)
+    assert.is_nil(records:get_item("C\0", T))
+    assert.is_table(records:get_item("C", T))
+  end)
+
+  it("refuses keys with invalid UTF-8, and over-long bounds", function()
+    local ok, err = pcall(records.query_by_account, records, "\255")
     assert.is_false(ok)
     assert.truthy(err:find("AccountId is not valid UTF-8", 1, true), err)
     ok, err = pcall(records.query_by_account, records, "A", { from = "2026-01-01T00:00:00." .. string.rep("0", 5000) .. "Z" })

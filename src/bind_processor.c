@@ -41,35 +41,20 @@ typedef struct workers {
 
 /* --- options --- */
 
-static void apply_option(lua_State *L, bind_processor *p)
+/* The options that are not in the processor's table: the Records table and
+ * index, and a client whose endpoint and credentials to use. */
+static int bind_processor_option(lua_State *L, const char *key, void *ud)
 {
-    if (lua_type(L, -2) != LUA_TSTRING) luaL_error(L, "ddb.processor: option names must be strings");
-    const char *key = lua_tostring(L, -2);
-    char label[96], err[160];
-    snprintf(label, sizeof label, "ddb.processor: option '%.40s'", key);
-    int ok;
-    lua_Integer v = lua_tointegerx(L, -1, &ok);
-    /* a non-integer is pushed out of every range, so it gets the same message */
-    int set = processor_option_set(&p->o, key, ok && v >= LONG_MIN && v <= LONG_MAX ? (long)v : LONG_MIN,
-                                   label, err, sizeof err);
-    if (set < 0) luaL_error(L, "%s", err);
-    if (set > 0) return;
-    if (strcmp(key, "backoff_multiplier") == 0) {
-        lua_Number m = lua_tonumber(L, -1);
-        if (!(m >= 1 && m <= 10)) luaL_error(L, "ddb.processor: option 'backoff_multiplier' must be a number from 1 to 10");
-        p->o.backoff_multiplier = m;
-    } else if (strcmp(key, "progress") == 0 || strcmp(key, "summary") == 0) {
-        if (!lua_isboolean(L, -1)) luaL_error(L, "ddb.processor: option '%s' must be true or false", key);
-        *(key[0] == 'p' ? &p->o.progress : &p->o.summary) = lua_toboolean(L, -1);
-    } else if (strcmp(key, "table") == 0) {
+    bind_processor *p = ud;
+    if (strcmp(key, "table") == 0)
         bind_copy_name(L, "ddb.processor", key, p->o.table.table, sizeof p->o.table.table);
-    } else if (strcmp(key, "index") == 0) {
+    else if (strcmp(key, "index") == 0)
         bind_copy_name(L, "ddb.processor", key, p->o.table.index, sizeof p->o.table.index);
-    } else if (strcmp(key, "client") == 0) {
+    else if (strcmp(key, "client") == 0)
         p->cfg = *ddb_client_config(bind_client_check(L, -1));
-    } else {
-        luaL_error(L, "ddb.processor: unknown option '%s'", key);
-    }
+    else
+        return 0;
+    return 1;
 }
 
 static int processor_gc(lua_State *L)
@@ -89,9 +74,12 @@ static int processor_new(lua_State *L)
     luaL_setmetatable(L, BIND_PROCESSOR_MT);
     char err[512];
     if (processor_options_from_env(&p->o, err, sizeof err) != 0) return luaL_error(L, "ddb.processor: %s", err);
-    bind_client_check_config(L, 0, &p->cfg);
-    if (has_opts)
-        for (lua_pushnil(L); lua_next(L, 1); lua_pop(L, 1)) apply_option(L, p);
+    bind_config_resolve(L, 0, &p->cfg);
+    if (has_opts) {
+        size_t count;
+        const option_spec *table = processor_option_table(&count);
+        bind_apply_options(L, 1, "ddb.processor", table, count, &p->o, bind_processor_option, p);
+    }
     if (config_check(&p->cfg, err, sizeof err) != 0) return luaL_error(L, "ddb.processor: %s", err);
     return 1;
 }
@@ -341,7 +329,7 @@ static int processor_process_all(lua_State *L)
         lua_pushboolean(L, 1);
         lua_setfield(L, LUA_REGISTRYINDEX, INTERRUPTED_KEY);
     }
-    if (rc != 0) return bind_client_raise(L, &err);
+    if (rc != 0) return bind_raise_error(L, &err);
     push_errors(L, result);
     push_stats(L, result, p->o.max_workers);
     return 2;

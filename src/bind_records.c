@@ -51,7 +51,7 @@ static int records_new(lua_State *L)
     if (lua_isnil(L, -1)) {
         lua_pop(L, 1);
         ddb_config cfg;
-        bind_client_check_config(L, 0, &cfg);
+        bind_config_resolve(L, 0, &cfg);
         bind_client_new(L, &cfg);
         config_clear(&cfg);
     }
@@ -60,22 +60,22 @@ static int records_new(lua_State *L)
     return 1;
 }
 
-/* A key string: C strings cut at NUL, so one inside would address another record. */
-static const char *check_key_string(lua_State *L, int idx, const char *field)
+/* A key string: any valid UTF-8, U+0000 included (it has a length). */
+static const char *check_key_string(lua_State *L, int idx, const char *field, size_t *len)
 {
-    size_t len;
-    const char *s = luaL_checklstring(L, idx, &len);
-    if (strlen(s) != len) luaL_error(L, "%s contains a NUL byte", field);
-    if (!marshal_utf8_valid(s, len)) luaL_error(L, "%s is not valid UTF-8", field);
+    const char *s = luaL_checklstring(L, idx, len);
+    if (!marshal_utf8_valid(s, *len))
+        luaL_error(L, "%s is not valid UTF-8", field);
     return s;
 }
 
-static void check_key(lua_State *L, int first, const char **acct, const char **rt)
+static void check_key(lua_State *L, int first, record_key *key)
 {
-    *acct = check_key_string(L, first, "AccountId");
-    *rt = check_key_string(L, first + 1, "RunTime");
     char err[256];
-    if (record_validate_key(*acct, *rt, err, sizeof err) != 0) luaL_error(L, "%s", err);
+    key->account_id = check_key_string(L, first, "AccountId", &key->account_id_len);
+    key->run_time = check_key_string(L, first + 1, "RunTime", &key->run_time_len);
+    if (record_validate_key(key, err, sizeof err) != 0)
+        luaL_error(L, "%s", err);
 }
 
 /* Marshals the item at 2, defaulting Processed to 0. Returns a new reference. */
@@ -104,7 +104,7 @@ static int records_put_item(lua_State *L)
     ddb_error err;
     int rc = record_put(c, &r->table, item, &err);
     json_decref(item);
-    if (rc != 0) return bind_client_raise(L, &err);
+    if (rc != 0) return bind_raise_error(L, &err);
     return 0;
 }
 
@@ -112,11 +112,11 @@ static int records_get_item(lua_State *L)
 {
     ddb_client *c;
     bind_records *r = check_records(L, &c);
-    const char *acct, *rt;
-    check_key(L, 2, &acct, &rt);
+    record_key key;
+    check_key(L, 2, &key);
     json_t **item = bind_json_box(L);
     ddb_error err;
-    if (record_get(c, &r->table, acct, rt, item, &err) != 0) return bind_client_raise(L, &err);
+    if (record_get(c, &r->table, &key, item, &err) != 0) return bind_raise_error(L, &err);
     if (!*item) return 0;
     marshal_push_item(L, *item);
     bind_json_box_release(L, -2);
@@ -127,10 +127,10 @@ static int records_delete_item(lua_State *L)
 {
     ddb_client *c;
     bind_records *r = check_records(L, &c);
-    const char *acct, *rt;
-    check_key(L, 2, &acct, &rt);
+    record_key key;
+    check_key(L, 2, &key);
     ddb_error err;
-    if (record_delete(c, &r->table, acct, rt, &err) != 0) return bind_client_raise(L, &err);
+    if (record_delete(c, &r->table, &key, &err) != 0) return bind_raise_error(L, &err);
     return 0;
 }
 
@@ -138,11 +138,11 @@ static int records_mark_as_processed(lua_State *L)
 {
     ddb_client *c;
     bind_records *r = check_records(L, &c);
-    const char *acct, *rt;
-    check_key(L, 2, &acct, &rt);
+    record_key key;
+    check_key(L, 2, &key);
     ddb_error err;
-    record_mark_result m = record_mark_processed(c, &r->table, acct, rt, NULL, NULL, &err);
-    if (m == RECORD_FAILED) return bind_client_raise(L, &err);
+    record_mark_result m = record_mark_processed(c, &r->table, &key, NULL, NULL, &err);
+    if (m == RECORD_FAILED) return bind_raise_error(L, &err);
     lua_pushboolean(L, m == RECORD_MARKED);
     return 1;
 }
@@ -184,15 +184,28 @@ static const char *opt_time(lua_State *L, int opts, const char *field, char *dst
     return v ? dst : NULL;
 }
 
-/* Pushes a cursor for the query; opts is the options table index or 0. */
-static cursor *push_cursor(lua_State *L, record_query_kind kind, const char *acct, int opts)
+static void copy_account(lua_State *L, int idx, cursor *k)
+{
+    size_t len;
+    const char *acct = check_key_string(L, idx, "AccountId", &len);
+    if (len == 0 || len > RECORD_MAX_PARTITION_KEY)
+        luaL_error(L, "AccountId must be a non-empty string of at most %d bytes", RECORD_MAX_PARTITION_KEY);
+    memcpy(k->account_id, acct, len);
+    k->q.account_id = k->account_id;
+    k->q.account_id_len = len;
+}
+
+/* Pushes a cursor for the query; acct and opts are the stack indexes of the
+ * AccountId and the options table, or 0. */
+static cursor *push_cursor(lua_State *L, record_query_kind kind, int acct, int opts)
 {
     cursor *k = lua_newuserdatauv(L, sizeof *k, 0);
     memset(k, 0, sizeof *k);
     luaL_setmetatable(L, BIND_CURSOR_MT);
     k->q.kind = kind;
     k->remaining = -1;
-    if (acct) k->q.account_id = strcpy(k->account_id, acct);
+    if (acct)
+        copy_account(L, acct, k);
     k->q.from = opt_time(L, opts, "from", k->from);
     k->q.to = opt_time(L, opts, "to", k->to);
     if (opts) {
@@ -226,7 +239,7 @@ static int cursor_next(lua_State *L, cursor *k, ddb_client *c, const record_tabl
         ddb_error err;
         int rc = record_query_page(c, t, &k->q, start, &k->items, &k->last_key, &err);
         json_decref(start);
-        if (rc != 0) return bind_client_raise(L, &err);
+        if (rc != 0) return bind_raise_error(L, &err);
     }
     return 0;
 }
@@ -246,7 +259,8 @@ static int iterator_step(lua_State *L)
     return iterate(L);
 }
 
-static int push_iterator(lua_State *L, record_query_kind kind, const char *acct, int opts)
+/* acct: the stack index of the AccountId for RECORD_QUERY_ACCOUNT, else 0. */
+static int push_iterator(lua_State *L, record_query_kind kind, int acct, int opts)
 {
     lua_pushvalue(L, 1);
     push_cursor(L, kind, acct, opts);
@@ -254,46 +268,57 @@ static int push_iterator(lua_State *L, record_query_kind kind, const char *acct,
     return 1;
 }
 
-static int collect_list(lua_State *L, record_query_kind kind, const char *acct, int opts)
+static int collect_list(lua_State *L, record_query_kind kind, int acct, int opts)
 {
     ddb_client *c;
     bind_records *r = check_records(L, &c);
     cursor *k = push_cursor(L, kind, acct, opts);
     int cursor_idx = lua_gettop(L);
     lua_newtable(L);
-    for (lua_Integer n = 1; cursor_next(L, k, c, &r->table) == 1; n++) lua_rawseti(L, -2, n);
+    for (lua_Integer n = 1; cursor_next(L, k, c, &r->table) == 1; n++)
+        lua_rawseti(L, -2, n);
     lua_remove(L, cursor_idx);
     return 1;
 }
 
 static int opts_index(lua_State *L, int idx)
 {
-    if (lua_isnoneornil(L, idx)) return 0;
+    if (lua_isnoneornil(L, idx))
+        return 0;
     luaL_checktype(L, idx, LUA_TTABLE);
     return idx;
 }
 
-static int records_query_unprocessed(lua_State *L) { return collect_list(L, RECORD_QUERY_UNPROCESSED, NULL, opts_index(L, 2)); }
-static int records_query_processed(lua_State *L) { return collect_list(L, RECORD_QUERY_PROCESSED, NULL, opts_index(L, 2)); }
-static int records_unprocessed(lua_State *L) { return push_iterator(L, RECORD_QUERY_UNPROCESSED, NULL, opts_index(L, 2)); }
-static int records_processed(lua_State *L) { return push_iterator(L, RECORD_QUERY_PROCESSED, NULL, opts_index(L, 2)); }
-
-static const char *check_account(lua_State *L, int idx)
+static int records_query_unprocessed(lua_State *L)
 {
-    const char *acct = check_key_string(L, idx, "AccountId");
-    if (!*acct || strlen(acct) > RECORD_MAX_PARTITION_KEY)
-        luaL_error(L, "AccountId must be a non-empty string of at most %d bytes", RECORD_MAX_PARTITION_KEY);
-    return acct;
+    return collect_list(L, RECORD_QUERY_UNPROCESSED, 0, opts_index(L, 2));
+}
+
+static int records_query_processed(lua_State *L)
+{
+    return collect_list(L, RECORD_QUERY_PROCESSED, 0, opts_index(L, 2));
+}
+
+static int records_unprocessed(lua_State *L)
+{
+    return push_iterator(L, RECORD_QUERY_UNPROCESSED, 0, opts_index(L, 2));
+}
+
+static int records_processed(lua_State *L)
+{
+    return push_iterator(L, RECORD_QUERY_PROCESSED, 0, opts_index(L, 2));
 }
 
 static int records_query_by_account(lua_State *L)
 {
-    return collect_list(L, RECORD_QUERY_ACCOUNT, check_account(L, 2), opts_index(L, 3));
+    luaL_checkstring(L, 2);
+    return collect_list(L, RECORD_QUERY_ACCOUNT, 2, opts_index(L, 3));
 }
 
 static int records_by_account(lua_State *L)
 {
-    return push_iterator(L, RECORD_QUERY_ACCOUNT, check_account(L, 2), opts_index(L, 3));
+    luaL_checkstring(L, 2);
+    return push_iterator(L, RECORD_QUERY_ACCOUNT, 2, opts_index(L, 3));
 }
 
 static int records_info(lua_State *L)

@@ -213,14 +213,17 @@ static int send_once(ddb_client *c, const char *op, const char *body, size_t bod
         ddb_error_set(err, herr.code, retry_is_retryable(herr.code, 0), "%s", herr.message);
         return -1;
     }
-    if (!checksum_ok(&r)) {
+    /* the status comes first: a 4xx is a refusal even when its body is damaged */
+    int checksum = checksum_ok(&r);
+    if (r.status != 200 && checksum) {
+        error_from_response(c, &r, err);
+        err->uncertain = r.maybe_resent;
+        return -1;
+    }
+    if (!checksum) {
         ddb_error_set(err, "ChecksumMismatch", 1, "%s: the response does not match its x-amz-crc32 checksum",
                       c->cfg.endpoint);
         err->status = r.status;
-        return -1;
-    }
-    if (r.status != 200) {
-        error_from_response(c, &r, err);
         err->uncertain = r.maybe_resent;
         return -1;
     }
@@ -237,9 +240,12 @@ static int send_once(ddb_client *c, const char *op, const char *body, size_t bod
     return 0;
 }
 
-/* Whether the server may have applied a request that failed this way. */
+/* Whether the server may have applied a request that failed this way. A 4xx
+ * answer, damaged or not, says it refused the request. */
 static int outcome_unknown(const ddb_error *err)
 {
+    if (err->status >= 400 && err->status < 500)
+        return 0;
     return err->status >= 500 || strcmp(err->code, "ConnectionReset") == 0 ||
            strcmp(err->code, "TimeoutError") == 0 || strcmp(err->code, "InvalidResponse") == 0 ||
            strcmp(err->code, "ChecksumMismatch") == 0;

@@ -1,5 +1,4 @@
 #include "config.h"
-#include "options.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -24,34 +23,6 @@ static int copy_setting(char *dst, size_t size, const char *name, const char *va
         return -1;
     }
     strcpy(dst, value);
-    return 0;
-}
-
-int config_parse_long(const char *name, const char *text, long min, long max, long *out,
-                      char *err, size_t errlen)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(text, &end, 10);
-    if (errno || end == text || *end || v < min || v > max) {
-        snprintf(err, errlen, "%s must be a whole number from %ld to %ld, not '%s'", name, min, max, text);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-static int double_setting(const char *name, double min, double max, double *out, char *err, size_t errlen)
-{
-    const char *v = env(name);
-    if (!v) return 0;
-    char *end;
-    double d = strtod(v, &end);
-    if (end == v || *end || !(d >= min && d <= max)) {
-        snprintf(err, errlen, "%s must be a number from %g to %g, not '%s'", name, min, max, v);
-        return -1;
-    }
-    *out = d;
     return 0;
 }
 
@@ -151,37 +122,51 @@ static int resolve_endpoint(ddb_config *cfg, char *err, size_t errlen)
     return 0;
 }
 
-/* One table for ddb.client{...} and the environment. */
-static const option_spec LONG_OPTIONS[] = {
-    { "connect_timeout_ms", "DDBRUN_CONNECT_TIMEOUT_MS", 1, 600000, CONFIG_DEFAULT_CONNECT_TIMEOUT_MS,
-      offsetof(ddb_config, connect_timeout_ms) },
-    { "request_timeout_ms", "DDBRUN_REQUEST_TIMEOUT_MS", 1, 3600000, CONFIG_DEFAULT_REQUEST_TIMEOUT_MS,
-      offsetof(ddb_config, request_timeout_ms) },
-    { "max_attempts", "AWS_MAX_ATTEMPTS", 1, 100, RETRY_DEFAULT_MAX_ATTEMPTS, offsetof(ddb_config, retry.max_attempts) },
-    { "retry_base_ms", "DDBRUN_RETRY_BASE_MS", 0, 60000, RETRY_DEFAULT_BASE_MS, offsetof(ddb_config, retry.base_ms) },
-    { "retry_cap_ms", "DDBRUN_RETRY_CAP_MS", 0, 600000, RETRY_DEFAULT_CAP_MS, offsetof(ddb_config, retry.cap_ms) },
+/* One table for ddb.client{...} and the environment. Endpoint, region and
+ * keys are found in the environment by the resolution above (several
+ * variables and a file), so their rows name no variable. */
+static const option_spec CONFIG_OPTIONS[] = {
+    OPTION_STRING_SPEC("endpoint", NULL, ddb_config, endpoint),
+    OPTION_STRING_SPEC("region", NULL, ddb_config, region),
+    OPTION_STRING_SPEC("access_key_id", NULL, ddb_config, access_key),
+    OPTION_STRING_SPEC("secret_access_key", NULL, ddb_config, secret_key),
+    OPTION_STRING_SPEC("session_token", NULL, ddb_config, session_token),
+    OPTION_STRING_SPEC("ca_bundle", "AWS_CA_BUNDLE", ddb_config, ca_bundle),
+    OPTION_WHOLE_SPEC("connect_timeout_ms", "DDBRUN_CONNECT_TIMEOUT_MS", ddb_config, connect_timeout_ms,
+                      1, 600000, CONFIG_DEFAULT_CONNECT_TIMEOUT_MS),
+    OPTION_WHOLE_SPEC("request_timeout_ms", "DDBRUN_REQUEST_TIMEOUT_MS", ddb_config, request_timeout_ms,
+                      1, 3600000, CONFIG_DEFAULT_REQUEST_TIMEOUT_MS),
+    OPTION_WHOLE_SPEC("max_attempts", "AWS_MAX_ATTEMPTS", ddb_config, retry.max_attempts,
+                      1, 100, RETRY_DEFAULT_MAX_ATTEMPTS),
+    OPTION_WHOLE_SPEC("retry_base_ms", "DDBRUN_RETRY_BASE_MS", ddb_config, retry.base_ms,
+                      0, 60000, RETRY_DEFAULT_BASE_MS),
+    OPTION_NUMBER_SPEC("retry_multiplier", "DDBRUN_RETRY_MULTIPLIER", ddb_config, retry.multiplier,
+                       1, 10, RETRY_DEFAULT_MULTIPLIER),
+    OPTION_WHOLE_SPEC("retry_cap_ms", "DDBRUN_RETRY_CAP_MS", ddb_config, retry.cap_ms,
+                      0, 600000, RETRY_DEFAULT_CAP_MS),
 };
-#define LONG_OPTION_COUNT (sizeof LONG_OPTIONS / sizeof *LONG_OPTIONS)
 
-int config_option_set(ddb_config *cfg, const char *name, long v, const char *label, char *err, size_t errlen)
+const option_spec *config_options(size_t *count)
 {
-    return options_set(cfg, LONG_OPTIONS, LONG_OPTION_COUNT, name, v, label, err, errlen);
+    *count = sizeof CONFIG_OPTIONS / sizeof *CONFIG_OPTIONS;
+    return CONFIG_OPTIONS;
 }
 
 int config_from_env(ddb_config *cfg, char *err, size_t errlen)
 {
+    size_t count;
+    const option_spec *options = config_options(&count);
     memset(cfg, 0, sizeof *cfg);
     cfg->retry = retry_default_policy();
+    options_defaults(cfg, options, count);
     const char *region = env("AWS_REGION") ? env("AWS_REGION") : env("AWS_DEFAULT_REGION");
-    const char *ca = env("AWS_CA_BUNDLE");
-    if (copy_setting(cfg->region, sizeof cfg->region, "AWS_REGION", region ? region : CONFIG_DEFAULT_REGION, err, errlen) ||
-        resolve_endpoint(cfg, err, errlen) ||
-        (ca && copy_setting(cfg->ca_bundle, sizeof cfg->ca_bundle, "AWS_CA_BUNDLE", ca, err, errlen)) ||
-        options_from_env(cfg, LONG_OPTIONS, LONG_OPTION_COUNT, err, errlen) ||
-        double_setting("DDBRUN_RETRY_MULTIPLIER", 1.0, 10.0, &cfg->retry.multiplier, err, errlen) ||
-        resolve_credentials(cfg, err, errlen))
+    if (copy_setting(cfg->region, sizeof cfg->region, "AWS_REGION", region ? region : CONFIG_DEFAULT_REGION, err, errlen) != 0)
         return -1;
-    return 0;
+    if (resolve_endpoint(cfg, err, errlen) != 0)
+        return -1;
+    if (options_from_env(cfg, options, count, err, errlen) != 0)
+        return -1;
+    return resolve_credentials(cfg, err, errlen);
 }
 
 static int is_printable(const char *s)

@@ -114,6 +114,14 @@ int dotenv_parse(const char *text, size_t len, const char *filename,
         snprintf(err, errlen, "%s: out of memory", filename);
         return -1;
     }
+    int rc = dotenv_parse_in(text, len, filename, buf, fn, ud, err, errlen);
+    free(buf);
+    return rc;
+}
+
+int dotenv_parse_in(const char *text, size_t len, const char *filename, char *buf,
+                    dotenv_fn fn, void *ud, char *err, size_t errlen)
+{
     const char *p = text, *end = text + len;
     int rc = 0;
     for (int lineno = 1; p < end && rc == 0; lineno++) {
@@ -132,7 +140,6 @@ int dotenv_parse(const char *text, size_t len, const char *filename,
         }
         p = eol + 1;
     }
-    free(buf);
     return rc;
 }
 

@@ -17,7 +17,7 @@ struct http_conn {
     char *body;
     size_t len, cap;
     int out_of_memory;
-    int kept_alive;           /* the last transfer left a connection open */
+    int requests_sent;        /* times this transfer wrote the request line and headers */
     http_response *resp;      /* the response being filled by the callbacks */
     char curl_error[CURL_ERROR_SIZE];
     struct curl_slist *headers;      /* kept between requests, rewritten in place */
@@ -83,6 +83,21 @@ static size_t on_header(char *line, size_t size, size_t n, void *ud)
     return len;
 }
 
+/* curl reports each time it wrote the request headers to a socket: more than
+ * once in a transfer means it re-sent the request on a new connection after
+ * the kept-alive one died unanswered. A dead connection that curl noticed and
+ * dropped before writing anything is not counted. */
+static int on_debug(CURL *h, curl_infotype type, char *data, size_t size, void *ud)
+{
+    http_conn *c = ud;
+    (void)h;
+    (void)data;
+    (void)size;
+    if (type == CURLINFO_HEADER_OUT)
+        c->requests_sent++;
+    return 0;
+}
+
 http_conn *http_conn_new(const char *ca_bundle, long connect_timeout_ms, long request_timeout_ms)
 {
     http_conn *c = calloc(1, sizeof *c);
@@ -97,6 +112,9 @@ http_conn *http_conn_new(const char *ca_bundle, long connect_timeout_ms, long re
         || curl_easy_setopt(h, CURLOPT_WRITEDATA, c)
         || curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header)
         || curl_easy_setopt(h, CURLOPT_HEADERDATA, c)
+        || curl_easy_setopt(h, CURLOPT_DEBUGFUNCTION, on_debug)
+        || curl_easy_setopt(h, CURLOPT_DEBUGDATA, c)
+        || curl_easy_setopt(h, CURLOPT_VERBOSE, 1L)
         || curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, connect_timeout_ms)
         || curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, request_timeout_ms)
         || curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L)
@@ -204,6 +222,7 @@ int http_post(http_conn *c, const char *url, const char *const *headers, size_t 
     c->len = 0;
     c->out_of_memory = 0;
     c->curl_error[0] = '\0';
+    c->requests_sent = 0;
     c->resp = resp;
     CURL *h = c->curl;
     curl_easy_setopt(h, CURLOPT_URL, url);
@@ -213,18 +232,10 @@ int http_post(http_conn *c, const char *url, const char *const *headers, size_t 
     CURLcode rc = curl_easy_perform(h);
     c->resp = NULL;
     if (rc != CURLE_OK) {
-        c->kept_alive = 0;
         fail(c, rc, url, err);
         return -1;
     }
-    /* When a kept-alive connection dies before the answer, curl sends the
-     * request again by itself; a new connection here is the only trace. */
-    long connects = 0;
-    curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &connects);
-    resp->maybe_resent = connects > 0 && c->kept_alive;
-    curl_socket_t sock = CURL_SOCKET_BAD;
-    curl_easy_getinfo(h, CURLINFO_ACTIVESOCKET, &sock);
-    c->kept_alive = sock != CURL_SOCKET_BAD;   /* not after "Connection: close" */
+    resp->maybe_resent = c->requests_sent > 1;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
     if (reserve(c, c->len + 1) != 0) {
         fail(c, CURLE_OUT_OF_MEMORY, url, err);

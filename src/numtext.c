@@ -166,6 +166,14 @@ static double numtext_strtod(const char *s)
     return d;
 }
 
+int numtext_to_double(const char *s, double *out)
+{
+    if (!numtext_valid(s, strlen(s)))
+        return -1;
+    *out = numtext_strtod(s);
+    return 0;
+}
+
 /* Every digit of a whole-number double at or past 2^53, when they are at most
  * 38 significant ones. Returns the length written to tmp, or -1. */
 static int numtext_whole(double d, char *tmp, size_t size)
@@ -252,10 +260,8 @@ numtext_kind numtext_classify(const char *s, size_t n, long long *i, double *d)
             *i = iv;
         return NUMTEXT_INTEGER;
     }
-    if (n >= sizeof text)
-        return NUMTEXT_EXACT;
-    memcpy(text, s, n);
-    text[n] = '\0';
+    /* the normalised form is short whatever the text's zeros: 0.DIGITSePOINT */
+    snprintf(text, sizeof text, "%s0.%.*se%lld", m.neg ? "-" : "", m.ndigits, m.digits, m.point);
     dv = numtext_strtod(text);
     len = numtext_format_double(dv, buf, sizeof buf);
     if (len < 0 || numtext_parse(buf, (size_t)len, &f) < 0 || !numtext_equal(&m, &f))

@@ -26,6 +26,10 @@ int numtext_canonical(const char *s, size_t n, char *buf, size_t size);
  * or -1 for NaN/infinity or a too-small buffer. */
 int numtext_format_double(double d, char *buf, size_t size);
 
+/* Reads the NUL-terminated number text s (DynamoDB syntax) as a double.
+ * Returns 0, or -1 when s is not a number. */
+int numtext_to_double(const char *s, double *out);
+
 typedef enum { NUMTEXT_INTEGER, NUMTEXT_FLOAT, NUMTEXT_EXACT, NUMTEXT_INVALID } numtext_kind;
 
 /* How a DynamoDB number's text (n bytes at s) is best held in Lua: INTEGER

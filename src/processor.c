@@ -15,48 +15,45 @@
 
 /* --- options --- */
 
-/* One table for ddb.processor{...} and the PROCESSOR_* variables. */
-static const option_spec INT_OPTIONS[] = {
-    { "max_workers", "PROCESSOR_MAX_WORKERS", 1, 256, 5, offsetof(processor_options, max_workers) },
-    { "max_retries", "PROCESSOR_MAX_RETRIES", 0, 100, 3, offsetof(processor_options, max_retries) },
-    { "backoff_base_ms", "PROCESSOR_BACKOFF_BASE_MS", 0, 600000, 100, offsetof(processor_options, backoff_base_ms) },
-    { "backoff_cap_ms", "PROCESSOR_BACKOFF_CAP_MS", 0, 3600000, 20000, offsetof(processor_options, backoff_cap_ms) },
-    { "callback_retries", "PROCESSOR_CALLBACK_RETRIES", 0, 100, 0, offsetof(processor_options, callback_retries) },
-    { "timeout_ms", "PROCESSOR_TIMEOUT_MS", 0, 86400000, 0, offsetof(processor_options, timeout_ms) },
-    { "lease_ms", "PROCESSOR_LEASE_MS", 0, 86400000, 0, offsetof(processor_options, lease_ms) },
-    { "queue_size", "PROCESSOR_QUEUE_SIZE", 0, 1000000, 0, offsetof(processor_options, queue_size) },
-    { "page_size", "PROCESSOR_PAGE_SIZE", 0, 1000000, PROCESSOR_DEFAULT_PAGE_SIZE, offsetof(processor_options, page_size) },
+/* One table for ddb.processor{...} and the PROCESSOR_* variables (table,
+ * index and client are the binding's: they are shared with ddb.records). */
+static const option_spec PROCESSOR_OPTIONS[] = {
+    OPTION_WHOLE_SPEC("max_workers", "PROCESSOR_MAX_WORKERS", processor_options, max_workers, 1, 256, 5),
+    OPTION_WHOLE_SPEC("max_retries", "PROCESSOR_MAX_RETRIES", processor_options, max_retries, 0, 100, 3),
+    OPTION_WHOLE_SPEC("backoff_base_ms", "PROCESSOR_BACKOFF_BASE_MS", processor_options, backoff_base_ms,
+                      0, 600000, 100),
+    OPTION_NUMBER_SPEC("backoff_multiplier", "PROCESSOR_BACKOFF_MULTIPLIER", processor_options,
+                       backoff_multiplier, 1, 10, 2),
+    OPTION_WHOLE_SPEC("backoff_cap_ms", "PROCESSOR_BACKOFF_CAP_MS", processor_options, backoff_cap_ms,
+                      0, 3600000, 20000),
+    OPTION_WHOLE_SPEC("callback_retries", "PROCESSOR_CALLBACK_RETRIES", processor_options, callback_retries,
+                      0, 100, 0),
+    OPTION_WHOLE_SPEC("timeout_ms", "PROCESSOR_TIMEOUT_MS", processor_options, timeout_ms, 0, 86400000, 0),
+    OPTION_WHOLE_SPEC("lease_ms", "PROCESSOR_LEASE_MS", processor_options, lease_ms, 0, 86400000, 0),
+    OPTION_WHOLE_SPEC("queue_size", "PROCESSOR_QUEUE_SIZE", processor_options, queue_size, 0, 1000000, 0),
+    OPTION_WHOLE_SPEC("page_size", "PROCESSOR_PAGE_SIZE", processor_options, page_size,
+                      0, 1000000, PROCESSOR_DEFAULT_PAGE_SIZE),
+    /* progress defaults to "stderr is a terminal" (set before the variables are read) */
+    OPTION_BOOLEAN_SPEC("progress", "PROCESSOR_PROGRESS", processor_options, progress, 0),
+    OPTION_BOOLEAN_SPEC("summary", "PROCESSOR_SUMMARY", processor_options, summary, 1),
 };
-#define INT_OPTION_COUNT (sizeof INT_OPTIONS / sizeof *INT_OPTIONS)
 
-int processor_option_set(processor_options *o, const char *name, long v, const char *label,
-                         char *err, size_t errlen)
+const option_spec *processor_option_table(size_t *count)
 {
-    return options_set(o, INT_OPTIONS, INT_OPTION_COUNT, name, v, label, err, errlen);
+    *count = sizeof PROCESSOR_OPTIONS / sizeof *PROCESSOR_OPTIONS;
+    return PROCESSOR_OPTIONS;
 }
 
 int processor_options_from_env(processor_options *o, char *err, size_t errlen)
 {
+    size_t count;
+    const option_spec *table = processor_option_table(&count);
     memset(o, 0, sizeof *o);
-    o->backoff_multiplier = 2.0;
+    options_defaults(o, table, count);
     o->progress = isatty(STDERR_FILENO);
-    o->summary = 1;
-    if (options_from_env(o, INT_OPTIONS, INT_OPTION_COUNT, err, errlen) != 0 ||
-        record_table_from_env(&o->table, err, errlen) != 0)
+    if (options_from_env(o, table, count, err, errlen) != 0)
         return -1;
-    const char *mult = getenv("PROCESSOR_BACKOFF_MULTIPLIER");
-    if (mult && *mult) {
-        char *end;
-        o->backoff_multiplier = strtod(mult, &end);
-        if (*end || !(o->backoff_multiplier >= 1.0 && o->backoff_multiplier <= 10.0)) {
-            snprintf(err, errlen, "PROCESSOR_BACKOFF_MULTIPLIER must be a number from 1 to 10, not '%s'", mult);
-            return -1;
-        }
-    }
-    const char *progress = getenv("PROCESSOR_PROGRESS");
-    if (progress && *progress && strcmp(progress, "auto") != 0)
-        o->progress = strcmp(progress, "0") != 0 && strcmp(progress, "off") != 0;
-    return 0;
+    return record_table_from_env(&o->table, err, errlen);
 }
 
 /* --- the bounded queue between producer and workers --- */
@@ -181,7 +178,8 @@ static long long wall_ms(void)
 
 static void add_error(processor *p, const json_t *item, const char *kind, const char *message, int attempts)
 {
-    const char *acct = record_account_id(item), *rt = record_run_time(item);
+    const char *acct = record_account_id(item, NULL);
+    const char *rt = record_run_time(item, NULL);
     processor_error e = { strdup(acct ? acct : ""), strdup(rt ? rt : ""), kind, strdup(message), attempts };
     pthread_mutex_lock(&p->errors_lock);
     if (p->error_count == p->error_cap) {
@@ -218,13 +216,13 @@ static processor_callback_result run_callback(worker *w, const json_t *item, cha
 }
 
 /* Claims the record when leases are on. Returns 1 to go on, 0 when it is not ours. */
-static int claim(worker *w, const json_t *item, const char *acct, const char *rt)
+static int claim(worker *w, const json_t *item, const record_key *key)
 {
     processor *p = w->p;
     if (!p->o->lease_ms) return 1;
     ddb_error err;
     long long now = wall_ms();
-    record_mark_result r = record_claim(w->client, &p->o->table, acct, rt, p->owner, now + p->o->lease_ms, now,
+    record_mark_result r = record_claim(w->client, &p->o->table, key, p->owner, now + p->o->lease_ms, now,
                                         &p->policy, &err);
     if (r == RECORD_FAILED) {
         add_ddb_error(p, item, "claiming the lease", &err);
@@ -238,13 +236,13 @@ static int claim(worker *w, const json_t *item, const char *acct, const char *rt
 static void process_one(worker *w, const json_t *item)
 {
     processor *p = w->p;
-    const char *acct = record_account_id(item), *rt = record_run_time(item);
-    if (!acct || !rt) {
+    record_key key;
+    if (record_key_of(item, &key) != 0) {
         add_error(p, item, "invalid", "the record has no AccountId or RunTime string", 0);
         w->failed++;
         return;
     }
-    if (!claim(w, item, acct, rt)) return;
+    if (!claim(w, item, &key)) return;
     const char *owner = p->o->lease_ms ? p->owner : NULL;
     char msg[4096];
     int attempts;
@@ -253,10 +251,10 @@ static void process_one(worker *w, const json_t *item)
     if (r != PROCESSOR_CALLBACK_OK) {
         add_error(p, item, r == PROCESSOR_CALLBACK_TIMEOUT ? "timeout" : "callback", msg, attempts);
         w->failed++;
-        if (owner) record_release(w->client, &p->o->table, acct, rt, owner, &p->policy, &err);
+        if (owner) record_release(w->client, &p->o->table, &key, owner, &p->policy, &err);
         return;
     }
-    record_mark_result m = record_mark_processed(w->client, &p->o->table, acct, rt, owner, &p->policy, &err);
+    record_mark_result m = record_mark_processed(w->client, &p->o->table, &key, owner, &p->policy, &err);
     if (m == RECORD_MARKED) {
         w->processed++;
     } else if (m == RECORD_NOT_MARKED && !owner) {
@@ -285,7 +283,7 @@ static void *worker_main(void *arg)
 static void *producer_main(void *arg)
 {
     processor *p = arg;
-    record_query q = { RECORD_QUERY_UNPROCESSED, NULL, NULL, NULL, p->o->page_size };
+    record_query q = { .kind = RECORD_QUERY_UNPROCESSED, .limit = (int)p->o->page_size };
     json_t *start = NULL;
     do {
         json_t *items, *last;
