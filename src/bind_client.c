@@ -71,7 +71,7 @@ static int bind_client_call(lua_State *L)
         lua_pushfstring(L, "%s: %s", op, msg);   /* no position: it would name ddb.lua, not the caller */
         return lua_error(L);
     }
-    char *body = json_dumps(request, JSON_COMPACT);
+    char *body = ddb_client_add_token(op, request) == 0 ? json_dumps(request, JSON_COMPACT) : NULL;
     json_decref(request);
     if (!body) return luaL_error(L, "%s: out of memory encoding the request", op);
     ddb_error err;

@@ -8,6 +8,7 @@
 
 #include <curl/curl.h>
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
 #include <zlib.h>
 
 #include "http.h"
@@ -265,6 +266,22 @@ int ddb_client_call(ddb_client *c, const char *op, const char *body, size_t body
         uncertain |= err->uncertain || outcome_unknown(err);
         retry_sleep_ms(retry_delay_ms(p, attempt, &c->rng));
     }
+}
+
+int ddb_client_add_token(const char *op, json_t *request)
+{
+    unsigned char b[16];
+    char token[40];
+    if (strcmp(op, "TransactWriteItems") != 0 || json_object_get(request, "ClientRequestToken"))
+        return 0;
+    if (RAND_bytes(b, sizeof b) != 1)
+        return -1;
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);   /* a version 4 UUID, as the SDKs send */
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    snprintf(token, sizeof token,
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+    return json_object_set_new(request, "ClientRequestToken", json_string(token));
 }
 
 int ddb_client_call_json(ddb_client *c, const char *op, const json_t *request,
