@@ -14,31 +14,10 @@
 #include <openssl/evp.h>
 
 #define MARSHAL_NULL_KEY   "ddb.null.sentinel" /* registry slot of the ddb.null userdata */
+#define MARSHAL_CTX_MT     "ddb.marshal"       /* the userdata a conversion's state lives in */
 #define MARSHAL_MAX_DEPTH  32
 #define MARSHAL_PATH_SIZE  256
 #define MARSHAL_B64_STACK  1024
-
-typedef struct {
-    const char *key;
-    marshal_role role;
-} marshal_field;
-
-static const marshal_field marshal_fields[] = {
-    {"Item", MARSHAL_ROLE_ITEM},
-    {"Key", MARSHAL_ROLE_ITEM},
-    {"ExclusiveStartKey", MARSHAL_ROLE_ITEM},
-    {"LastEvaluatedKey", MARSHAL_ROLE_ITEM},
-    {"ExpressionAttributeValues", MARSHAL_ROLE_ITEM},
-    {"Attributes", MARSHAL_ROLE_ITEM},
-    {"ItemCollectionKey", MARSHAL_ROLE_ITEM},
-    {"Items", MARSHAL_ROLE_ITEMS},
-    {"Keys", MARSHAL_ROLE_ITEMS},
-    {"Parameters", MARSHAL_ROLE_VALUES},
-    {"RequestItems", MARSHAL_ROLE_TABLES},
-    {"UnprocessedItems", MARSHAL_ROLE_TABLES},
-    {"UnprocessedKeys", MARSHAL_ROLE_TABLES},
-    {"Responses", MARSHAL_ROLE_TABLE_ITEMS},
-};
 
 typedef enum {
     MARSHAL_SHAPE_EMPTY, MARSHAL_SHAPE_MAP, MARSHAL_SHAPE_SEQ,
@@ -62,6 +41,10 @@ typedef struct {
     const void *seen[2 * MARSHAL_MAX_DEPTH + 2]; /* tables being converted, outermost first */
     size_t pathlen;
     char path[MARSHAL_PATH_SIZE];
+    /* Containers being built, owned here until they are complete: the ctx is
+     * a userdata, so when a Lua call raises (out of memory) its __gc frees them. */
+    int nheld;
+    json_t *held[2 * MARSHAL_MAX_DEPTH + 4];
 } marshal_ctx;
 
 const char *const marshal_type_names[MARSHAL_TYPE_COUNT] = {
@@ -315,31 +298,28 @@ static const char *marshal_boxed_value(lua_State *L, int idx, size_t *len)
     return lua_tolstring(L, -1, len);
 }
 
-marshal_role marshal_key_role(const char *key, size_t len)
+/* --- containers under construction --- */
+
+/* Takes v (may be NULL) into the ctx's keeping; returns it. */
+static json_t *marshal_hold(marshal_ctx *c, json_t *v)
 {
-    for (size_t i = 0; i < sizeof marshal_fields / sizeof marshal_fields[0]; i++)
-        if (strlen(marshal_fields[i].key) == len && memcmp(marshal_fields[i].key, key, len) == 0)
-            return marshal_fields[i].role;
-    return MARSHAL_ROLE_PLAIN;
+    if (v)
+        c->held[c->nheld++] = v;
+    return v;
 }
 
-marshal_role marshal_object_child(marshal_role role)
+/* Hands the last held container back to the caller (LIFO). */
+static json_t *marshal_unhold(marshal_ctx *c)
 {
-    switch (role) {
-    case MARSHAL_ROLE_ITEM: return MARSHAL_ROLE_AV;
-    case MARSHAL_ROLE_TABLES: return MARSHAL_ROLE_PLAIN;
-    case MARSHAL_ROLE_TABLE_ITEMS: return MARSHAL_ROLE_ITEMS;
-    default: return MARSHAL_ROLE_BY_KEY;
-    }
+    return c->held[--c->nheld];
 }
 
-marshal_role marshal_array_child(marshal_role role)
+static int marshal_ctx_gc(lua_State *L)
 {
-    switch (role) {
-    case MARSHAL_ROLE_ITEMS: return MARSHAL_ROLE_ITEM;
-    case MARSHAL_ROLE_VALUES: return MARSHAL_ROLE_AV;
-    default: return MARSHAL_ROLE_PLAIN;
-    }
+    marshal_ctx *c = lua_touserdata(L, 1);
+    while (c->nheld > 0)
+        json_decref(c->held[--c->nheld]);
+    return 0;
 }
 
 /* --- Lua -> JSON: scalars --- */
@@ -504,8 +484,8 @@ static json_t *marshal_set(marshal_ctx *c, int idx)
     marshal_shape_scan(L, idx, &s);
     if (s.kind == MARSHAL_SHAPE_EMPTY) return marshal_fail(c, "a set cannot be empty");
     if (s.kind != MARSHAL_SHAPE_SEQ) return marshal_fail(c, "set elements must be at keys 1..n");
-    arr = json_array();
-    seen = json_object();
+    arr = marshal_hold(c, json_array());
+    seen = marshal_hold(c, json_object());
     if (!arr || !seen) {
         marshal_oom(c);
         goto fail;
@@ -536,12 +516,14 @@ static json_t *marshal_set(marshal_ctx *c, int idx)
         marshal_path_restore(c, saved);
         lua_pop(L, 1);
     }
-    json_decref(seen);
-    return marshal_wrap(c, types[kind], arr);
+    json_decref(marshal_unhold(c));   /* seen */
+    return marshal_wrap(c, types[kind], marshal_unhold(c));
 fail:
     lua_settop(L, top);
-    json_decref(arr);
-    json_decref(seen);
+    if (seen)
+        json_decref(marshal_unhold(c));
+    if (arr)
+        json_decref(marshal_unhold(c));
     return NULL;
 }
 
@@ -554,7 +536,7 @@ static json_t *marshal_object(marshal_ctx *c, int idx, marshal_role child)
 {
     lua_State *L = c->L;
     int top = lua_gettop(L);
-    json_t *obj = json_object();
+    json_t *obj = marshal_hold(c, json_object());
 
     if (!obj) return marshal_oom(c);
     lua_pushnil(L);
@@ -576,10 +558,10 @@ static json_t *marshal_object(marshal_ctx *c, int idx, marshal_role child)
         marshal_path_restore(c, saved);
         lua_pop(L, 1);
     }
-    return obj;
+    return marshal_unhold(c);
 fail:
     lua_settop(L, top);
-    json_decref(obj);
+    json_decref(marshal_unhold(c));
     return NULL;
 }
 
@@ -587,7 +569,7 @@ fail:
 static json_t *marshal_array(marshal_ctx *c, int idx, lua_Integer n, marshal_role child)
 {
     lua_State *L = c->L;
-    json_t *arr = json_array();
+    json_t *arr = marshal_hold(c, json_array());
 
     if (!arr) return marshal_oom(c);
     for (lua_Integer i = 1; i <= n; i++) {
@@ -603,9 +585,9 @@ static json_t *marshal_array(marshal_ctx *c, int idx, lua_Integer n, marshal_rol
         }
         marshal_path_restore(c, saved);
     }
-    return arr;
+    return marshal_unhold(c);
 fail:
-    json_decref(arr);
+    json_decref(marshal_unhold(c));
     return NULL;
 }
 
@@ -725,6 +707,11 @@ void marshal_registry_init(lua_State *L)
 {
     for (int k = 0; k < MARSHAL_TYPE_COUNT; k++)
         marshal_new_metatable(L, marshal_type_names[k]);
+    if (luaL_newmetatable(L, MARSHAL_CTX_MT)) {
+        lua_pushcfunction(L, marshal_ctx_gc);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_pop(L, 1);
     if (lua_getfield(L, LUA_REGISTRYINDEX, MARSHAL_NULL_KEY) != LUA_TUSERDATA) {
         lua_newuserdatauv(L, 0, 0);
         luaL_setmetatable(L, MARSHAL_NULL_MT);
@@ -746,54 +733,62 @@ int marshal_push_types(lua_State *L)
     return lua_gettop(L) - (MARSHAL_TYPE_COUNT - 1);
 }
 
-static void marshal_ctx_init(marshal_ctx *c, lua_State *L, const char *path, char *err, size_t errlen)
+/* Pushes the value types and a new ctx (a userdata: see held). */
+static marshal_ctx *marshal_ctx_new(lua_State *L, const char *path, char *err, size_t errlen)
 {
+    int refs = marshal_push_types(L);
+    marshal_ctx *c = lua_newuserdatauv(L, sizeof *c, 0);
+
+    c->nheld = 0;
+    luaL_setmetatable(L, MARSHAL_CTX_MT);
     c->L = L;
+    c->refs = refs;
     c->err = err;
     c->errlen = errlen;
-    c->av_depth = c->plain_depth = c->nseen = 0;
+    c->av_depth = 0;
+    c->plain_depth = 0;
+    c->nseen = 0;
     c->pathlen = 0;
     c->path[0] = '\0';
-    if (err && errlen) err[0] = '\0';
-    if (path) marshal_path_put(c, path, strlen(path));
-    c->refs = marshal_push_types(L);
+    if (err && errlen)
+        err[0] = '\0';
+    if (path)
+        marshal_path_put(c, path, strlen(path));
+    return c;
+}
+
+/* Converts the value at idx in role root (AV, ITEM or FIELDS); what names it
+ * in the message when a table is needed and it is not one. */
+static json_t *marshal_run(lua_State *L, int idx, const char *path, marshal_role root, const char *what,
+                           char *err, size_t errlen)
+{
+    int top = lua_gettop(L);
+    marshal_ctx *c;
+    json_t *v;
+
+    idx = lua_absindex(L, idx);
+    c = marshal_ctx_new(L, path, err, errlen);
+    if (root == MARSHAL_ROLE_AV)
+        v = marshal_av(c, idx);
+    else if (lua_type(L, idx) == LUA_TTABLE)
+        v = marshal_plain_table(c, idx, root);
+    else
+        v = marshal_fail(c, "%s must be a table, not %s", what, luaL_typename(L, idx));
+    lua_settop(L, top);
+    return v;
 }
 
 json_t *marshal_value(lua_State *L, int idx, const char *path, char *err, size_t errlen)
 {
-    marshal_ctx c;
-    json_t *v;
-
-    idx = lua_absindex(L, idx);
-    marshal_ctx_init(&c, L, path, err, errlen);
-    v = marshal_av(&c, idx);
-    lua_settop(L, c.refs - 1);
-    return v;
+    return marshal_run(L, idx, path, MARSHAL_ROLE_AV, NULL, err, errlen);
 }
 
 json_t *marshal_item(lua_State *L, int idx, const char *path, char *err, size_t errlen)
 {
-    marshal_ctx c;
-    json_t *v;
-
-    idx = lua_absindex(L, idx);
-    marshal_ctx_init(&c, L, path, err, errlen);
-    if (lua_type(L, idx) == LUA_TTABLE) v = marshal_plain_table(&c, idx, MARSHAL_ROLE_ITEM);
-    else v = marshal_fail(&c, "an item must be a table, not %s", luaL_typename(L, idx));
-    lua_settop(L, c.refs - 1);
-    return v;
+    return marshal_run(L, idx, path, MARSHAL_ROLE_ITEM, "an item", err, errlen);
 }
 
 json_t *marshal_request(lua_State *L, int idx, char *err, size_t errlen)
 {
-    marshal_ctx c;
-    json_t *v;
-
-    idx = lua_absindex(L, idx);
-    marshal_ctx_init(&c, L, NULL, err, errlen);
-    if (lua_type(L, idx) == LUA_TTABLE) v = marshal_plain_table(&c, idx, MARSHAL_ROLE_FIELDS);
-    else v = marshal_fail(&c, "a request must be a table, not %s", luaL_typename(L, idx));
-    lua_settop(L, c.refs - 1);
-    return v;
+    return marshal_run(L, idx, NULL, MARSHAL_ROLE_FIELDS, "a request", err, errlen);
 }
-
