@@ -59,8 +59,8 @@ typedef int (*bind_option_fn)(lua_State *L, const char *key, void *ud);
  * option in table is checked and set by its type, any other goes to extra
  * (may be NULL). Raises "<who>: option 'x' must be ...", "<who>: unknown
  * option 'x'" or "<who>: option names must be strings". */
-void bind_apply_options(lua_State *L, int idx, const char *who, const option_spec *table, size_t count,
-                        void *base, bind_option_fn extra, void *ud);
+void bind_apply_options(lua_State *L, int idx, const char *who, const option_table *table, void *base,
+                        bind_option_fn extra, void *ud);
 
 /* Resolves a configuration from the environment overridden by the options
  * table at idx (0 or an absent argument: none). Raises on a bad option or setting. */

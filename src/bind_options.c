@@ -50,8 +50,8 @@ static void bind_options_set(lua_State *L, void *base, const option_spec *opt, c
     luaL_error(L, "%s", err);
 }
 
-void bind_apply_options(lua_State *L, int idx, const char *who, const option_spec *table, size_t count,
-                        void *base, bind_option_fn extra, void *ud)
+void bind_apply_options(lua_State *L, int idx, const char *who, const option_table *table, void *base,
+                        bind_option_fn extra, void *ud)
 {
     char label[128];
     idx = lua_absindex(L, idx);
@@ -59,7 +59,7 @@ void bind_apply_options(lua_State *L, int idx, const char *who, const option_spe
         if (lua_type(L, -2) != LUA_TSTRING)
             luaL_error(L, "%s: option names must be strings", who);
         const char *key = lua_tostring(L, -2);
-        const option_spec *opt = options_find(table, count, key);
+        const option_spec *opt = options_find(table, key);
         snprintf(label, sizeof label, "%s: option '%.40s'", who, key);
         if (opt)
             bind_options_set(L, base, opt, label);
@@ -71,14 +71,12 @@ void bind_apply_options(lua_State *L, int idx, const char *who, const option_spe
 void bind_config_resolve(lua_State *L, int idx, ddb_config *cfg)
 {
     char err[512];
-    size_t count;
-    const option_spec *table = config_options(&count);
     if (config_from_env(cfg, err, sizeof err) != 0)
         luaL_error(L, "ddb.client: %s", err);
     if (idx == 0 || lua_isnoneornil(L, idx))
         return;
     luaL_checktype(L, idx, LUA_TTABLE);
-    bind_apply_options(L, idx, "ddb.client", table, count, cfg, NULL, NULL);
+    bind_apply_options(L, idx, "ddb.client", &config_option_table, cfg, NULL, NULL);
     /* a region given without any endpoint setting moves the default endpoint along */
     int region_given = lua_getfield(L, idx, "region") != LUA_TNIL;
     int endpoint_given = lua_getfield(L, idx, "endpoint") != LUA_TNIL;

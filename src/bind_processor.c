@@ -75,11 +75,8 @@ static int processor_new(lua_State *L)
     char err[512];
     if (processor_options_from_env(&p->o, err, sizeof err) != 0) return luaL_error(L, "ddb.processor: %s", err);
     bind_config_resolve(L, 0, &p->cfg);
-    if (has_opts) {
-        size_t count;
-        const option_spec *table = processor_option_table(&count);
-        bind_apply_options(L, 1, "ddb.processor", table, count, &p->o, bind_processor_option, p);
-    }
+    if (has_opts)
+        bind_apply_options(L, 1, "ddb.processor", &processor_option_table, &p->o, bind_processor_option, p);
     if (config_check(&p->cfg, err, sizeof err) != 0) return luaL_error(L, "ddb.processor: %s", err);
     return 1;
 }

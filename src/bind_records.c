@@ -108,16 +108,25 @@ static int records_put_item(lua_State *L)
     return 0;
 }
 
+/* The records object at 1, its client, and the key at 2 and 3. */
+static bind_records *check_records_key(lua_State *L, ddb_client **client, record_key *key)
+{
+    bind_records *r = check_records(L, client);
+    check_key(L, 2, key);
+    return r;
+}
+
 static int records_get_item(lua_State *L)
 {
     ddb_client *c;
-    bind_records *r = check_records(L, &c);
     record_key key;
-    check_key(L, 2, &key);
+    bind_records *r = check_records_key(L, &c, &key);
     json_t **item = bind_json_box(L);
     ddb_error err;
-    if (record_get(c, &r->table, &key, item, &err) != 0) return bind_raise_error(L, &err);
-    if (!*item) return 0;
+    if (record_get(c, &r->table, &key, item, &err) != 0)
+        return bind_raise_error(L, &err);
+    if (!*item)
+        return 0;
     marshal_push_item(L, *item);
     bind_json_box_release(L, -2);
     return 1;
@@ -126,23 +135,23 @@ static int records_get_item(lua_State *L)
 static int records_delete_item(lua_State *L)
 {
     ddb_client *c;
-    bind_records *r = check_records(L, &c);
     record_key key;
-    check_key(L, 2, &key);
+    bind_records *r = check_records_key(L, &c, &key);
     ddb_error err;
-    if (record_delete(c, &r->table, &key, &err) != 0) return bind_raise_error(L, &err);
+    if (record_delete(c, &r->table, &key, &err) != 0)
+        return bind_raise_error(L, &err);
     return 0;
 }
 
 static int records_mark_as_processed(lua_State *L)
 {
     ddb_client *c;
-    bind_records *r = check_records(L, &c);
     record_key key;
-    check_key(L, 2, &key);
+    bind_records *r = check_records_key(L, &c, &key);
     ddb_error err;
     record_mark_result m = record_mark_processed(c, &r->table, &key, NULL, NULL, &err);
-    if (m == RECORD_FAILED) return bind_raise_error(L, &err);
+    if (m == RECORD_FAILED)
+        return bind_raise_error(L, &err);
     lua_pushboolean(L, m == RECORD_MARKED);
     return 1;
 }
@@ -367,4 +376,11 @@ void bind_records_register(lua_State *L)
 
     lua_pushcfunction(L, records_new);
     lua_setfield(L, -2, "records");
+
+    /* DynamoDB's key and item size limits, for the Lua models (ddb.user) */
+    lua_createtable(L, 0, 3);
+    bind_set_integer(L, "partition_key", RECORD_MAX_PARTITION_KEY);
+    bind_set_integer(L, "sort_key", RECORD_MAX_SORT_KEY);
+    bind_set_integer(L, "item", RECORD_MAX_ITEM_BYTES);
+    lua_setfield(L, -2, "limits");
 }

@@ -146,25 +146,19 @@ static const option_spec CONFIG_OPTIONS[] = {
                       0, 600000, RETRY_DEFAULT_CAP_MS),
 };
 
-const option_spec *config_options(size_t *count)
-{
-    *count = sizeof CONFIG_OPTIONS / sizeof *CONFIG_OPTIONS;
-    return CONFIG_OPTIONS;
-}
+const option_table config_option_table = OPTION_TABLE(CONFIG_OPTIONS);
 
 int config_from_env(ddb_config *cfg, char *err, size_t errlen)
 {
-    size_t count;
-    const option_spec *options = config_options(&count);
     memset(cfg, 0, sizeof *cfg);
     cfg->retry = retry_default_policy();
-    options_defaults(cfg, options, count);
+    options_defaults(cfg, &config_option_table);
     const char *region = env("AWS_REGION") ? env("AWS_REGION") : env("AWS_DEFAULT_REGION");
     if (copy_setting(cfg->region, sizeof cfg->region, "AWS_REGION", region ? region : CONFIG_DEFAULT_REGION, err, errlen) != 0)
         return -1;
     if (resolve_endpoint(cfg, err, errlen) != 0)
         return -1;
-    if (options_from_env(cfg, options, count, err, errlen) != 0)
+    if (options_from_env(cfg, &config_option_table, err, errlen) != 0)
         return -1;
     return resolve_credentials(cfg, err, errlen);
 }

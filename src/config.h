@@ -51,7 +51,7 @@ int config_check(const ddb_config *cfg, char *err, size_t errlen);
  * endpoint region access_key_id secret_access_key session_token ca_bundle
  * connect_timeout_ms request_timeout_ms max_attempts retry_base_ms
  * retry_multiplier retry_cap_ms. */
-const option_spec *config_options(size_t *count);
+extern const option_table config_option_table;
 
 /* Wipes the secrets. */
 void config_clear(ddb_config *cfg);

@@ -15,18 +15,18 @@ static void *options_slot(void *base, const option_spec *opt)
     return (char *)base + opt->offset;
 }
 
-const option_spec *options_find(const option_spec *table, size_t count, const char *name)
+const option_spec *options_find(const option_table *table, const char *name)
 {
-    for (size_t i = 0; i < count; i++)
-        if (table[i].name && strcmp(table[i].name, name) == 0)
-            return &table[i];
+    for (size_t i = 0; i < table->count; i++)
+        if (table->specs[i].name && strcmp(table->specs[i].name, name) == 0)
+            return &table->specs[i];
     return NULL;
 }
 
-void options_defaults(void *base, const option_spec *table, size_t count)
+void options_defaults(void *base, const option_table *table)
 {
-    for (size_t i = 0; i < count; i++) {
-        const option_spec *opt = &table[i];
+    for (size_t i = 0; i < table->count; i++) {
+        const option_spec *opt = &table->specs[i];
         void *slot = options_slot(base, opt);
         if (opt->type == OPTION_WHOLE)
             *(long *)slot = (long)opt->fallback;
@@ -187,11 +187,12 @@ static int options_env_one(void *base, const option_spec *opt, const char *text,
     return -1;
 }
 
-int options_from_env(void *base, const option_spec *table, size_t count, char *err, size_t errlen)
+int options_from_env(void *base, const option_table *table, char *err, size_t errlen)
 {
-    for (size_t i = 0; i < count; i++) {
-        const char *text = table[i].env ? getenv(table[i].env) : NULL;
-        if (text && *text && options_env_one(base, &table[i], text, err, errlen) != 0)
+    for (size_t i = 0; i < table->count; i++) {
+        const option_spec *opt = &table->specs[i];
+        const char *text = opt->env ? getenv(opt->env) : NULL;
+        if (text && *text && options_env_one(base, opt, text, err, errlen) != 0)
             return -1;
     }
     return 0;

@@ -25,7 +25,15 @@ typedef struct option_spec {
     const char *const *choices;    /* CHOICE: the accepted texts, NULL-terminated */
 } option_spec;
 
-/* Shorthands for the tables. */
+/* A table of specs, as the functions below take it. */
+typedef struct option_table {
+    const option_spec *specs;
+    size_t count;
+} option_table;
+
+#define OPTION_TABLE(specs) { specs, sizeof specs / sizeof *specs }
+
+/* Shorthands for the rows. */
 #define OPTION_WHOLE_SPEC(name, env, type_, field, lo, hi, dflt) \
     { name, env, OPTION_WHOLE, offsetof(type_, field), lo, hi, dflt, 0, NULL }
 #define OPTION_NUMBER_SPEC(name, env, type_, field, lo, hi, dflt) \
@@ -35,16 +43,16 @@ typedef struct option_spec {
 #define OPTION_STRING_SPEC(name, env, type_, field) \
     { name, env, OPTION_STRING, offsetof(type_, field), 0, 0, 0, sizeof ((type_ *)0)->field, NULL }
 
-/* The option called name in table (count entries), or NULL. */
-const option_spec *options_find(const option_spec *table, size_t count, const char *name);
+/* The option called name in table, or NULL. */
+const option_spec *options_find(const option_table *table, const char *name);
 
 /* Sets every option of table in the struct at base to its default (strings
  * to ""). */
-void options_defaults(void *base, const option_spec *table, size_t count);
+void options_defaults(void *base, const option_table *table);
 
 /* Sets every option whose environment variable is set and not empty. Returns
  * 0, or -1 with "VARIABLE must be ..., not 'text'" in err. */
-int options_from_env(void *base, const option_spec *table, size_t count, char *err, size_t errlen);
+int options_from_env(void *base, const option_table *table, char *err, size_t errlen);
 
 /* Setters for one option, checking its type's rules. label names it in err
  * ("ddb.client: option 'max_attempts'"). Return 0, or -1 with "<label> must

@@ -38,20 +38,14 @@ static const option_spec PROCESSOR_OPTIONS[] = {
     OPTION_BOOLEAN_SPEC("summary", "PROCESSOR_SUMMARY", processor_options, summary, 1),
 };
 
-const option_spec *processor_option_table(size_t *count)
-{
-    *count = sizeof PROCESSOR_OPTIONS / sizeof *PROCESSOR_OPTIONS;
-    return PROCESSOR_OPTIONS;
-}
+const option_table processor_option_table = OPTION_TABLE(PROCESSOR_OPTIONS);
 
 int processor_options_from_env(processor_options *o, char *err, size_t errlen)
 {
-    size_t count;
-    const option_spec *table = processor_option_table(&count);
     memset(o, 0, sizeof *o);
-    options_defaults(o, table, count);
+    options_defaults(o, &processor_option_table);
     o->progress = isatty(STDERR_FILENO);
-    if (options_from_env(o, table, count, err, errlen) != 0)
+    if (options_from_env(o, &processor_option_table, err, errlen) != 0)
         return -1;
     return record_table_from_env(&o->table, err, errlen);
 }

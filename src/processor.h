@@ -40,7 +40,7 @@ int processor_options_from_env(processor_options *o, char *err, size_t errlen);
 
 /* The settings table of the processor's options (options.h), for
  * ddb.processor{...} and the PROCESSOR_* variables. */
-const option_spec *processor_option_table(size_t *count);
+extern const option_table processor_option_table;
 
 typedef enum {
     PROCESSOR_CALLBACK_OK = 0,
