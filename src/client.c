@@ -38,7 +38,7 @@ void ddb_error_set(ddb_error *err, const char *code, int retryable, const char *
 }
 
 /* Splits the endpoint into the Host header value and the path to sign. */
-static int parse_endpoint(ddb_client *c, ddb_error *err)
+static int client_parse_endpoint(ddb_client *c, ddb_error *err)
 {
     CURLU *u = curl_url();
     char *host = NULL, *port = NULL, *path = NULL;
@@ -78,7 +78,7 @@ ddb_client *ddb_client_new(const ddb_config *cfg, ddb_error *err)
     }
     c->cfg = *cfg;
     c->rng = retry_seed(c);
-    if (parse_endpoint(c, err) != 0) {
+    if (client_parse_endpoint(c, err) != 0) {
         ddb_client_free(c);
         return NULL;
     }
@@ -113,7 +113,7 @@ const ddb_config *ddb_client_config(const ddb_client *c)
 /* Replaces every occurrence of secret in s by "****": server messages may
  * quote the canonical request, which holds the session token. Applied to the
  * whole message before it is cut to fit, so no part of a secret survives. */
-static void redact(char *s, const char *secret)
+static void client_redact(char *s, const char *secret)
 {
     size_t n = strlen(secret);
     if (n < 4) return;
@@ -124,7 +124,7 @@ static void redact(char *s, const char *secret)
 }
 
 /* Fills err from a non-200 response: {"__type": "ns#Code", "message": "..."}. */
-static void error_from_response(ddb_client *c, const http_response *r, ddb_error *err)
+static void client_error_from_response(ddb_client *c, const http_response *r, ddb_error *err)
 {
     json_t *doc = json_loadb(r->body, r->body_len, 0, NULL);
     const char *type = json_string_value(json_object_get(doc, "__type"));
@@ -135,8 +135,8 @@ static void error_from_response(ddb_client *c, const http_response *r, ddb_error
     if (!code) code = r->status >= 500 ? (r->status == 503 ? "ServiceUnavailable" : "InternalServerError") : "HttpError";
     char *full = message ? strdup(message) : NULL;
     if (full) {
-        redact(full, c->cfg.secret_key);
-        redact(full, c->cfg.session_token);
+        client_redact(full, c->cfg.secret_key);
+        client_redact(full, c->cfg.session_token);
     }
     if (message)
         ddb_error_set(err, code, 0, "%s", full ? full : "(message withheld: out of memory)");
@@ -150,14 +150,14 @@ static void error_from_response(ddb_client *c, const http_response *r, ddb_error
     snprintf(err->request_id, sizeof err->request_id, "%s", r->request_id);
 }
 
-static int checksum_ok(const http_response *r)
+static int client_checksum_ok(const http_response *r)
 {
     if (!r->has_crc32) return 1;
     return crc32(0L, (const Bytef *)r->body, (uInt)r->body_len) == r->crc32;
 }
 
 /* Appends one formatted header line, stored in the next of bufs. */
-static void add_line(const char **lines, char bufs[][4200], size_t *n, const char *fmt, const char *value)
+static void client_add_line(const char **lines, char bufs[][4200], size_t *n, const char *fmt, const char *value)
 {
     snprintf(bufs[*n], sizeof bufs[*n], fmt, value);
     lines[*n] = bufs[*n];
@@ -165,7 +165,7 @@ static void add_line(const char **lines, char bufs[][4200], size_t *n, const cha
 }
 
 /* Builds the signed header lines for one attempt into lines (storage in bufs). */
-static size_t build_headers(ddb_client *c, const char *op, const char *body, size_t body_len,
+static size_t client_build_headers(ddb_client *c, const char *op, const char *body, size_t body_len,
                             const char **lines, char bufs[][4200], int *failed)
 {
     char amz_date[17], target[160];
@@ -183,11 +183,11 @@ static size_t build_headers(ddb_client *c, const char *op, const char *body, siz
     char auth[512];
     *failed = sigv4_authorization(&c->signer, &req, auth, sizeof auth) != 0;
     size_t n = 0;
-    add_line(lines, bufs, &n, "Authorization: %s", auth);
-    add_line(lines, bufs, &n, "X-Amz-Date: %s", amz_date);
-    add_line(lines, bufs, &n, "X-Amz-Target: %s", target);
-    add_line(lines, bufs, &n, "Host: %s", c->host);
-    if (nsigned == 5) add_line(lines, bufs, &n, "X-Amz-Security-Token: %s", c->cfg.session_token);
+    client_add_line(lines, bufs, &n, "Authorization: %s", auth);
+    client_add_line(lines, bufs, &n, "X-Amz-Date: %s", amz_date);
+    client_add_line(lines, bufs, &n, "X-Amz-Target: %s", target);
+    client_add_line(lines, bufs, &n, "Host: %s", c->host);
+    if (nsigned == 5) client_add_line(lines, bufs, &n, "X-Amz-Security-Token: %s", c->cfg.session_token);
     lines[n++] = "Content-Type: application/x-amz-json-1.0";
     lines[n++] = "User-Agent: ddbrun/" DDBRUN_VERSION;
     lines[n++] = "Expect:";   /* no 100-continue round trip for large bodies */
@@ -195,13 +195,13 @@ static size_t build_headers(ddb_client *c, const char *op, const char *body, siz
 }
 
 /* One attempt. */
-static int send_once(ddb_client *c, const char *op, const char *body, size_t body_len,
+static int client_send_once(ddb_client *c, const char *op, const char *body, size_t body_len,
                      json_t **out, ddb_error *err)
 {
     const char *lines[8];
     char bufs[5][4200];
     int failed;
-    size_t n = build_headers(c, op, body, body_len, lines, bufs, &failed);
+    size_t n = client_build_headers(c, op, body, body_len, lines, bufs, &failed);
     if (failed) {
         ddb_error_set(err, "OutOfMemory", 0, "out of memory signing the request");
         return -1;
@@ -215,9 +215,9 @@ static int send_once(ddb_client *c, const char *op, const char *body, size_t bod
         return -1;
     }
     /* the status comes first: a 4xx is a refusal even when its body is damaged */
-    int checksum = checksum_ok(&r);
+    int checksum = client_checksum_ok(&r);
     if (r.status != 200 && checksum) {
-        error_from_response(c, &r, err);
+        client_error_from_response(c, &r, err);
         err->uncertain = r.maybe_resent;
         return -1;
     }
@@ -243,7 +243,7 @@ static int send_once(ddb_client *c, const char *op, const char *body, size_t bod
 
 /* Whether the server may have applied a request that failed this way. A 4xx
  * answer, damaged or not, says it refused the request. */
-static int outcome_unknown(const ddb_error *err)
+static int client_outcome_unknown(const ddb_error *err)
 {
     if (err->status >= 400 && err->status < 500)
         return 0;
@@ -258,12 +258,12 @@ int ddb_client_call(ddb_client *c, const char *op, const char *body, size_t body
     const retry_policy *p = policy ? policy : &c->cfg.retry;
     int uncertain = 0;
     for (int attempt = 1;; attempt++) {
-        int rc = send_once(c, op, body, body_len, out, err);
+        int rc = client_send_once(c, op, body, body_len, out, err);
         if (rc == 0) return 0;
         err->attempts = attempt;
         err->uncertain |= uncertain;
         if (!err->retryable || attempt >= p->max_attempts) return -1;
-        uncertain |= err->uncertain || outcome_unknown(err);
+        uncertain |= err->uncertain || client_outcome_unknown(err);
         retry_sleep_ms(retry_delay_ms(p, attempt, &c->rng));
     }
 }

@@ -9,13 +9,13 @@
 
 #include <openssl/crypto.h>
 
-static const char *env(const char *name)
+static const char *config_env(const char *name)
 {
     const char *v = getenv(name);
     return v && *v ? v : NULL;
 }
 
-static int copy_setting(char *dst, size_t size, const char *name, const char *value,
+static int config_copy_setting(char *dst, size_t size, const char *name, const char *value,
                         char *err, size_t errlen)
 {
     if (strlen(value) >= size) {
@@ -26,7 +26,7 @@ static int copy_setting(char *dst, size_t size, const char *name, const char *va
     return 0;
 }
 
-static char *trim(char *s)
+static char *config_trim(char *s)
 {
     while (isspace((unsigned char)*s)) s++;
     char *e = s + strlen(s);
@@ -34,17 +34,17 @@ static char *trim(char *s)
     return s;
 }
 
-static void credentials_path(char *out, size_t size)
+static void config_credentials_path(char *out, size_t size)
 {
-    const char *file = env("AWS_SHARED_CREDENTIALS_FILE");
-    const char *home = env("HOME");
+    const char *file = config_env("AWS_SHARED_CREDENTIALS_FILE");
+    const char *home = config_env("HOME");
     if (file) snprintf(out, size, "%s", file);
     else if (home) snprintf(out, size, "%s/.aws/credentials", home);
     else out[0] = '\0';
 }
 
 /* Copies one "key = value" line of the profile section into cfg. */
-static int credentials_line(ddb_config *cfg, const char *path, int lineno, char *line,
+static int config_credentials_line(ddb_config *cfg, const char *path, int lineno, char *line,
                             char *err, size_t errlen)
 {
     char *eq = strchr(line, '=');
@@ -53,55 +53,55 @@ static int credentials_line(ddb_config *cfg, const char *path, int lineno, char 
         return -1;
     }
     *eq = '\0';
-    const char *key = trim(line), *value = trim(eq + 1);
+    const char *key = config_trim(line), *value = config_trim(eq + 1);
     char name[1200];
     snprintf(name, sizeof name, "%.1000s:%d: %.100s", path, lineno, key);
     if (strcmp(key, "aws_access_key_id") == 0)
-        return copy_setting(cfg->access_key, sizeof cfg->access_key, name, value, err, errlen);
+        return config_copy_setting(cfg->access_key, sizeof cfg->access_key, name, value, err, errlen);
     if (strcmp(key, "aws_secret_access_key") == 0)
-        return copy_setting(cfg->secret_key, sizeof cfg->secret_key, name, value, err, errlen);
+        return config_copy_setting(cfg->secret_key, sizeof cfg->secret_key, name, value, err, errlen);
     if (strcmp(key, "aws_session_token") == 0)
-        return copy_setting(cfg->session_token, sizeof cfg->session_token, name, value, err, errlen);
+        return config_copy_setting(cfg->session_token, sizeof cfg->session_token, name, value, err, errlen);
     return 0;
 }
 
 /* Reads the [profile] section of the shared credentials file, if there is one. */
-static int read_credentials_file(ddb_config *cfg, char *err, size_t errlen)
+static int config_read_credentials_file(ddb_config *cfg, char *err, size_t errlen)
 {
     char path[1024];
-    credentials_path(path, sizeof path);
+    config_credentials_path(path, sizeof path);
     FILE *f = path[0] ? fopen(path, "r") : NULL;
     if (!f) return 0;
-    const char *profile = env("AWS_PROFILE") ? env("AWS_PROFILE") : "default";
+    const char *profile = config_env("AWS_PROFILE") ? config_env("AWS_PROFILE") : "default";
     char line[8192];
     int in_profile = 0, lineno = 0, rc = 0;
     while (rc == 0 && fgets(line, sizeof line, f)) {
         lineno++;
-        char *s = trim(line);
+        char *s = config_trim(line);
         if (*s == '\0' || *s == '#' || *s == ';') continue;
         if (*s == '[') {
             char *close = strchr(s, ']');
             if (close) *close = '\0';
-            in_profile = strcmp(trim(s + 1), profile) == 0;
+            in_profile = strcmp(config_trim(s + 1), profile) == 0;
         } else if (in_profile) {
-            rc = credentials_line(cfg, path, lineno, s, err, errlen);
+            rc = config_credentials_line(cfg, path, lineno, s, err, errlen);
         }
     }
     fclose(f);
     return rc;
 }
 
-static int resolve_credentials(ddb_config *cfg, char *err, size_t errlen)
+static int config_resolve_credentials(ddb_config *cfg, char *err, size_t errlen)
 {
-    const char *id = env("AWS_ACCESS_KEY_ID"), *secret = env("AWS_SECRET_ACCESS_KEY");
+    const char *id = config_env("AWS_ACCESS_KEY_ID"), *secret = config_env("AWS_SECRET_ACCESS_KEY");
     if (id || secret) {
-        const char *token = env("AWS_SESSION_TOKEN");
-        return copy_setting(cfg->access_key, sizeof cfg->access_key, "AWS_ACCESS_KEY_ID", id ? id : "", err, errlen)
-            || copy_setting(cfg->secret_key, sizeof cfg->secret_key, "AWS_SECRET_ACCESS_KEY", secret ? secret : "", err, errlen)
-            || copy_setting(cfg->session_token, sizeof cfg->session_token, "AWS_SESSION_TOKEN", token ? token : "", err, errlen)
+        const char *token = config_env("AWS_SESSION_TOKEN");
+        return config_copy_setting(cfg->access_key, sizeof cfg->access_key, "AWS_ACCESS_KEY_ID", id ? id : "", err, errlen)
+            || config_copy_setting(cfg->secret_key, sizeof cfg->secret_key, "AWS_SECRET_ACCESS_KEY", secret ? secret : "", err, errlen)
+            || config_copy_setting(cfg->session_token, sizeof cfg->session_token, "AWS_SESSION_TOKEN", token ? token : "", err, errlen)
             ? -1 : 0;
     }
-    return read_credentials_file(cfg, err, errlen);
+    return config_read_credentials_file(cfg, err, errlen);
 }
 
 static const char *const ENDPOINT_NAMES[] = { "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL", "DYNAMODB_ENDPOINT" };
@@ -109,15 +109,15 @@ static const char *const ENDPOINT_NAMES[] = { "AWS_ENDPOINT_URL_DYNAMODB", "AWS_
 int config_endpoint_from_env(void)
 {
     for (size_t i = 0; i < sizeof ENDPOINT_NAMES / sizeof *ENDPOINT_NAMES; i++)
-        if (env(ENDPOINT_NAMES[i])) return 1;
+        if (config_env(ENDPOINT_NAMES[i])) return 1;
     return 0;
 }
 
-static int resolve_endpoint(ddb_config *cfg, char *err, size_t errlen)
+static int config_resolve_endpoint(ddb_config *cfg, char *err, size_t errlen)
 {
     for (size_t i = 0; i < sizeof ENDPOINT_NAMES / sizeof *ENDPOINT_NAMES; i++)
-        if (env(ENDPOINT_NAMES[i]))
-            return copy_setting(cfg->endpoint, sizeof cfg->endpoint, ENDPOINT_NAMES[i], env(ENDPOINT_NAMES[i]), err, errlen);
+        if (config_env(ENDPOINT_NAMES[i]))
+            return config_copy_setting(cfg->endpoint, sizeof cfg->endpoint, ENDPOINT_NAMES[i], config_env(ENDPOINT_NAMES[i]), err, errlen);
     snprintf(cfg->endpoint, sizeof cfg->endpoint, "https://dynamodb.%s.amazonaws.com", cfg->region);
     return 0;
 }
@@ -153,17 +153,17 @@ int config_from_env(ddb_config *cfg, char *err, size_t errlen)
     memset(cfg, 0, sizeof *cfg);
     cfg->retry = retry_default_policy();
     options_defaults(cfg, &config_option_table);
-    const char *region = env("AWS_REGION") ? env("AWS_REGION") : env("AWS_DEFAULT_REGION");
-    if (copy_setting(cfg->region, sizeof cfg->region, "AWS_REGION", region ? region : CONFIG_DEFAULT_REGION, err, errlen) != 0)
+    const char *region = config_env("AWS_REGION") ? config_env("AWS_REGION") : config_env("AWS_DEFAULT_REGION");
+    if (config_copy_setting(cfg->region, sizeof cfg->region, "AWS_REGION", region ? region : CONFIG_DEFAULT_REGION, err, errlen) != 0)
         return -1;
-    if (resolve_endpoint(cfg, err, errlen) != 0)
+    if (config_resolve_endpoint(cfg, err, errlen) != 0)
         return -1;
     if (options_from_env(cfg, &config_option_table, err, errlen) != 0)
         return -1;
-    return resolve_credentials(cfg, err, errlen);
+    return config_resolve_credentials(cfg, err, errlen);
 }
 
-static int is_printable(const char *s)
+static int config_is_printable(const char *s)
 {
     for (; *s; s++)
         if (!isgraph((unsigned char)*s)) return 0;
@@ -177,7 +177,7 @@ int config_check(const ddb_config *cfg, char *err, size_t errlen)
                  "(environment or .env), or add a profile to ~/.aws/credentials");
         return -1;
     }
-    if (!is_printable(cfg->access_key) || !is_printable(cfg->secret_key)) {
+    if (!config_is_printable(cfg->access_key) || !config_is_printable(cfg->secret_key)) {
         /* never echo the values: they are secrets */
         snprintf(err, errlen, "AWS credentials contain spaces or control characters");
         return -1;

@@ -19,7 +19,7 @@ int record_table_from_env(record_table *t, char *err, size_t errlen)
     return 0;
 }
 
-static int digits(const char *s, int n, int *value)
+static int record_digits(const char *s, int n, int *value)
 {
     *value = 0;
     for (int i = 0; i < n; i++) {
@@ -29,7 +29,7 @@ static int digits(const char *s, int n, int *value)
     return 1;
 }
 
-static int days_in_month(int year, int month)
+static int record_days_in_month(int year, int month)
 {
     static const int days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
     int leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
@@ -39,11 +39,11 @@ static int days_in_month(int year, int month)
 bool record_is_iso8601(const char *s)
 {
     int y, mo, d, h, mi, sec;
-    if (strlen(s) < 20 || !digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) || s[7] != '-' ||
-        !digits(s + 8, 2, &d) || s[10] != 'T' || !digits(s + 11, 2, &h) || s[13] != ':' ||
-        !digits(s + 14, 2, &mi) || s[16] != ':' || !digits(s + 17, 2, &sec))
+    if (strlen(s) < 20 || !record_digits(s, 4, &y) || s[4] != '-' || !record_digits(s + 5, 2, &mo) || s[7] != '-' ||
+        !record_digits(s + 8, 2, &d) || s[10] != 'T' || !record_digits(s + 11, 2, &h) || s[13] != ':' ||
+        !record_digits(s + 14, 2, &mi) || s[16] != ':' || !record_digits(s + 17, 2, &sec))
         return false;
-    if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || sec > 60)
+    if (mo < 1 || mo > 12 || d < 1 || d > record_days_in_month(y, mo) || h > 23 || mi > 59 || sec > 60)
         return false;
     const char *p = s + 19;
     if (*p == '.') {
@@ -102,7 +102,7 @@ int record_validate_key(const record_key *key, char *err, size_t errlen)
 }
 
 /* DynamoDB's item size rule, approximately: attribute names plus value bytes. */
-static size_t value_size(const json_t *av)
+static size_t record_value_size(const json_t *av)
 {
     const char *type;
     json_t *v;
@@ -114,18 +114,18 @@ static size_t value_size(const json_t *av)
             size_t i;
             json_t *e;
             size += 3;
-            json_array_foreach(v, i, e) size += json_is_string(e) ? json_string_length(e) : value_size(e) + 1;
+            json_array_foreach(v, i, e) size += json_is_string(e) ? json_string_length(e) : record_value_size(e) + 1;
         } else if (json_is_object(v)) {
             const char *name;
             json_t *e;
             size += 3;
-            json_object_foreach(v, name, e) size += strlen(name) + value_size(e) + 1;
+            json_object_foreach(v, name, e) size += strlen(name) + record_value_size(e) + 1;
         }
     }
     return size;
 }
 
-static int check_processed(const json_t *item, bool required, char *err, size_t errlen)
+static int record_check_processed(const json_t *item, bool required, char *err, size_t errlen)
 {
     json_t *p = json_object_get(item, "Processed");
     if (!p && !required) return 0;
@@ -150,12 +150,12 @@ int record_validate_item(const json_t *item, bool require_processed, char *err, 
     }
     record_key key;
     record_key_of(item, &key);
-    if (record_validate_key(&key, err, errlen) != 0 || check_processed(item, require_processed, err, errlen) != 0)
+    if (record_validate_key(&key, err, errlen) != 0 || record_check_processed(item, require_processed, err, errlen) != 0)
         return -1;
     const char *name;
     json_t *v;
     size_t size = 0;
-    json_object_foreach((json_t *)item, name, v) size += strlen(name) + value_size(v);
+    json_object_foreach((json_t *)item, name, v) size += strlen(name) + record_value_size(v);
     if (size > RECORD_MAX_ITEM_BYTES) {
         snprintf(err, errlen, "the item is about %zu bytes, over DynamoDB's limit of 400 KB", size);
         return -1;
@@ -163,13 +163,13 @@ int record_validate_item(const json_t *item, bool require_processed, char *err, 
     return 0;
 }
 
-static json_t *key_of(const record_key *key)
+static json_t *record_key_json(const record_key *key)
 {
     return json_pack("{s:{s:s%},s:{s:s%}}", "AccountId", "S", key->account_id, key->account_id_len,
                      "RunTime", "S", key->run_time, key->run_time_len);
 }
 
-static int call(ddb_client *c, const char *op, json_t *request, const retry_policy *policy,
+static int record_call(ddb_client *c, const char *op, json_t *request, const retry_policy *policy,
                 json_t **out, ddb_error *err)
 {
     if (!request) {
@@ -183,14 +183,14 @@ static int call(ddb_client *c, const char *op, json_t *request, const retry_poli
 
 int record_put(ddb_client *c, const record_table *t, const json_t *item, ddb_error *err)
 {
-    return call(c, "PutItem", json_pack("{s:s,s:O}", "TableName", t->table, "Item", item), NULL, NULL, err);
+    return record_call(c, "PutItem", json_pack("{s:s,s:O}", "TableName", t->table, "Item", item), NULL, NULL, err);
 }
 
 int record_get(ddb_client *c, const record_table *t, const record_key *key, json_t **item, ddb_error *err)
 {
     json_t *out = NULL;
-    int rc = call(c, "GetItem", json_pack("{s:s,s:o,s:b}", "TableName", t->table, "Key",
-                                          key_of(key), "ConsistentRead", 1),
+    int rc = record_call(c, "GetItem", json_pack("{s:s,s:o,s:b}", "TableName", t->table, "Key",
+                                          record_key_json(key), "ConsistentRead", 1),
                   NULL, &out, err);
     *item = rc == 0 ? json_incref(json_object_get(out, "Item")) : NULL;
     json_decref(out);
@@ -199,11 +199,11 @@ int record_get(ddb_client *c, const record_table *t, const record_key *key, json
 
 int record_delete(ddb_client *c, const record_table *t, const record_key *key, ddb_error *err)
 {
-    return call(c, "DeleteItem", json_pack("{s:s,s:o}", "TableName", t->table, "Key", key_of(key)), NULL, NULL, err);
+    return record_call(c, "DeleteItem", json_pack("{s:s,s:o}", "TableName", t->table, "Key", record_key_json(key)), NULL, NULL, err);
 }
 
 /* Adds the RunTime bounds of q to a key condition that already names #k/:k. */
-static json_t *query_request(const record_table *t, const record_query *q)
+static json_t *record_query_request(const record_table *t, const record_query *q)
 {
     int on_index = q->kind != RECORD_QUERY_ACCOUNT;
     json_t *values = on_index
@@ -232,10 +232,10 @@ int record_query_page(ddb_client *c, const record_table *t, const record_query *
                       const json_t *start_key, json_t **items, json_t **last_key, ddb_error *err)
 {
     *items = *last_key = NULL;
-    json_t *req = query_request(t, q);
+    json_t *req = record_query_request(t, q);
     if (req && start_key) json_object_set(req, "ExclusiveStartKey", (json_t *)start_key);
     json_t *out = NULL;
-    if (call(c, "Query", req, NULL, &out, err) != 0) return -1;
+    if (record_call(c, "Query", req, NULL, &out, err) != 0) return -1;
     *items = json_incref(json_object_get(out, "Items"));
     *last_key = json_incref(json_object_get(out, "LastEvaluatedKey"));
     json_decref(out);
@@ -253,7 +253,7 @@ int record_query_page(ddb_client *c, const record_table *t, const record_query *
  * condition failed. With own_write_explains, a condition failure after an
  * attempt whose outcome is unknown (reset, timeout, 5xx) means our own
  * earlier write went through. */
-static record_mark_result conditional_send(ddb_client *c, const char *body, size_t len, const retry_policy *policy,
+static record_mark_result record_conditional_send(ddb_client *c, const char *body, size_t len, const retry_policy *policy,
                                            int own_write_explains, ddb_error *err)
 {
     if (ddb_client_call(c, "UpdateItem", body, len, policy, NULL, err) == 0) return RECORD_MARKED;
@@ -262,7 +262,7 @@ static record_mark_result conditional_send(ddb_client *c, const char *body, size
 }
 
 /* The same for a request object (consumed). */
-static record_mark_result conditional_update(ddb_client *c, json_t *request, const retry_policy *policy,
+static record_mark_result record_conditional_update(ddb_client *c, json_t *request, const retry_policy *policy,
                                              int own_write_explains, ddb_error *err)
 {
     char *body = request ? json_dumps(request, JSON_COMPACT) : NULL;
@@ -271,13 +271,13 @@ static record_mark_result conditional_update(ddb_client *c, json_t *request, con
         ddb_error_set(err, "OutOfMemory", 0, "out of memory building an UpdateItem request");
         return RECORD_FAILED;
     }
-    record_mark_result r = conditional_send(c, body, strlen(body), policy, own_write_explains, err);
+    record_mark_result r = record_conditional_send(c, body, strlen(body), policy, own_write_explains, err);
     free(body);
     return r;
 }
 
 /* True when the n bytes at s can stand inside a JSON string as they are (no escaping needed). */
-static int json_plain(const char *s, size_t n)
+static int record_json_plain(const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         if ((unsigned char)s[i] < 0x20 || s[i] == '"' || s[i] == '\\' || (unsigned char)s[i] >= 0x7f)
@@ -288,10 +288,10 @@ static int json_plain(const char *s, size_t n)
 /* The no-lease mark, written directly when no key needs escaping: it is sent
  * once per record, and building it through jansson costs more than the rest
  * of the client's work for that record. Returns the length, or -1. */
-static int plain_mark_body(const record_table *t, const record_key *key, char *buf, size_t size)
+static int record_plain_mark_body(const record_table *t, const record_key *key, char *buf, size_t size)
 {
-    if (!json_plain(t->table, strlen(t->table)) || !json_plain(key->account_id, key->account_id_len) ||
-        !json_plain(key->run_time, key->run_time_len))
+    if (!record_json_plain(t->table, strlen(t->table)) || !record_json_plain(key->account_id, key->account_id_len) ||
+        !record_json_plain(key->run_time, key->run_time_len))
         return -1;
     int n = snprintf(buf, size,
                      "{\"TableName\":\"%s\",\"Key\":{\"AccountId\":{\"S\":\"%s\"},\"RunTime\":{\"S\":\"%s\"}},"
@@ -306,21 +306,21 @@ record_mark_result record_mark_processed(ddb_client *c, const record_table *t, c
                                          const char *owner, const retry_policy *policy, ddb_error *err)
 {
     char body[1024];
-    int len = owner ? -1 : plain_mark_body(t, key, body, sizeof body);
-    if (len > 0) return conditional_send(c, body, (size_t)len, policy, 1, err);
+    int len = owner ? -1 : record_plain_mark_body(t, key, body, sizeof body);
+    if (len > 0) return record_conditional_send(c, body, (size_t)len, policy, 1, err);
     json_t *req = owner
         ? json_pack("{s:s,s:o,s:s,s:s,s:{s:s,s:s,s:s},s:{s:{s:s},s:{s:s},s:{s:s}}}",
-                    "TableName", t->table, "Key", key_of(key),
+                    "TableName", t->table, "Key", record_key_json(key),
                     "UpdateExpression", "SET #p = :one REMOVE #o, #e",
                     "ConditionExpression", "#p = :zero AND #o = :me",
                     "ExpressionAttributeNames", "#p", "Processed", "#o", "LeaseOwner", "#e", "LeaseExpires",
                     "ExpressionAttributeValues", ":one", "N", "1", ":zero", "N", "0", ":me", "S", owner)
         : json_pack("{s:s,s:o,s:s,s:s,s:{s:s},s:{s:{s:s},s:{s:s}}}",
-                    "TableName", t->table, "Key", key_of(key),
+                    "TableName", t->table, "Key", record_key_json(key),
                     "UpdateExpression", "SET #p = :one", "ConditionExpression", "#p = :zero",
                     "ExpressionAttributeNames", "#p", "Processed",
                     "ExpressionAttributeValues", ":one", "N", "1", ":zero", "N", "0");
-    return conditional_update(c, req, policy, 1, err);
+    return record_conditional_update(c, req, policy, 1, err);
 }
 
 record_mark_result record_claim(ddb_client *c, const record_table *t, const record_key *key,
@@ -332,24 +332,24 @@ record_mark_result record_claim(ddb_client *c, const record_table *t, const reco
     snprintf(now, sizeof now, "%lld", now_ms);
     json_t *req = json_pack(
         "{s:s,s:o,s:s,s:s,s:{s:s,s:s,s:s},s:{s:{s:s},s:{s:s},s:{s:s},s:{s:s}}}",
-        "TableName", t->table, "Key", key_of(key),
+        "TableName", t->table, "Key", record_key_json(key),
         "UpdateExpression", "SET #o = :me, #e = :exp",
         "ConditionExpression", "#p = :zero AND (attribute_not_exists(#e) OR #e < :now OR #o = :me)",
         "ExpressionAttributeNames", "#p", "Processed", "#o", "LeaseOwner", "#e", "LeaseExpires",
         "ExpressionAttributeValues", ":zero", "N", "0", ":me", "S", owner, ":exp", "N", expires, ":now", "N", now);
     /* the condition accepts our own lease, so its failure always means
      * another owner or a processed record */
-    return conditional_update(c, req, policy, 0, err);
+    return record_conditional_update(c, req, policy, 0, err);
 }
 
 int record_release(ddb_client *c, const record_table *t, const record_key *key, const char *owner,
                    const retry_policy *policy, ddb_error *err)
 {
     json_t *req = json_pack("{s:s,s:o,s:s,s:s,s:{s:s,s:s},s:{s:{s:s}}}",
-                            "TableName", t->table, "Key", key_of(key),
+                            "TableName", t->table, "Key", record_key_json(key),
                             "UpdateExpression", "REMOVE #o, #e", "ConditionExpression", "#o = :me",
                             "ExpressionAttributeNames", "#o", "LeaseOwner", "#e", "LeaseExpires",
                             "ExpressionAttributeValues", ":me", "S", owner);
-    record_mark_result r = conditional_update(c, req, policy, 1, err);
+    record_mark_result r = record_conditional_update(c, req, policy, 1, err);
     return r == RECORD_FAILED ? -1 : 0;
 }
