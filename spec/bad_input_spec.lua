@@ -67,25 +67,21 @@ describe("bad input", function()
   -- one options mechanism: every type's rule, from Lua and from the environment
   it("names every malformed option and setting, exactly", function()
     local cases = {
-      { function() return ddb.client { max_attempts = 0 } end,
-        "ddb.client: option 'max_attempts' must be a whole number from 1 to 100" },
-      { function() return ddb.client { max_attempts = 1.5 } end,
-        "ddb.client: option 'max_attempts' must be a whole number from 1 to 100" },
-      { function() return ddb.client { retry_multiplier = 20 } end,
-        "ddb.client: option 'retry_multiplier' must be a number from 1 to 10" },
-      { function() return ddb.client { region = {} } end, "ddb.client: option 'region' must be a string" },
-      { function() return ddb.client { endpont = "x" } end, "ddb.client: unknown option 'endpont'" },
-      { function() return ddb.client { [1] = "x" } end, "ddb.client: option names must be strings" },
-      { function() return ddb.processor { backoff_multiplier = 0.5 } end,
+      { ddb.client, { max_attempts = 0 }, "ddb.client: option 'max_attempts' must be a whole number from 1 to 100" },
+      { ddb.client, { max_attempts = 1.5 }, "ddb.client: option 'max_attempts' must be a whole number from 1 to 100" },
+      { ddb.client, { retry_multiplier = 20 }, "ddb.client: option 'retry_multiplier' must be a number from 1 to 10" },
+      { ddb.client, { region = {} }, "ddb.client: option 'region' must be a string" },
+      { ddb.client, { endpont = "x" }, "ddb.client: unknown option 'endpont'" },
+      { ddb.client, { [1] = "x" }, "ddb.client: option names must be strings" },
+      { ddb.processor, { backoff_multiplier = 0.5 },
         "ddb.processor: option 'backoff_multiplier' must be a number from 1 to 10" },
-      { function() return ddb.processor { progress = 1 } end, "ddb.processor: option 'progress' must be true or false" },
-      { function() return ddb.processor { table = "" } end,
-        "ddb.processor: option 'table' must be a table or index name" },
+      { ddb.processor, { progress = 1 }, "ddb.processor: option 'progress' must be true or false" },
+      { ddb.processor, { table = "" }, "ddb.processor: option 'table' must be a table or index name" },
     }
     for _, case in ipairs(cases) do
-      local ok, err = pcall(case[1])
+      local ok, err = pcall(case[1], case[2])
       assert.is_false(ok)
-      assert.are.equal(case[2], err)
+      assert.are.equal(case[3], err)
     end
     local env_cases = {
       { "DDBRUN_RETRY_MULTIPLIER", "x", "ddb.client()",
@@ -124,12 +120,14 @@ describe("bad input", function()
     it("refuses invalid numbers", function()
       local ok, err = pcall(ddb.number, "12abc")
       assert.is_false(ok)
-      assert.are.equal([[bad argument #1 to 'ddb.number' ("12abc" is not a DynamoDB number (expected ]]
-        .. [[-?digits[.digits][e[+-]digits], at most 38 significant digits))]], err)
+      -- (Lua names the function ddb.number or ddb.core.number, whichever it finds first)
+      local function reason(e) return e:match("^bad argument #1 to '[%w.]+' %((.*)%)$") end
+      assert.are.equal([["12abc" is not a DynamoDB number (expected -?digits[.digits][e[+-]digits], ]]
+        .. [[at most 38 significant digits)]], reason(err))
       ok, err = pcall(ddb.number, string.rep("1", 39))
       assert.is_false(ok)
-      assert.are.equal([[bad argument #1 to 'ddb.number' ("]] .. string.rep("1", 39) .. [[" is not a DynamoDB ]]
-        .. [[number (expected -?digits[.digits][e[+-]digits], at most 38 significant digits))]], err)
+      assert.are.equal('"' .. string.rep("1", 39) .. [[" is not a DynamoDB number (expected ]]
+        .. [[-?digits[.digits][e[+-]digits], at most 38 significant digits)]], reason(err))
       ok, err = put { n = 1e300 }
       assert.is_false(ok)
       assert.are.equal("ValidationException", err.code)
