@@ -113,8 +113,12 @@ void options_set_boolean(void *base, const option_spec *opt, int v)
 int options_set_string(void *base, const option_spec *opt, const char *v, size_t len, const char *label,
                        char *err, size_t errlen)
 {
-    if (len >= opt->size || strlen(v) != len) {
-        snprintf(err, errlen, "%s is too long (at most %zu bytes) or holds a NUL byte", label, opt->size - 1);
+    if (strlen(v) != len) {
+        snprintf(err, errlen, "%s holds a NUL byte", label);
+        return -1;
+    }
+    if (len >= opt->size) {
+        snprintf(err, errlen, "%s is too long (at most %zu bytes)", label, opt->size - 1);
         return -1;
     }
     memcpy(options_slot(base, opt), v, len + 1);
