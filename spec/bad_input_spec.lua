@@ -71,6 +71,7 @@ describe("bad input", function()
       { ddb.client, { max_attempts = 1.5 }, "ddb.client: option 'max_attempts' must be a whole number from 1 to 100" },
       { ddb.client, { retry_multiplier = 20 }, "ddb.client: option 'retry_multiplier' must be a number from 1 to 10" },
       { ddb.client, { region = {} }, "ddb.client: option 'region' must be a string" },
+      { ddb.client, { region = string.rep("x", 64) }, "ddb.client: option 'region' is too long (at most 63 bytes)" },
       { ddb.client, { endpont = "x" }, "ddb.client: unknown option 'endpont'" },
       { ddb.client, { [1] = "x" }, "ddb.client: option names must be strings" },
       { ddb.processor, { backoff_multiplier = 0.5 },
