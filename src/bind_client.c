@@ -7,6 +7,7 @@
 #include <lauxlib.h>
 
 #include "bind.h"
+#include "creds.h"
 #include "marshal.h"
 
 typedef struct bind_client {
@@ -83,6 +84,23 @@ static int bind_client_call(lua_State *L)
     return 1;
 }
 
+/* info.credentials = { source = "...", expiration = "2026-...Z" or nil }; never the keys. */
+static void bind_client_push_credentials_info(lua_State *L, ddb_client *c)
+{
+    char source[320];
+    char when[32];
+    long long expiration_ms;
+    ddb_error err;
+    if (ddb_client_credentials(c, source, sizeof source, &expiration_ms, &err) != 0)
+        bind_raise_error(L, &err);
+    lua_createtable(L, 0, 2);
+    bind_set_string(L, "source", source);
+    creds_format_time(expiration_ms, when);
+    if (expiration_ms)
+        bind_set_string(L, "expiration", when);
+    lua_setfield(L, -2, "credentials");
+}
+
 static int bind_client_info(lua_State *L)
 {
     const ddb_config *cfg = ddb_client_config(bind_client_check(L, 1));
@@ -95,6 +113,7 @@ static int bind_client_info(lua_State *L)
     lua_setfield(L, -2, "connect_timeout_ms");
     lua_pushinteger(L, cfg->request_timeout_ms);
     lua_setfield(L, -2, "request_timeout_ms");
+    bind_client_push_credentials_info(L, bind_client_check(L, 1));
     return 1;
 }
 

@@ -68,6 +68,14 @@ void bind_apply_options(lua_State *L, int idx, const char *who, const option_tab
     }
 }
 
+/* True when the options table at idx sets field. */
+static int bind_options_given(lua_State *L, int idx, const char *field)
+{
+    int given = lua_getfield(L, idx, field) != LUA_TNIL;
+    lua_pop(L, 1);
+    return given;
+}
+
 void bind_config_resolve(lua_State *L, int idx, ddb_config *cfg)
 {
     char err[512];
@@ -76,11 +84,13 @@ void bind_config_resolve(lua_State *L, int idx, ddb_config *cfg)
     if (idx == 0 || lua_isnoneornil(L, idx))
         return;
     luaL_checktype(L, idx, LUA_TTABLE);
+    idx = lua_absindex(L, idx);
     bind_apply_options(L, idx, "ddb.client", &config_option_table, cfg, NULL, NULL);
+    if (bind_options_given(L, idx, "access_key_id") || bind_options_given(L, idx, "secret_access_key") ||
+        bind_options_given(L, idx, "session_token"))
+        snprintf(cfg->static_source, sizeof cfg->static_source, "ddb.client options");
     /* a region given without any endpoint setting moves the default endpoint along */
-    int region_given = lua_getfield(L, idx, "region") != LUA_TNIL;
-    int endpoint_given = lua_getfield(L, idx, "endpoint") != LUA_TNIL;
-    lua_pop(L, 2);
-    if (region_given && !endpoint_given && !config_endpoint_from_env())
-        snprintf(cfg->endpoint, sizeof cfg->endpoint, "https://dynamodb.%s.amazonaws.com", cfg->region);
+    if (bind_options_given(L, idx, "region") && !bind_options_given(L, idx, "endpoint") &&
+        !config_endpoint_from_env() && config_default_endpoint(cfg, err, sizeof err) != 0)
+        luaL_error(L, "ddb.client: %s", err);
 }

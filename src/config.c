@@ -1,4 +1,7 @@
 #include "config.h"
+#include "creds.h"
+#include "creds_chain.h"
+#include "endpoints.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -16,7 +19,7 @@ static const char *config_env(const char *name)
 }
 
 static int config_copy_setting(char *dst, size_t size, const char *name, const char *value,
-                        char *err, size_t errlen)
+                               char *err, size_t errlen)
 {
     if (strlen(value) >= size) {
         snprintf(err, errlen, "%s is too long (at most %zu characters)", name, size - 1);
@@ -26,82 +29,41 @@ static int config_copy_setting(char *dst, size_t size, const char *name, const c
     return 0;
 }
 
-static char *config_trim(char *s)
-{
-    while (isspace((unsigned char)*s)) s++;
-    char *e = s + strlen(s);
-    while (e > s && isspace((unsigned char)e[-1])) *--e = '\0';
-    return s;
-}
-
-static void config_credentials_path(char *out, size_t size)
-{
-    const char *file = config_env("AWS_SHARED_CREDENTIALS_FILE");
-    const char *home = config_env("HOME");
-    if (file) snprintf(out, size, "%s", file);
-    else if (home) snprintf(out, size, "%s/.aws/credentials", home);
-    else out[0] = '\0';
-}
-
-/* Copies one "key = value" line of the profile section into cfg. */
-static int config_credentials_line(ddb_config *cfg, const char *path, int lineno, char *line,
-                            char *err, size_t errlen)
-{
-    char *eq = strchr(line, '=');
-    if (!eq) {
-        snprintf(err, errlen, "%s:%d: expected 'key = value'", path, lineno);
-        return -1;
-    }
-    *eq = '\0';
-    const char *key = config_trim(line), *value = config_trim(eq + 1);
-    char name[1200];
-    snprintf(name, sizeof name, "%.1000s:%d: %.100s", path, lineno, key);
-    if (strcmp(key, "aws_access_key_id") == 0)
-        return config_copy_setting(cfg->access_key, sizeof cfg->access_key, name, value, err, errlen);
-    if (strcmp(key, "aws_secret_access_key") == 0)
-        return config_copy_setting(cfg->secret_key, sizeof cfg->secret_key, name, value, err, errlen);
-    if (strcmp(key, "aws_session_token") == 0)
-        return config_copy_setting(cfg->session_token, sizeof cfg->session_token, name, value, err, errlen);
-    return 0;
-}
-
-/* Reads the [profile] section of the shared credentials file, if there is one. */
-static int config_read_credentials_file(ddb_config *cfg, char *err, size_t errlen)
-{
-    char path[1024];
-    config_credentials_path(path, sizeof path);
-    FILE *f = path[0] ? fopen(path, "r") : NULL;
-    if (!f) return 0;
-    const char *profile = config_env("AWS_PROFILE") ? config_env("AWS_PROFILE") : "default";
-    char line[8192];
-    int in_profile = 0, lineno = 0, rc = 0;
-    while (rc == 0 && fgets(line, sizeof line, f)) {
-        lineno++;
-        char *s = config_trim(line);
-        if (*s == '\0' || *s == '#' || *s == ';') continue;
-        if (*s == '[') {
-            char *close = strchr(s, ']');
-            if (close) *close = '\0';
-            in_profile = strcmp(config_trim(s + 1), profile) == 0;
-        } else if (in_profile) {
-            rc = config_credentials_line(cfg, path, lineno, s, err, errlen);
-        }
-    }
-    fclose(f);
-    return rc;
-}
-
+/* Environment keys, unless AWS_PROFILE names a profile (the SDK for
+ * JavaScript v3 does the same); otherwise the shared chain cache. */
 static int config_resolve_credentials(ddb_config *cfg, char *err, size_t errlen)
 {
     const char *id = config_env("AWS_ACCESS_KEY_ID"), *secret = config_env("AWS_SECRET_ACCESS_KEY");
-    if (id || secret) {
+    if ((id || secret) && !config_env("AWS_PROFILE")) {
         const char *token = config_env("AWS_SESSION_TOKEN");
+        snprintf(cfg->static_source, sizeof cfg->static_source, "environment");
         return config_copy_setting(cfg->access_key, sizeof cfg->access_key, "AWS_ACCESS_KEY_ID", id ? id : "", err, errlen)
             || config_copy_setting(cfg->secret_key, sizeof cfg->secret_key, "AWS_SECRET_ACCESS_KEY", secret ? secret : "", err, errlen)
             || config_copy_setting(cfg->session_token, sizeof cfg->session_token, "AWS_SESSION_TOKEN", token ? token : "", err, errlen)
             ? -1 : 0;
     }
-    return config_read_credentials_file(cfg, err, errlen);
+    cfg->creds = creds_cache_shared(cfg->region, cfg->ca_bundle, err, errlen);
+    return cfg->creds ? 0 : -1;
+}
+
+static int config_resolve_region(ddb_config *cfg, char *err, size_t errlen)
+{
+    const char *region = config_env("AWS_REGION") ? config_env("AWS_REGION") : config_env("AWS_DEFAULT_REGION");
+    if (region) return config_copy_setting(cfg->region, sizeof cfg->region, "AWS_REGION", region, err, errlen);
+    char from_profile[64];
+    int found = creds_profile_setting("region", from_profile, sizeof from_profile, err, errlen);
+    if (found < 0) return -1;
+    snprintf(cfg->region, sizeof cfg->region, "%s", found ? from_profile : CONFIG_DEFAULT_REGION);
+    return 0;
+}
+
+int config_default_endpoint(ddb_config *cfg, char *err, size_t errlen)
+{
+    int fips, dualstack;
+    if (endpoints_flag("AWS_USE_FIPS_ENDPOINT", config_env("AWS_USE_FIPS_ENDPOINT"), &fips, err, errlen) ||
+        endpoints_flag("AWS_USE_DUALSTACK_ENDPOINT", config_env("AWS_USE_DUALSTACK_ENDPOINT"), &dualstack, err, errlen))
+        return -1;
+    return endpoints_resolve("dynamodb", cfg->region, fips, dualstack, cfg->endpoint, sizeof cfg->endpoint, err, errlen);
 }
 
 static const char *const ENDPOINT_NAMES[] = { "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL", "DYNAMODB_ENDPOINT" };
@@ -118,13 +80,12 @@ static int config_resolve_endpoint(ddb_config *cfg, char *err, size_t errlen)
     for (size_t i = 0; i < sizeof ENDPOINT_NAMES / sizeof *ENDPOINT_NAMES; i++)
         if (config_env(ENDPOINT_NAMES[i]))
             return config_copy_setting(cfg->endpoint, sizeof cfg->endpoint, ENDPOINT_NAMES[i], config_env(ENDPOINT_NAMES[i]), err, errlen);
-    snprintf(cfg->endpoint, sizeof cfg->endpoint, "https://dynamodb.%s.amazonaws.com", cfg->region);
-    return 0;
+    return config_default_endpoint(cfg, err, errlen);
 }
 
 /* One table for ddb.client{...} and the environment. Endpoint, region and
  * keys are found in the environment by the resolution above (several
- * variables and a file), so their rows name no variable. */
+ * variables, a profile, the provider chain), so their rows name no variable. */
 static const option_spec CONFIG_OPTIONS[] = {
     OPTION_STRING_SPEC("endpoint", NULL, ddb_config, endpoint),
     OPTION_STRING_SPEC("region", NULL, ddb_config, region),
@@ -153,8 +114,7 @@ int config_from_env(ddb_config *cfg, char *err, size_t errlen)
     memset(cfg, 0, sizeof *cfg);
     cfg->retry = retry_default_policy();
     options_defaults(cfg, &config_option_table);
-    const char *region = config_env("AWS_REGION") ? config_env("AWS_REGION") : config_env("AWS_DEFAULT_REGION");
-    if (config_copy_setting(cfg->region, sizeof cfg->region, "AWS_REGION", region ? region : CONFIG_DEFAULT_REGION, err, errlen) != 0)
+    if (config_resolve_region(cfg, err, errlen) != 0)
         return -1;
     if (config_resolve_endpoint(cfg, err, errlen) != 0)
         return -1;
@@ -172,7 +132,9 @@ static int config_is_printable(const char *s)
 
 int config_check(const ddb_config *cfg, char *err, size_t errlen)
 {
-    if (!cfg->access_key[0] || !cfg->secret_key[0]) {
+    if (!cfg->access_key[0] && !cfg->secret_key[0] && cfg->creds) {
+        /* the chain resolves on the first request */
+    } else if (!cfg->access_key[0] || !cfg->secret_key[0]) {
         snprintf(err, errlen, "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
                  "(environment or .env), or add a profile to ~/.aws/credentials");
         return -1;

@@ -14,6 +14,7 @@ typedef struct http_response {
     char request_id[128];     /* x-amzn-RequestId, "" when absent */
     int has_crc32;
     unsigned long crc32;      /* x-amz-crc32 */
+    char date[40];            /* the Date header, "" when absent */
     int maybe_resent;         /* curl wrote the request more than once (it re-sends
                                  by itself when a kept-alive connection dies
                                  unanswered): the first copy may have been applied */
