@@ -21,7 +21,9 @@ describe("bad input", function()
       local p = io.popen(string.format("cd %s && (openssl s_server -accept 127.0.0.1:%d -cert cert.pem -key key.pem -www -quiet >/dev/null 2>&1 & echo $!)", dir, port))
       server_pid = p:read("l")
       p:close()
-      os.execute("sleep 0.5")
+      helper.wait_until(function()   -- listening: a connection is accepted
+        return os.execute(string.format("bash -c 'exec 3<>/dev/tcp/127.0.0.1/%d' 2>/dev/null", port))
+      end, 30, "openssl s_server to listen")
     end)
     teardown(function() os.execute("kill " .. server_pid .. " 2>/dev/null; rm -rf " .. dir) end)
 
@@ -75,7 +77,7 @@ describe("bad input", function()
       { ddb.client, { [1] = "x" }, "ddb.client: option names must be strings" },
       { ddb.processor, { backoff_multiplier = 0.5 },
         "ddb.processor: option 'backoff_multiplier' must be a number from 1 to 10" },
-      { ddb.processor, { progress = 1 }, "ddb.processor: option 'progress' must be true or false" },
+      { ddb.processor, { progress = 1 }, "ddb.processor: option 'progress' must be true, false or \"log\"" },
       { ddb.processor, { table = "" }, "ddb.processor: option 'table' must be a table or index name" },
     }
     for _, case in ipairs(cases) do
@@ -89,7 +91,7 @@ describe("bad input", function()
       { "PROCESSOR_BACKOFF_MULTIPLIER", "11", "ddb.processor()",
         "ddb.processor: PROCESSOR_BACKOFF_MULTIPLIER must be a number from 1 to 10, not '11'" },
       { "PROCESSOR_PROGRESS", "maybe", "ddb.processor()",
-        "ddb.processor: PROCESSOR_PROGRESS must be 1 or 0 (true/false, on/off, yes/no) or auto, not 'maybe'" },
+        "ddb.processor: PROCESSOR_PROGRESS must be auto, on, off or log, not 'maybe'" },
       { "PROCESSOR_MAX_WORKERS", "0", "ddb.processor()",
         "ddb.processor: PROCESSOR_MAX_WORKERS must be a whole number from 1 to 256, not '0'" },
     }
