@@ -683,7 +683,7 @@ static void test_constructors(void **state)
     }
 }
 
-/* marshal_open twice and lazily created registry entries share one sentinel. */
+/* bind_values_open twice and lazily created registry entries share one sentinel. */
 static void test_sentinel_per_state(void **state)
 {
     lua_State *L = *state, *L2;
@@ -700,7 +700,7 @@ static void test_sentinel_per_state(void **state)
     L2 = luaL_newstate();
     luaL_openlibs(L2);
     j = parse("{\"NULL\":true}");
-    marshal_push_value(L2, j);            /* before marshal_open */
+    marshal_push_value(L2, j);            /* before bind_values_open */
     json_decref(j);
     bind_values_open(L2);
     lua_getfield(L2, -1, "null");
