@@ -42,16 +42,21 @@ static int record_layout_attr_shards(const char *name)
 static int record_layout_index_shards(const json_t *gsi)
 {
     const json_t *keys = json_object_get(gsi, "KeySchema");
-    const char *hash[2] = { NULL, NULL }, *range = NULL;
-    size_t i, nhash = 0;
+    const char *hash[2] = { NULL, NULL };
+    const char *range = NULL;
+    size_t i;
+    size_t nhash = 0;
     json_t *k;
     json_array_foreach(keys, i, k) {
         const char *name = json_string_value(json_object_get(k, "AttributeName"));
         const char *type = json_string_value(json_object_get(k, "KeyType"));
         if (!name || !type) return -1;
-        if (strcmp(type, "RANGE") == 0) range = name;
-        else if (nhash < 2) hash[nhash++] = name;
-        else return -1;
+        if (strcmp(type, "RANGE") == 0)
+            range = name;
+        else if (nhash < 2)
+            hash[nhash++] = name;
+        else
+            return -1;
     }
     if (!range || strcmp(range, "RunTime") != 0 || nhash == 0 || strcmp(hash[0], "Processed") != 0) return -1;
     if (nhash == 1) return 0;
@@ -61,14 +66,16 @@ static int record_layout_index_shards(const json_t *gsi)
 
 static void record_layout_keys_text(const json_t *gsi, char *out, size_t size)
 {
-    size_t i, used = 0;
+    size_t i;
+    size_t used = 0;
     json_t *k;
     out[0] = '\0';
     json_array_foreach(json_object_get(gsi, "KeySchema"), i, k) {
         int n = snprintf(out + used, size - used, "%s%s %s", i ? ", " : "",
                          json_string_value(json_object_get(k, "AttributeName")),
                          json_string_value(json_object_get(k, "KeyType")));
-        if (n < 0 || (size_t)n >= size - used) break;
+        if (n < 0 || (size_t)n >= size - used)
+            break;
         used += (size_t)n;
     }
 }
@@ -103,12 +110,14 @@ static const json_t *record_layout_sharded_elsewhere(const json_t *gsis)
 
 static void record_layout_names(const json_t *gsis, char *out, size_t size)
 {
-    size_t i, used = 0;
+    size_t i;
+    size_t used = 0;
     json_t *g;
     snprintf(out, size, "none");
     json_array_foreach(gsis, i, g) {
         int n = snprintf(out + used, size - used, "%s%s", i ? ", " : "", json_string_value(json_object_get(g, "IndexName")));
-        if (n < 0 || (size_t)n >= size - used) break;
+        if (n < 0 || (size_t)n >= size - used)
+            break;
         used += (size_t)n;
     }
 }
@@ -119,10 +128,13 @@ static void record_layout_writes(const json_t *gsis, record_layout *out)
     json_t *g;
     json_array_foreach(gsis, i, g) {
         int shards = record_layout_index_shards(g);
-        if (shards <= 0 || out->write_count == RECORD_LAYOUT_MAX_WRITES) continue;
+        if (shards <= 0 || out->write_count == RECORD_LAYOUT_MAX_WRITES)
+            continue;
         int seen = 0;
-        for (int w = 0; w < out->write_count; w++) seen |= out->write_shards[w] == shards;
-        if (!seen) out->write_shards[out->write_count++] = shards;
+        for (int w = 0; w < out->write_count; w++)
+            seen |= out->write_shards[w] == shards;
+        if (!seen)
+            out->write_shards[out->write_count++] = shards;
     }
 }
 
@@ -154,7 +166,8 @@ int record_layout_from_description(const record_layout_request *req, const json_
     memset(out, 0, sizeof *out);
     const json_t *gsis = json_object_get(table, "GlobalSecondaryIndexes");
     const json_t *g = record_layout_find(gsis, req->index);
-    if (!g && !req->index_explicit) g = record_layout_sharded_elsewhere(gsis);
+    if (!g && !req->index_explicit)
+        g = record_layout_sharded_elsewhere(gsis);
     if (!g) {
         char names[512];
         record_layout_names(gsis, names, sizeof names);
@@ -166,7 +179,8 @@ int record_layout_from_description(const record_layout_request *req, const json_
     if (record_layout_check(req, g, shards, err) != 0) return -1;
     snprintf(out->index, sizeof out->index, "%s", json_string_value(json_object_get(g, "IndexName")));
     out->shards = shards;
-    if (shards > 0) snprintf(out->shard_attr, sizeof out->shard_attr, RECORD_SHARD_PREFIX "%d", shards);
+    if (shards > 0)
+        snprintf(out->shard_attr, sizeof out->shard_attr, RECORD_SHARD_PREFIX "%d", shards);
     record_layout_writes(gsis, out);
     return 0;
 }
@@ -180,7 +194,8 @@ int record_layout_discover(ddb_client *c, const record_layout_request *req, reco
     }
     int rc = ddb_client_call_json(c, "DescribeTable", request, NULL, &response, err);
     json_decref(request);
-    if (rc == 0) rc = record_layout_from_description(req, json_object_get(response, "Table"), out, err);
+    if (rc == 0)
+        rc = record_layout_from_description(req, json_object_get(response, "Table"), out, err);
     json_decref(response);
     return rc;
 }
@@ -192,7 +207,8 @@ int record_layout_stamp(const record_layout *l, json_t *item)
     if (l->write_count == 0) return 0;
     if (!json_is_string(a) || !json_is_string(r)) return -1;
     for (int w = 0; w < l->write_count; w++) {
-        char name[32], value[16];
+        char name[32];
+        char value[16];
         int shard = record_shard_of(json_string_value(a), json_string_length(a), json_string_value(r),
                                     json_string_length(r), l->write_shards[w]);
         snprintf(name, sizeof name, RECORD_SHARD_PREFIX "%d", l->write_shards[w]);

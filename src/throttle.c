@@ -35,7 +35,8 @@ static void throttle_sleep_s(double s)
 static double throttle_take(double *tokens, double *last, double rate, double capacity, double now)
 {
     *tokens += (now - *last) * rate;
-    if (*tokens > capacity) *tokens = capacity;
+    if (*tokens > capacity)
+        *tokens = capacity;
     *last = now;
     *tokens -= 1;
     return *tokens >= 0 ? 0 : -*tokens / rate;
@@ -95,9 +96,12 @@ void throttle_free(throttle *t)
 
 int throttle_mode_parse(const char *text, throttle_mode *mode)
 {
-    if (strcmp(text, "standard") == 0) *mode = THROTTLE_STANDARD;
-    else if (strcmp(text, "adaptive") == 0) *mode = THROTTLE_ADAPTIVE;
-    else return -1;
+    if (strcmp(text, "standard") == 0)
+        *mode = THROTTLE_STANDARD;
+    else if (strcmp(text, "adaptive") == 0)
+        *mode = THROTTLE_ADAPTIVE;
+    else
+        return -1;
     return 0;
 }
 
@@ -111,7 +115,8 @@ double throttle_before_send(throttle *t)
     if (!t || t->mode != THROTTLE_ADAPTIVE) return 0;
     pthread_mutex_lock(&t->lock);
     double wait = 0;
-    if (t->limiting) wait = throttle_take(&t->tokens, &t->last_fill_s, t->fill_rate, t->capacity, throttle_now_s());
+    if (t->limiting)
+        wait = throttle_take(&t->tokens, &t->last_fill_s, t->fill_rate, t->capacity, throttle_now_s());
     pthread_mutex_unlock(&t->lock);
     throttle_sleep_s(wait);
     return throttle_now_s();
@@ -145,12 +150,14 @@ void throttle_after_response(throttle *t, int throttled, double sent_s)
     throttle_measure(t, now);
     /* One cut per burst, as TCP cuts once per round trip: the requests sent
      * before the cut, or queued just after it, say nothing about the new rate. */
-    if (throttled && t->limiting && sent_s < t->last_throttle_s + THROTTLE_RATE_BUCKET_S) throttled = 0;
+    if (throttled && t->limiting && sent_s < t->last_throttle_s + THROTTLE_RATE_BUCKET_S)
+        throttled = 0;
     if (throttled) {
         double measured = t->measured_rate > 0 ? t->measured_rate
                                                : t->bucket_count / (now - t->rate_bucket_s + 1e-3);   /* first half second */
         double base = t->limiting && t->fill_rate < measured ? t->fill_rate : measured;
-        if (base < THROTTLE_MIN_RATE) base = THROTTLE_MIN_RATE;
+        if (base < THROTTLE_MIN_RATE)
+            base = THROTTLE_MIN_RATE;
         t->last_max_rate = base;
         t->time_window = cbrt(base * (1 - THROTTLE_BETA) / THROTTLE_SCALE);
         t->last_throttle_s = now;
@@ -162,14 +169,17 @@ void throttle_after_response(throttle *t, int throttled, double sent_s)
     /* growth past the last good rate only as far as demand shows it is
      * needed; never below it for lack of demand (a quiet spell is no signal) */
     double demand = 2 * t->measured_rate > t->last_max_rate ? 2 * t->measured_rate : t->last_max_rate;
-    if (!throttled && rate > demand) rate = demand;
-    if (rate < THROTTLE_MIN_RATE) rate = THROTTLE_MIN_RATE;
+    if (!throttled && rate > demand)
+        rate = demand;
+    if (rate < THROTTLE_MIN_RATE)
+        rate = THROTTLE_MIN_RATE;
     /* refill at the old rate up to now before the new rate applies */
     t->tokens += (now - t->last_fill_s) * t->fill_rate;
     t->last_fill_s = now;
     t->fill_rate = rate;
     t->capacity = rate > 1 ? rate : 1;
-    if (t->tokens > t->capacity) t->tokens = t->capacity;
+    if (t->tokens > t->capacity)
+        t->tokens = t->capacity;
     pthread_mutex_unlock(&t->lock);
 }
 
@@ -179,7 +189,8 @@ int throttle_take_retry(throttle *t, int timeout)
     if (!t) return cost;
     pthread_mutex_lock(&t->lock);
     int paid = t->quota >= cost;
-    if (paid) t->quota -= cost;
+    if (paid)
+        t->quota -= cost;
     pthread_mutex_unlock(&t->lock);
     return paid ? cost : 0;
 }
@@ -189,7 +200,8 @@ void throttle_success(throttle *t, int retry_cost)
     if (!t) return;
     pthread_mutex_lock(&t->lock);
     t->quota += retry_cost > 0 ? retry_cost : THROTTLE_NO_RETRY_REFUND;
-    if (t->quota > THROTTLE_QUOTA) t->quota = THROTTLE_QUOTA;
+    if (t->quota > THROTTLE_QUOTA)
+        t->quota = THROTTLE_QUOTA;
     pthread_mutex_unlock(&t->lock);
 }
 
