@@ -8,6 +8,7 @@
 
 #include "creds.h"
 #include "dotenv.h"
+#include "runtime.h"
 #include "bind.h"
 #include "marshal.h"
 
@@ -150,7 +151,9 @@ static void apply_option(lua_State *L, ddb_config *cfg)
 void bind_client_check_config(lua_State *L, int idx, ddb_config *cfg)
 {
     char err[512];
-    if (config_from_env(cfg, err, sizeof err) != 0) luaL_error(L, "ddb.client: %s", err);
+    struct creds_registry *creds = runtime_creds_of(L);
+    if (!creds) luaL_error(L, "ddb.client: this Lua state has no credential cache (runtime_set_creds)");
+    if (config_from_env(cfg, creds, err, sizeof err) != 0) luaL_error(L, "ddb.client: %s", err);
     if (idx == 0 || lua_isnoneornil(L, idx)) return;
     luaL_checktype(L, idx, LUA_TTABLE);
     idx = lua_absindex(L, idx);
@@ -164,6 +167,8 @@ void bind_client_check_config(lua_State *L, int idx, ddb_config *cfg)
     if (!lua_isnil(L, -1) && !endpoint_given && !config_endpoint_from_env() && config_default_endpoint(cfg, err, sizeof err) != 0)
         luaL_error(L, "ddb.client: %s", err);
     lua_pop(L, 1);
+    /* the options' region and ca_bundle also key the credential cache (STS region) */
+    if (config_rekey_credentials(cfg, creds, err, sizeof err) != 0) luaL_error(L, "ddb.client: %s", err);
 }
 
 /* --- the client object --- */

@@ -60,7 +60,7 @@ static int double_setting(const char *name, double min, double max, double *out,
 
 /* Environment keys, unless AWS_PROFILE names a profile (the SDK for
  * JavaScript v3 does the same); otherwise the shared chain cache. */
-static int resolve_credentials(ddb_config *cfg, char *err, size_t errlen)
+static int resolve_credentials(ddb_config *cfg, creds_registry *creds, char *err, size_t errlen)
 {
     const char *id = env("AWS_ACCESS_KEY_ID"), *secret = env("AWS_SECRET_ACCESS_KEY");
     if ((id || secret) && !env("AWS_PROFILE")) {
@@ -71,7 +71,14 @@ static int resolve_credentials(ddb_config *cfg, char *err, size_t errlen)
             || copy_setting(cfg->session_token, sizeof cfg->session_token, "AWS_SESSION_TOKEN", token ? token : "", err, errlen)
             ? -1 : 0;
     }
-    cfg->creds = creds_cache_shared(cfg->region, cfg->ca_bundle, err, errlen);
+    cfg->creds = NULL;
+    return config_rekey_credentials(cfg, creds, err, errlen);
+}
+
+int config_rekey_credentials(ddb_config *cfg, creds_registry *creds, char *err, size_t errlen)
+{
+    if (cfg->access_key[0] || cfg->secret_key[0] || cfg->static_source[0]) return 0;
+    cfg->creds = creds_cache_shared(creds, cfg->region, cfg->ca_bundle, err, errlen);
     return cfg->creds ? 0 : -1;
 }
 
@@ -86,11 +93,22 @@ static int resolve_region(ddb_config *cfg, char *err, size_t errlen)
     return 0;
 }
 
+/* The variable, else the profile's setting (as the SDKs do). */
+static int endpoint_flag(const char *name, const char *key, int *on, char *err, size_t errlen)
+{
+    char from_profile[64], label[96];
+    if (env(name)) return endpoints_flag(name, env(name), on, err, errlen);
+    int found = creds_profile_setting(key, from_profile, sizeof from_profile, err, errlen);
+    if (found < 0) return -1;
+    snprintf(label, sizeof label, "the profile's %s", key);
+    return endpoints_flag(label, found ? from_profile : NULL, on, err, errlen);
+}
+
 int config_default_endpoint(ddb_config *cfg, char *err, size_t errlen)
 {
     int fips, dualstack;
-    if (endpoints_flag("AWS_USE_FIPS_ENDPOINT", env("AWS_USE_FIPS_ENDPOINT"), &fips, err, errlen) ||
-        endpoints_flag("AWS_USE_DUALSTACK_ENDPOINT", env("AWS_USE_DUALSTACK_ENDPOINT"), &dualstack, err, errlen))
+    if (endpoint_flag("AWS_USE_FIPS_ENDPOINT", "use_fips_endpoint", &fips, err, errlen) ||
+        endpoint_flag("AWS_USE_DUALSTACK_ENDPOINT", "use_dualstack_endpoint", &dualstack, err, errlen))
         return -1;
     return endpoints_resolve("dynamodb", cfg->region, fips, dualstack, cfg->endpoint, sizeof cfg->endpoint, err, errlen);
 }
@@ -129,7 +147,7 @@ int config_option_set(ddb_config *cfg, const char *name, long v, const char *lab
     return options_set(cfg, LONG_OPTIONS, LONG_OPTION_COUNT, name, v, label, err, errlen);
 }
 
-int config_from_env(ddb_config *cfg, char *err, size_t errlen)
+int config_from_env(ddb_config *cfg, creds_registry *creds, char *err, size_t errlen)
 {
     memset(cfg, 0, sizeof *cfg);
     cfg->retry = retry_default_policy();
@@ -139,7 +157,7 @@ int config_from_env(ddb_config *cfg, char *err, size_t errlen)
         (ca && copy_setting(cfg->ca_bundle, sizeof cfg->ca_bundle, "AWS_CA_BUNDLE", ca, err, errlen)) ||
         options_from_env(cfg, LONG_OPTIONS, LONG_OPTION_COUNT, err, errlen) ||
         double_setting("DDBRUN_RETRY_MULTIPLIER", 1.0, 10.0, &cfg->retry.multiplier, err, errlen) ||
-        resolve_credentials(cfg, err, errlen))
+        resolve_credentials(cfg, creds, err, errlen))
         return -1;
     return 0;
 }

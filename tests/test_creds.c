@@ -19,6 +19,7 @@
 #include "aws_profile.h"
 #include "container_creds.h"
 #include "creds.h"
+#include "credential_process.h"
 #include "endpoints.h"
 #include "sts.h"
 
@@ -223,10 +224,12 @@ static void cache_single_flight(void **state)
     setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null", 1);
     setenv("AWS_PROFILE", "threads", 1);
     char err[256], runs[600], overlaps[600];
-    creds_cache *cache = creds_cache_shared("us-east-1", "", err, sizeof err);
+    creds_registry *registry = creds_registry_new();
+    assert_non_null(registry);
+    creds_cache *cache = creds_cache_shared(registry, "us-east-1", "", err, sizeof err);
     assert_non_null(cache);
-    assert_ptr_equal(cache, creds_cache_shared("us-east-1", "", err, sizeof err));   /* one per settings */
-    assert_ptr_not_equal(cache, creds_cache_shared("eu-west-1", "", err, sizeof err));
+    assert_ptr_equal(cache, creds_cache_shared(registry, "us-east-1", "", err, sizeof err));   /* one per settings */
+    assert_ptr_not_equal(cache, creds_cache_shared(registry, "eu-west-1", "", err, sizeof err));
     snprintf(runs, sizeof runs, "%s/runs", dir);
     snprintf(overlaps, sizeof overlaps, "%s/overlaps", dir);
     cache_worker workers[8];
@@ -246,12 +249,45 @@ static void cache_single_flight(void **state)
     creds_cache_describe(cache, source, sizeof source, &expiration);
     assert_string_equal("process", source);
     assert_true(expiration > 0);
+    creds_registry_free(registry);   /* all threads joined */
     unsetenv("AWS_PROFILE");
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     assert_int_equal(0, system(cmd));
     free(script_path);
     free(config);
+}
+
+/* A command that never finishes is killed, with all it started, after the
+ * timeout; the message names the command, not its output. */
+static void credential_process_timeout(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/test_creds_XXXXXX", command[200], err[512], pid_text[32] = "";
+    assert_non_null(mkdtemp(dir));
+    snprintf(command, sizeof command, "echo secret; sleep 600 & echo $! > %s/pid; wait", dir);
+    creds_value v;
+    assert_int_equal(-1, credential_process_fetch(command, 1, &v, err, sizeof err));
+    char expected[400];
+    snprintf(expected, sizeof expected, "credential_process `%s`: timed out after 1 s", command);
+    assert_string_equal(expected, err);
+    char path[100];
+    snprintf(path, sizeof path, "%s/pid", dir);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    assert_non_null(fgets(pid_text, sizeof pid_text, f));
+    fclose(f);
+    /* the grandchild got SIGKILL with its group: dead (gone, or a zombie until init reaps it) */
+    char stat_path[64], stat_text[256] = "";
+    snprintf(stat_path, sizeof stat_path, "/proc/%ld/stat", atol(pid_text));
+    f = fopen(stat_path, "r");
+    if (f) {
+        assert_non_null(fgets(stat_text, sizeof stat_text, f));
+        fclose(f);
+        assert_non_null(strstr(stat_text, ") Z "));
+    }
+    snprintf(path, sizeof path, "rm -rf %s", dir);
+    assert_int_equal(0, system(path));
 }
 
 int main(void)
@@ -264,6 +300,7 @@ int main(void)
         cmocka_unit_test(sts_answers),
         cmocka_unit_test(container_urls),
         cmocka_unit_test(cache_single_flight),
+        cmocka_unit_test(credential_process_timeout),
     };
     return cmocka_run_group_tests_name("creds", tests, NULL, NULL);
 }
