@@ -13,6 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 
 #include <curl/curl.h>
 
@@ -258,6 +262,37 @@ static void cache_single_flight(void **state)
     free(config);
 }
 
+/* STS follows the profile's use_fips_endpoint / use_dualstack_endpoint, the
+ * environment winning, as the DynamoDB endpoint does. */
+static void sts_endpoint_from_profile(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/test_creds_XXXXXX", url[256], err[256];
+    assert_non_null(mkdtemp(dir));
+    char *config = write_temp(dir, "config", "[default]\nuse_fips_endpoint = true\n");
+    setenv("AWS_CONFIG_FILE", config, 1);
+    setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null", 1);
+    unsetenv("AWS_PROFILE");
+    unsetenv("AWS_USE_FIPS_ENDPOINT");
+    unsetenv("AWS_USE_DUALSTACK_ENDPOINT");
+    unsetenv("AWS_ENDPOINT_URL_STS");
+    unsetenv("AWS_ENDPOINT_URL");
+    creds_env e;
+    assert_int_equal(0, creds_env_capture(&e, "us-west-2", ""));
+    assert_int_equal(0, sts_endpoint(&e, url, sizeof url, err, sizeof err));
+    assert_string_equal("https://sts-fips.us-west-2.amazonaws.com", url);
+    creds_env_free(&e);
+    setenv("AWS_USE_FIPS_ENDPOINT", "false", 1);
+    assert_int_equal(0, creds_env_capture(&e, "us-west-2", ""));
+    assert_int_equal(0, sts_endpoint(&e, url, sizeof url, err, sizeof err));
+    assert_string_equal("https://sts.us-west-2.amazonaws.com", url);
+    creds_env_free(&e);
+    unsetenv("AWS_USE_FIPS_ENDPOINT");
+    unlink(config);
+    rmdir(dir);
+    free(config);
+}
+
 /* A command that never finishes is killed, with all it started, after the
  * timeout; the message names the command, not its output. */
 static void credential_process_timeout(void **state)
@@ -266,6 +301,7 @@ static void credential_process_timeout(void **state)
     char dir[] = "/tmp/test_creds_XXXXXX", command[200], err[512], pid_text[32] = "";
     assert_non_null(mkdtemp(dir));
     snprintf(command, sizeof command, "echo secret; sleep 600 & echo $! > %s/pid; wait", dir);
+    assert_int_equal(0, prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0));   /* so that we can wait for the grandchild */
     creds_value v;
     assert_int_equal(-1, credential_process_fetch(command, 1, &v, err, sizeof err));
     char expected[400];
@@ -277,15 +313,12 @@ static void credential_process_timeout(void **state)
     assert_non_null(f);
     assert_non_null(fgets(pid_text, sizeof pid_text, f));
     fclose(f);
-    /* the grandchild got SIGKILL with its group: dead (gone, or a zombie until init reaps it) */
-    char stat_path[64], stat_text[256] = "";
-    snprintf(stat_path, sizeof stat_path, "/proc/%ld/stat", atol(pid_text));
-    f = fopen(stat_path, "r");
-    if (f) {
-        assert_non_null(fgets(stat_text, sizeof stat_text, f));
-        fclose(f);
-        assert_non_null(strstr(stat_text, ") Z "));
-    }
+    /* the grandchild (orphaned to us, the subreaper) died of its group's SIGKILL */
+    int status = 0;
+    assert_int_equal(atol(pid_text), waitpid((pid_t)atol(pid_text), &status, 0));
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(SIGKILL, WTERMSIG(status));
+    assert_int_equal(0, prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0));
     snprintf(path, sizeof path, "rm -rf %s", dir);
     assert_int_equal(0, system(path));
 }
@@ -301,6 +334,7 @@ int main(void)
         cmocka_unit_test(container_urls),
         cmocka_unit_test(cache_single_flight),
         cmocka_unit_test(credential_process_timeout),
+        cmocka_unit_test(sts_endpoint_from_profile),
     };
     return cmocka_run_group_tests_name("creds", tests, NULL, NULL);
 }
