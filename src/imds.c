@@ -69,12 +69,17 @@ static int imds_request(const imds_session *s, const char *method, const char *p
     return -1;
 }
 
+static int imds_token_fresh(const creds_session *cs)
+{
+    return cs->imds_token[0] && imds_monotonic_ms() < cs->imds_token_until_ms;
+}
+
 /* IMDSv2's session token, the one kept in cs while it is fresh, else a new
  * one (kept); falls back to IMDSv1 (token_header "") when the service refuses
  * tokens and v1 is allowed. */
 static int imds_token(const creds_env *e, creds_session *cs, imds_session *s, char *err, size_t errlen)
 {
-    if (cs->imds_token[0] && imds_monotonic_ms() < cs->imds_token_until_ms) {
+    if (imds_token_fresh(cs)) {
         snprintf(s->token_header, sizeof s->token_header, "x-aws-ec2-metadata-token: %s", cs->imds_token);
         return 0;
     }
@@ -165,7 +170,7 @@ int imds_fetch(const creds_env *e, creds_session *cs, creds_value *out, char *ro
     memset(&s, 0, sizeof s);
     imds_endpoint(e, s.endpoint, sizeof s.endpoint);
     s.timeout_ms = imds_timeout_ms(e);
-    int reused = cs->imds_token[0] && imds_monotonic_ms() < cs->imds_token_until_ms;
+    int reused = imds_token_fresh(cs);
     int rc = imds_fetch_once(e, cs, &s, out, role, role_size, err, errlen);
     if (rc != 0 && s.refused_token) {
         OPENSSL_cleanse(cs->imds_token, sizeof cs->imds_token);   /* expired or revoked: a new one */
