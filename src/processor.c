@@ -14,26 +14,30 @@
 
 /* --- options --- */
 
-/* One table for ddb.processor{...} and the PROCESSOR_* variables. */
-static const option_spec INT_OPTIONS[] = {
-    { "max_workers", "PROCESSOR_MAX_WORKERS", 1, 256, 5, offsetof(processor_options, max_workers) },
-    { "max_retries", "PROCESSOR_MAX_RETRIES", 0, 100, 3, offsetof(processor_options, max_retries) },
-    { "backoff_base_ms", "PROCESSOR_BACKOFF_BASE_MS", 0, 600000, 100, offsetof(processor_options, backoff_base_ms) },
-    { "backoff_cap_ms", "PROCESSOR_BACKOFF_CAP_MS", 0, 3600000, 20000, offsetof(processor_options, backoff_cap_ms) },
-    { "callback_retries", "PROCESSOR_CALLBACK_RETRIES", 0, 100, 0, offsetof(processor_options, callback_retries) },
-    { "timeout_ms", "PROCESSOR_TIMEOUT_MS", 0, 86400000, 0, offsetof(processor_options, timeout_ms) },
-    { "lease_ms", "PROCESSOR_LEASE_MS", 0, 86400000, 0, offsetof(processor_options, lease_ms) },
-    { "queue_size", "PROCESSOR_QUEUE_SIZE", 0, 1000000, 0, offsetof(processor_options, queue_size) },
-    { "page_size", "PROCESSOR_PAGE_SIZE", 0, 1000000, PROCESSOR_DEFAULT_PAGE_SIZE, offsetof(processor_options, page_size) },
-    { "progress_interval_ms", "PROCESSOR_PROGRESS_INTERVAL_MS", 100, 86400000, 10000, offsetof(processor_options, progress_interval_ms) },
+/* One table for ddb.processor{...} and the PROCESSOR_* variables (progress
+ * and summary take their own words below; table, index and client are the
+ * binding's, shared with ddb.records). */
+static const option_spec PROCESSOR_OPTIONS[] = {
+    OPTION_WHOLE_SPEC("max_workers", "PROCESSOR_MAX_WORKERS", processor_options, max_workers, 1, 256, 5),
+    OPTION_WHOLE_SPEC("max_retries", "PROCESSOR_MAX_RETRIES", processor_options, max_retries, 0, 100, 3),
+    OPTION_WHOLE_SPEC("backoff_base_ms", "PROCESSOR_BACKOFF_BASE_MS", processor_options, backoff_base_ms,
+                      0, 600000, 100),
+    OPTION_NUMBER_SPEC("backoff_multiplier", "PROCESSOR_BACKOFF_MULTIPLIER", processor_options,
+                       backoff_multiplier, 1, 10, 2),
+    OPTION_WHOLE_SPEC("backoff_cap_ms", "PROCESSOR_BACKOFF_CAP_MS", processor_options, backoff_cap_ms,
+                      0, 3600000, 20000),
+    OPTION_WHOLE_SPEC("callback_retries", "PROCESSOR_CALLBACK_RETRIES", processor_options, callback_retries,
+                      0, 100, 0),
+    OPTION_WHOLE_SPEC("timeout_ms", "PROCESSOR_TIMEOUT_MS", processor_options, timeout_ms, 0, 86400000, 0),
+    OPTION_WHOLE_SPEC("lease_ms", "PROCESSOR_LEASE_MS", processor_options, lease_ms, 0, 86400000, 0),
+    OPTION_WHOLE_SPEC("queue_size", "PROCESSOR_QUEUE_SIZE", processor_options, queue_size, 0, 1000000, 0),
+    OPTION_WHOLE_SPEC("page_size", "PROCESSOR_PAGE_SIZE", processor_options, page_size,
+                      0, 1000000, PROCESSOR_DEFAULT_PAGE_SIZE),
+    OPTION_WHOLE_SPEC("progress_interval_ms", "PROCESSOR_PROGRESS_INTERVAL_MS", processor_options,
+                      progress_interval_ms, 100, 86400000, 10000),
 };
-#define INT_OPTION_COUNT (sizeof INT_OPTIONS / sizeof *INT_OPTIONS)
 
-int processor_option_set(processor_options *o, const char *name, long v, const char *label,
-                         char *err, size_t errlen)
-{
-    return options_set(o, INT_OPTIONS, INT_OPTION_COUNT, name, v, label, err, errlen);
-}
+const option_table processor_option_table = OPTION_TABLE(PROCESSOR_OPTIONS);
 
 /* PROCESSOR_PROGRESS: auto (a live line when stderr is a terminal), 1/on, 0/off, log. */
 static int processor_progress_from_env(processor_options *o, char *err, size_t errlen)
@@ -76,19 +80,10 @@ static int processor_summary_from_env(processor_options *o, char *err, size_t er
 int processor_options_from_env(processor_options *o, char *err, size_t errlen)
 {
     memset(o, 0, sizeof *o);
-    o->backoff_multiplier = 2.0;
-    if (options_from_env(o, INT_OPTIONS, INT_OPTION_COUNT, err, errlen) != 0 ||
+    options_defaults(o, &processor_option_table);
+    if (options_from_env(o, &processor_option_table, err, errlen) != 0 ||
         record_table_from_env(&o->table, err, errlen) != 0)
         return -1;
-    const char *mult = getenv("PROCESSOR_BACKOFF_MULTIPLIER");
-    if (mult && *mult) {
-        char *end;
-        o->backoff_multiplier = strtod(mult, &end);
-        if (*end || !(o->backoff_multiplier >= 1.0 && o->backoff_multiplier <= 10.0)) {
-            snprintf(err, errlen, "PROCESSOR_BACKOFF_MULTIPLIER must be a number from 1 to 10, not '%s'", mult);
-            return -1;
-        }
-    }
     if (processor_progress_from_env(o, err, errlen) != 0 || processor_summary_from_env(o, err, errlen) != 0)
         return -1;
     return 0;
@@ -163,8 +158,8 @@ static int processor_errors_reserve(processor *p)
 static void processor_add_error(processor *p, const json_t *item, const char *kind, const char *message,
                                 int attempts)
 {
-    const char *acct = record_account_id(item);
-    const char *rt = record_run_time(item);
+    const char *acct = record_account_id(item, NULL);
+    const char *rt = record_run_time(item, NULL);
     processor_error e = { strdup(acct ? acct : ""), strdup(rt ? rt : ""), kind, strdup(message), attempts };
     int stored = 0;
     pthread_mutex_lock(&p->errors_lock);
@@ -206,14 +201,14 @@ static processor_callback_result processor_run_callback(processor_worker *w, con
 }
 
 /* Claims the record when leases are on. Returns 1 to go on, 0 when it is not ours. */
-static int processor_claim(processor_worker *w, const json_t *item, const char *acct, const char *rt)
+static int processor_claim(processor_worker *w, const json_t *item, const record_key *key)
 {
     processor *p = w->p;
     if (!p->o->lease_ms)
         return 1;
     ddb_error err;
     long long now = processor_wall_ms();
-    record_mark_result r = record_claim(w->client, &p->o->table, acct, rt, p->owner, now + p->o->lease_ms, now,
+    record_mark_result r = record_claim(w->client, &p->o->table, key, p->owner, now + p->o->lease_ms, now,
                                         &p->policy, &err);
     if (r == RECORD_FAILED) {
         processor_add_ddb_error(p, item, "claiming the lease", &err);
@@ -225,12 +220,11 @@ static int processor_claim(processor_worker *w, const json_t *item, const char *
 }
 
 /* Marks a record whose callback succeeded and counts the outcome. */
-static void processor_mark(processor_worker *w, const json_t *item, const char *acct, const char *rt,
-                           const char *owner)
+static void processor_mark(processor_worker *w, const json_t *item, const record_key *key, const char *owner)
 {
     processor *p = w->p;
     ddb_error err;
-    record_mark_result m = record_mark_processed(w->client, &p->o->table, acct, rt, owner, &p->policy, &err);
+    record_mark_result m = record_mark_processed(w->client, &p->o->table, key, owner, &p->policy, &err);
     if (m == RECORD_MARKED) {
         w->processed++;
     } else if (m == RECORD_NOT_MARKED && !owner) {
@@ -247,21 +241,20 @@ static void processor_mark(processor_worker *w, const json_t *item, const char *
 static void processor_process_one(processor_worker *w, const json_t *item)
 {
     processor *p = w->p;
-    const char *acct = record_account_id(item);
-    const char *rt = record_run_time(item);
-    if (!acct || !rt) {
+    record_key key;
+    if (record_key_of(item, &key) != 0) {
         processor_add_error(p, item, "invalid", "the record has no AccountId or RunTime string", 0);
         w->failed++;
         return;
     }
-    if (!processor_claim(w, item, acct, rt))
+    if (!processor_claim(w, item, &key))
         return;
     const char *owner = p->o->lease_ms ? p->owner : NULL;
     char msg[4096];
     int attempts;
     processor_callback_result r = processor_run_callback(w, item, msg, sizeof msg, &attempts);
     if (r == PROCESSOR_CALLBACK_OK) {
-        processor_mark(w, item, acct, rt, owner);
+        processor_mark(w, item, &key, owner);
         return;
     }
     if (r != PROCESSOR_CALLBACK_ABANDONED) {
@@ -270,7 +263,7 @@ static void processor_process_one(processor_worker *w, const json_t *item)
     }
     ddb_error err;
     if (owner)
-        record_release(w->client, &p->o->table, acct, rt, owner, &p->policy, &err);
+        record_release(w->client, &p->o->table, &key, owner, &p->policy, &err);
 }
 
 /* Every thread of the run ends here, so the run loop wakes at once. */
@@ -311,7 +304,7 @@ static int processor_enqueue_page(processor *p, json_t *items)
 static void *processor_producer_main(void *arg)
 {
     processor *p = arg;
-    record_query q = { RECORD_QUERY_UNPROCESSED, NULL, NULL, NULL, (int)p->o->page_size, &p->policy };
+    record_query q = { .kind = RECORD_QUERY_UNPROCESSED, .limit = (int)p->o->page_size, .policy = &p->policy };
     json_t *start = NULL;
     do {
         json_t *items;
