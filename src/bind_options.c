@@ -77,7 +77,7 @@ static int bind_options_given(lua_State *L, int idx, const char *field)
     return given;
 }
 
-static void bind_config_apply(lua_State *L, int idx, ddb_config *cfg);
+static void bind_config_apply(lua_State *L, int idx, ddb_config *cfg, struct creds_registry *creds);
 
 void bind_config_resolve(lua_State *L, int idx, ddb_config *cfg)
 {
@@ -88,12 +88,12 @@ void bind_config_resolve(lua_State *L, int idx, ddb_config *cfg)
     if (config_from_env(cfg, creds, err, sizeof err) != 0)
         luaL_error(L, "ddb.client: %s", err);
     if (idx != 0 && !lua_isnoneornil(L, idx))
-        bind_config_apply(L, idx, cfg);
+        bind_config_apply(L, idx, cfg, creds);
     cfg->throttle = bind_client_throttle(L, (throttle_mode)cfg->retry_mode);
 }
 
 /* The options table at idx over the environment's settings. */
-static void bind_config_apply(lua_State *L, int idx, ddb_config *cfg)
+static void bind_config_apply(lua_State *L, int idx, ddb_config *cfg, struct creds_registry *creds)
 {
     char err[512];
     luaL_checktype(L, idx, LUA_TTABLE);
