@@ -36,8 +36,8 @@ $(BUILD)/tests/%: tests/%.c $(BUILD)/libddbrun.a $(wildcard tests/*.h) | $(BUILD
 	$(CC) $(CFLAGS) -Isrc -o $@ $< $(BUILD)/libddbrun.a $(LDFLAGS) $(LDLIBS) -lcmocka
 
 # Test helpers the specs start (not cmocka suites, so not named test_*).
-$(BUILD)/tools/faultproxy: tests/tools/faultproxy.c | $(BUILD)/tools
-	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) -lz
+$(BUILD)/tools/faultproxy: tests/tools/faultproxy.c tests/tools/fp_latency.c tests/tools/fp_latency.h | $(BUILD)/tools
+	$(CC) $(CFLAGS) -o $@ tests/tools/faultproxy.c tests/tools/fp_latency.c $(LDFLAGS) -lz -lm
 
 $(BUILD)/obj $(BUILD)/tests $(BUILD)/tools:
 	mkdir -p $@

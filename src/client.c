@@ -20,6 +20,8 @@ struct ddb_client {
     sigv4_signer signer;
     char host[320];     /* Host header value: host[:port] */
     char path[512];     /* the endpoint's path, "/" by default */
+    long long date_at;  /* the second amz_date was formatted for */
+    char amz_date[17];
     uint64_t rng;
 };
 
@@ -167,8 +169,13 @@ static void add_line(const char **lines, char bufs[][4200], size_t *n, const cha
 static size_t build_headers(ddb_client *c, const char *op, const char *body, size_t body_len,
                             const char **lines, char bufs[][4200], int *failed)
 {
-    char amz_date[17], target[160];
-    sigv4_amz_date((long long)time(NULL), amz_date);
+    char target[160];
+    const char *amz_date = c->amz_date;
+    long long now = (long long)time(NULL);
+    if (now != c->date_at) {
+        sigv4_amz_date(now, c->amz_date);
+        c->date_at = now;
+    }
     snprintf(target, sizeof target, TARGET_PREFIX "%s", op);
     sigv4_header signed_headers[5] = {
         { "content-type", "application/x-amz-json-1.0" },
@@ -193,9 +200,8 @@ static size_t build_headers(ddb_client *c, const char *op, const char *body, siz
     return n;
 }
 
-/* One attempt. */
-static int send_once(ddb_client *c, const char *op, const char *body, size_t body_len,
-                     json_t **out, ddb_error *err)
+int ddb_client_begin(ddb_client *c, http_conn *conn, const char *op, const char *body, size_t body_len,
+                     http_response *resp, ddb_error *err)
 {
     const char *lines[8];
     char bufs[5][4200];
@@ -205,40 +211,58 @@ static int send_once(ddb_client *c, const char *op, const char *body, size_t bod
         ddb_error_set(err, "OutOfMemory", 0, "out of memory signing the request");
         return -1;
     }
-    http_response r;
     http_error herr;
-    int rc = http_post(c->http, c->cfg.endpoint, lines, n, body, body_len, &r, &herr);
+    int rc = http_begin(conn, c->cfg.endpoint, lines, n, body, body_len, resp, &herr);
     if (c->cfg.session_token[0]) OPENSSL_cleanse(bufs, sizeof bufs);   /* the token line is a secret */
     if (rc != 0) {
         ddb_error_set(err, herr.code, retry_is_retryable(herr.code, 0), "%s", herr.message);
         return -1;
     }
-    if (!checksum_ok(&r)) {
-        ddb_error_set(err, "ChecksumMismatch", 1, "%s: the response does not match its x-amz-crc32 checksum",
-                      c->cfg.endpoint);
-        err->status = r.status;
+    return 0;
+}
+
+int ddb_client_end(ddb_client *c, http_conn *conn, CURLcode result, http_response *r, json_t **out,
+                   ddb_error *err)
+{
+    http_error herr;
+    if (http_end(conn, result, r, &herr) != 0) {
+        ddb_error_set(err, herr.code, retry_is_retryable(herr.code, 0), "%s", herr.message);
         return -1;
     }
-    if (r.status != 200) {
-        error_from_response(c, &r, err);
-        err->uncertain = r.maybe_resent;
+    if (!checksum_ok(r)) {
+        ddb_error_set(err, "ChecksumMismatch", 1, "%s: the response does not match its x-amz-crc32 checksum",
+                      c->cfg.endpoint);
+        err->status = r->status;
+        return -1;
+    }
+    if (r->status != 200) {
+        error_from_response(c, r, err);
+        err->uncertain = r->maybe_resent;
         return -1;
     }
     if (!out) return 0;
     json_error_t jerr;
-    *out = json_loadb(r.body, r.body_len, JSON_ALLOW_NUL, &jerr);
+    *out = json_loadb(r->body, r->body_len, JSON_ALLOW_NUL, &jerr);
     if (!*out) {
         ddb_error_set(err, "InvalidResponse", 1, "%s: the response is not valid JSON: %s at byte %d",
                       c->cfg.endpoint, jerr.text, jerr.position);
-        snprintf(err->request_id, sizeof err->request_id, "%s", r.request_id);
-        err->status = r.status;
+        snprintf(err->request_id, sizeof err->request_id, "%s", r->request_id);
+        err->status = r->status;
         return -1;
     }
     return 0;
 }
 
-/* Whether the server may have applied a request that failed this way. */
-static int outcome_unknown(const ddb_error *err)
+/* One attempt. */
+static int send_once(ddb_client *c, const char *op, const char *body, size_t body_len,
+                     json_t **out, ddb_error *err)
+{
+    http_response r;
+    if (ddb_client_begin(c, c->http, op, body, body_len, &r, err) != 0) return -1;
+    return ddb_client_end(c, c->http, curl_easy_perform(http_handle(c->http)), &r, out, err);
+}
+
+int ddb_client_outcome_unknown(const ddb_error *err)
 {
     return err->status >= 500 || strcmp(err->code, "ConnectionReset") == 0 ||
            strcmp(err->code, "TimeoutError") == 0 || strcmp(err->code, "InvalidResponse") == 0 ||
@@ -256,7 +280,7 @@ int ddb_client_call(ddb_client *c, const char *op, const char *body, size_t body
         err->attempts = attempt;
         err->uncertain |= uncertain;
         if (!err->retryable || attempt >= p->max_attempts) return -1;
-        uncertain |= err->uncertain || outcome_unknown(err);
+        uncertain |= err->uncertain || ddb_client_outcome_unknown(err);
         retry_sleep_ms(retry_delay_ms(p, attempt, &c->rng));
     }
 }

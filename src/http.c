@@ -17,6 +17,7 @@ struct http_conn {
     char *body;
     size_t len, cap;
     int out_of_memory;
+    char *url;                /* the URL set on the handle, owned */
     int kept_alive;           /* the last transfer left a connection open */
     http_response *resp;      /* the response being filled by the callbacks */
     char curl_error[CURL_ERROR_SIZE];
@@ -83,6 +84,18 @@ static size_t on_header(char *line, size_t size, size_t n, void *ud)
     return len;
 }
 
+/* curl reads the proxy variables on every transfer; when none is set, say
+ * so once (an empty proxy disables the look-up), else leave curl to it. */
+static int no_proxy_in_env(void)
+{
+    static const char *const names[] = { "http_proxy", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY" };
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        const char *v = getenv(names[i]);
+        if (v && *v) return 0;
+    }
+    return 1;
+}
+
 http_conn *http_conn_new(const char *ca_bundle, long connect_timeout_ms, long request_timeout_ms)
 {
     http_conn *c = calloc(1, sizeof *c);
@@ -102,7 +115,9 @@ http_conn *http_conn_new(const char *ca_bundle, long connect_timeout_ms, long re
         || curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L)
         || curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L)
         || curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https")
-        || (ca_bundle && *ca_bundle && curl_easy_setopt(h, CURLOPT_CAINFO, ca_bundle));
+        || (ca_bundle && *ca_bundle && curl_easy_setopt(h, CURLOPT_CAINFO, ca_bundle))
+        || (no_proxy_in_env() && (curl_easy_setopt(h, CURLOPT_PROXY, "")
+                                  || curl_easy_setopt(h, CURLOPT_NOPROXY, "")));
     if (failed) {
         http_conn_free(c);
         return NULL;
@@ -115,6 +130,7 @@ void http_conn_free(http_conn *c)
     if (!c) return;
     if (c->curl) curl_easy_cleanup(c->curl);
     curl_slist_free_all(c->headers);
+    free(c->url);
     free(c->body);
     free(c);
 }
@@ -191,8 +207,8 @@ static int set_headers(http_conn *c, const char *const *lines, size_t n)
     return set_headers(c, lines, n);
 }
 
-int http_post(http_conn *c, const char *url, const char *const *headers, size_t header_count,
-              const char *body, size_t body_len, http_response *resp, http_error *err)
+int http_begin(http_conn *c, const char *url, const char *const *headers, size_t header_count,
+               const char *body, size_t body_len, http_response *resp, http_error *err)
 {
     if (set_headers(c, headers, header_count) != 0) {
         snprintf(err->code, sizeof err->code, "OutOfMemory");
@@ -206,11 +222,33 @@ int http_post(http_conn *c, const char *url, const char *const *headers, size_t 
     c->curl_error[0] = '\0';
     c->resp = resp;
     CURL *h = c->curl;
-    curl_easy_setopt(h, CURLOPT_URL, url);
+    /* curl parses the URL again whenever it is set: only when it changes */
+    if (!c->url || strcmp(c->url, url) != 0) {
+        char *copy = strdup(url);
+        if (!copy || curl_easy_setopt(h, CURLOPT_URL, copy) != CURLE_OK) {
+            free(copy);
+            snprintf(err->code, sizeof err->code, "OutOfMemory");
+            snprintf(err->message, sizeof err->message, "%s: out of memory building the request", url);
+            return -1;
+        }
+        free(c->url);
+        c->url = copy;
+    }
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, c->headers);
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
-    CURLcode rc = curl_easy_perform(h);
+    return 0;
+}
+
+CURL *http_handle(http_conn *c)
+{
+    return c->curl;
+}
+
+int http_end(http_conn *c, CURLcode rc, http_response *resp, http_error *err)
+{
+    CURL *h = c->curl;
+    const char *url = c->url;
     c->resp = NULL;
     if (rc != CURLE_OK) {
         c->kept_alive = 0;
@@ -234,4 +272,11 @@ int http_post(http_conn *c, const char *url, const char *const *headers, size_t 
     resp->body = c->body;
     resp->body_len = c->len;
     return 0;
+}
+
+int http_post(http_conn *c, const char *url, const char *const *headers, size_t header_count,
+              const char *body, size_t body_len, http_response *resp, http_error *err)
+{
+    if (http_begin(c, url, headers, header_count, body, body_len, resp, err) != 0) return -1;
+    return http_end(c, curl_easy_perform(c->curl), resp, err);
 }

@@ -3,6 +3,7 @@
  *   faultproxy silent [--stats FILE] [--seconds N]
  *   faultproxy proxy --upstream PORT [--rate R] [--faults LIST] [--seed S]
  *                    [--delay-ms MS] [--max-faults N] [--after N] [--stats FILE] [--seconds N]
+ *   faultproxy latency --upstream PORT --one-way-ms MS [--stats FILE] [--seconds N]   (fp_latency.c)
  *
  * Listens on 127.0.0.1 (a free port), prints "PORT <port> PID <pid>", serves
  * until SIGTERM/SIGINT or --seconds (600), then writes one "<name> <count>"
@@ -30,6 +31,8 @@
 #include <unistd.h>
 
 #include <zlib.h>
+
+#include "fp_latency.h"
 
 enum {
     FP_THROTTLE, FP_THROTTLING, FP_500, FP_503HTML, FP_RESET_BEFORE, FP_RESET_AFTER,
@@ -736,6 +739,7 @@ int main(int argc, char **argv)
     fp_server s;
     memset(&s, 0, sizeof s);
     s.listen_fd = s.stop_pipe[0] = s.stop_pipe[1] = -1;
+    if (argc > 1 && strcmp(argv[1], "latency") == 0) return fp_latency_main(argc, argv);
     if (fp_parse_options(argc, argv, &s.o) != 0) return 2;
     sigset_t signals;
     sigemptyset(&signals);
