@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "marker.h"
 #include "options.h"
 
 /* --- options --- */
@@ -26,6 +27,8 @@ static const option_spec INT_OPTIONS[] = {
     { "lease_ms", "PROCESSOR_LEASE_MS", 0, 86400000, 0, offsetof(processor_options, lease_ms) },
     { "queue_size", "PROCESSOR_QUEUE_SIZE", 0, 1000000, 0, offsetof(processor_options, queue_size) },
     { "page_size", "PROCESSOR_PAGE_SIZE", 0, 1000000, PROCESSOR_DEFAULT_PAGE_SIZE, offsetof(processor_options, page_size) },
+    { "mark_concurrency", "PROCESSOR_MARK_CONCURRENCY", 1, 1024, PROCESSOR_DEFAULT_MARK_CONCURRENCY,
+      offsetof(processor_options, mark_concurrency) },
 };
 #define INT_OPTION_COUNT (sizeof INT_OPTIONS / sizeof *INT_OPTIONS)
 
@@ -153,6 +156,9 @@ struct processor {
     retry_policy policy;
     char owner[160];                 /* lease owner: host/pid/random */
     atomic_int running_threads;      /* workers and the producer still running */
+    atomic_int workers_running;      /* the last worker out closes the marker */
+    marker *marker;                  /* sends the marks of succeeded records */
+    atomic_long marked, mark_failed, mark_skipped;   /* final mark outcomes */
     pthread_mutex_t errors_lock;
     processor_error *errors;
     size_t error_count, error_cap;
@@ -179,9 +185,9 @@ static long long wall_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void add_error(processor *p, const json_t *item, const char *kind, const char *message, int attempts)
+static void add_key_error(processor *p, const char *acct, const char *rt, const char *kind, const char *message,
+                          int attempts)
 {
-    const char *acct = record_account_id(item), *rt = record_run_time(item);
     processor_error e = { strdup(acct ? acct : ""), strdup(rt ? rt : ""), kind, strdup(message), attempts };
     pthread_mutex_lock(&p->errors_lock);
     if (p->error_count == p->error_cap) {
@@ -196,11 +202,67 @@ static void add_error(processor *p, const json_t *item, const char *kind, const 
     if (!stored) free(e.account_id), free(e.run_time), free(e.message);
 }
 
-static void add_ddb_error(processor *p, const json_t *item, const char *what, const ddb_error *err)
+static void add_error(processor *p, const json_t *item, const char *kind, const char *message, int attempts)
+{
+    add_key_error(p, record_account_id(item), record_run_time(item), kind, message, attempts);
+}
+
+static void add_ddb_key_error(processor *p, const char *acct, const char *rt, const char *what, const ddb_error *err)
 {
     char msg[1400];
     snprintf(msg, sizeof msg, "%s: %s: %s", what, err->code, err->message);
-    add_error(p, item, "dynamodb", msg, err->attempts);
+    add_key_error(p, acct, rt, "dynamodb", msg, err->attempts);
+}
+
+static void add_ddb_error(processor *p, const json_t *item, const char *what, const ddb_error *err)
+{
+    add_ddb_key_error(p, record_account_id(item), record_run_time(item), what, err);
+}
+
+/* --- asynchronous marks (marker.c calls these on its thread) --- */
+
+/* Whether the mark of a record may be sent now. Without leases always; with
+ * leases the UpdateItem's condition (LeaseOwner = us) is the check for now:
+ * the lease bookkeeping (expiry, heartbeats) fills this function in. */
+static int lease_still_held(void *ud, const char *acct, const char *rt, ddb_error *err)
+{
+    (void)ud;
+    (void)acct;
+    (void)rt;
+    (void)err;
+    return 1;
+}
+
+static void mark_done(void *ud, const char *acct, const char *rt, record_mark_result m, const ddb_error *err)
+{
+    processor *p = ud;
+    if (m == RECORD_MARKED) {
+        atomic_fetch_add(&p->marked, 1);
+    } else if (m == RECORD_NOT_MARKED && !p->o->lease_ms) {
+        atomic_fetch_add(&p->mark_skipped, 1);   /* another process marked it first */
+    } else if (m == RECORD_NOT_MARKED) {
+        add_key_error(p, acct, rt, "lease", "the lease expired before the record was marked; it stays unprocessed", 1);
+        atomic_fetch_add(&p->mark_failed, 1);
+    } else {
+        add_ddb_key_error(p, acct, rt, "marking processed", err);
+        atomic_fetch_add(&p->mark_failed, 1);
+    }
+}
+
+static int start_marker(processor *p, const ddb_config *cfg, ddb_error *err)
+{
+    marker_settings s = {
+        .table = &p->o->table,
+        .owner = p->o->lease_ms ? p->owner : NULL,
+        .policy = p->policy,
+        .concurrency = (int)p->o->mark_concurrency,
+        .capacity = 2 * (int)p->o->mark_concurrency,
+        .may_send = lease_still_held,
+        .on_done = mark_done,
+        .ud = p,
+    };
+    p->marker = marker_start(&s, cfg, err);
+    return p->marker ? 0 : -1;
 }
 
 /* Runs the callback, again up to callback_retries times while it errors. */
@@ -256,18 +318,18 @@ static void process_one(worker *w, const json_t *item)
         if (owner) record_release(w->client, &p->o->table, acct, rt, owner, &p->policy, &err);
         return;
     }
-    record_mark_result m = record_mark_processed(w->client, &p->o->table, acct, rt, owner, &p->policy, &err);
-    if (m == RECORD_MARKED) {
-        w->processed++;
-    } else if (m == RECORD_NOT_MARKED && !owner) {
-        w->skipped++;   /* another process marked it first */
-    } else if (m == RECORD_NOT_MARKED) {
-        add_error(p, item, "lease", "the lease expired before the record was marked; it stays unprocessed", 1);
-        w->failed++;
-    } else {
+    /* the marker reports the outcome (mark_done); the worker goes on */
+    if (marker_submit(p->marker, acct, rt, &err) != 0) {
         add_ddb_error(p, item, "marking processed", &err);
         w->failed++;
     }
+}
+
+/* Called once per worker that started, as it ends (n more at a time for
+ * workers that did not start): the last one tells the marker no more marks come. */
+static void workers_gone(processor *p, int n)
+{
+    if (atomic_fetch_sub(&p->workers_running, n) == n) marker_close(p->marker);
 }
 
 static void *worker_main(void *arg)
@@ -278,6 +340,7 @@ static void *worker_main(void *arg)
         process_one(w, item);
         json_decref(item);
     }
+    workers_gone(w->p, 1);
     atomic_fetch_sub(&w->p->running_threads, 1);
     return NULL;
 }
@@ -318,6 +381,9 @@ static void totals(const processor *p, long *processed, long *failed, long *skip
         *failed += p->workers[i].failed;
         *skipped += p->workers[i].skipped;
     }
+    *processed += atomic_load(&p->marked);
+    *failed += atomic_load(&p->mark_failed);
+    *skipped += atomic_load(&p->mark_skipped);
 }
 
 static void print_progress(const processor *p, double elapsed, int final)
@@ -339,7 +405,7 @@ static void supervise(processor *p, const sigset_t *signals, double started)
 {
     /* short ticks so a run ends promptly; progress is redrawn every 10th */
     struct timespec tick = { 0, 20 * 1000000L };
-    for (unsigned ticks = 1; atomic_load(&p->running_threads) > 0; ticks++) {
+    for (unsigned ticks = 1; atomic_load(&p->running_threads) > 0 || !marker_drained(p->marker); ticks++) {
         int sig = sigtimedwait(signals, NULL, &tick);
         if (sig > 0 && p->q.stopping) {
             fprintf(stderr, "\nddbrun: aborted; records whose callbacks had not finished were not marked\n");
@@ -404,10 +470,12 @@ static int start_threads(processor *p, ddb_error *err)
     }
     int started = 0;
     atomic_fetch_add(&p->running_threads, p->o->max_workers);
+    atomic_store(&p->workers_running, (int)p->o->max_workers);
     for (; started < p->o->max_workers; started++)
         if (pthread_create(&p->workers[started].thread, NULL, worker_main, &p->workers[started]) != 0) break;
     if (started < p->o->max_workers) {
         atomic_fetch_sub(&p->running_threads, p->o->max_workers - started);
+        workers_gone(p, p->o->max_workers - started);
         queue_set(&p->q, &p->q.stopping);
         ddb_error_set(err, "ThreadError", 0, "cannot start worker thread %d", started + 1);
     }
@@ -448,11 +516,12 @@ int processor_run(const processor_options *o, const ddb_config *cfg, processor_c
     sigaddset(&signals, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &signals, &old);   /* the threads inherit it */
     double started = now_s();
-    int workers = start_threads(&p, err);
+    int workers = start_marker(&p, cfg, err) == 0 ? start_threads(&p, err) : -1;
     int failed_to_start = workers < o->max_workers;
     if (workers >= 0) supervise(&p, &signals, started);
     for (int i = 0; i < workers; i++) pthread_join(p.workers[i].thread, NULL);
     if (workers >= 0) pthread_join(p.producer, NULL);
+    marker_finish(p.marker);   /* every pending mark reported (supervise waited for it) */
     /* a signal that came after the last check must not kill us on unblocking */
     struct timespec now = { 0, 0 };
     if (sigtimedwait(&signals, NULL, &now) > 0) p.interrupted = 1;

@@ -15,6 +15,9 @@
 /* Pages of 500 records: DynamoDB Local spends less per record than on 1 MB
  * pages, and memory stays flat (a 1 MB page parses to ~8 MB). */
 #define PROCESSOR_DEFAULT_PAGE_SIZE 500
+/* UpdateItems the marker keeps in flight: enough to cover a 5-10 ms round
+ * trip at the rate one DynamoDB Local (or a hot GSI key) takes. */
+#define PROCESSOR_DEFAULT_MARK_CONCURRENCY 32
 
 typedef struct processor_options {
     long max_workers;           /* 5 */
@@ -27,6 +30,7 @@ typedef struct processor_options {
     long lease_ms;              /* 0: no leases (one write per record) */
     long queue_size;            /* records buffered between producer and workers */
     long page_size;             /* Query Limit (500), 0 for DynamoDB's 1 MB pages */
+    long mark_concurrency;      /* 32: marks in flight at once (see processor_run) */
     int progress;               /* live progress line on stderr: 1 on, 0 off */
     int summary;                /* final summary line on stderr */
     record_table table;
