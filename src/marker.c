@@ -21,6 +21,11 @@
 #define MARKER_BODY 1024
 #define MARKER_IDLE_WAIT_MS 1000
 #define MARKER_EVENTS 64
+/* With several marks in flight the thread wakes at most this often and takes
+ * the answers that came meanwhile in one go: one wake-up per answer costs
+ * more client CPU than the mark itself, and 2 ms is small next to the time
+ * a busy server or a network round trip takes. */
+#define MARKER_BATCH_NS 2000000LL
 
 typedef struct marker_mark {
     struct marker_mark *next;
@@ -46,6 +51,7 @@ struct marker {
     int epoll_fd;
     int wake_fd;                /* eventfd: a submitter or marker_close wakes the thread */
     long long curl_due_ms;      /* when curl wants a timeout call, -1 for never */
+    long long woke_ns;          /* when epoll_wait last returned */
     marker_slot *slots;
     int *free_slots;            /* indices of the slots with no transfer */
     int free_count;
@@ -64,11 +70,26 @@ struct marker {
     uint64_t rng;
 };
 
-static long long marker_now_ms(void)
+static long long marker_now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static long long marker_now_ms(void)
+{
+    return marker_now_ns() / 1000000;
+}
+
+/* Sleeps out the rest of the batching interval while marks are in flight. */
+static void marker_pace(marker *m)
+{
+    if (m->active < 2) return;
+    long long left = m->woke_ns + MARKER_BATCH_NS - marker_now_ns();
+    if (left <= 0) return;
+    struct timespec ts = { 0, (long)left };
+    nanosleep(&ts, NULL);
 }
 
 /* --- outcomes --- */
@@ -253,7 +274,9 @@ static void marker_wait(marker *m)
     int sleeping = m->sleeping = timeout > 0 && m->free_count > 0;
     pthread_mutex_unlock(&m->lock);
     struct epoll_event ev[MARKER_EVENTS];
+    if (timeout > 0) marker_pace(m);
     int n = epoll_wait(m->epoll_fd, ev, MARKER_EVENTS, timeout);
+    m->woke_ns = marker_now_ns();
     if (sleeping) {
         pthread_mutex_lock(&m->lock);
         m->sleeping = 0;

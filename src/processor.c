@@ -256,7 +256,7 @@ static int start_marker(processor *p, const ddb_config *cfg, ddb_error *err)
         .owner = p->o->lease_ms ? p->owner : NULL,
         .policy = p->policy,
         .concurrency = (int)p->o->mark_concurrency,
-        .capacity = 2 * (int)p->o->mark_concurrency,
+        .capacity = PROCESSOR_MARKS_PENDING_FACTOR * (int)p->o->mark_concurrency,
         .may_send = lease_still_held,
         .on_done = mark_done,
         .ud = p,

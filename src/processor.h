@@ -18,6 +18,10 @@
 /* UpdateItems the marker keeps in flight: enough to cover a 5-10 ms round
  * trip at the rate one DynamoDB Local (or a hot GSI key) takes. */
 #define PROCESSOR_DEFAULT_MARK_CONCURRENCY 32
+/* Marks pending (queued, in flight, waiting out a back-off) at most, per
+ * mark in flight: room for the workers to run ahead, so they are woken in
+ * batches rather than once per finished mark. */
+#define PROCESSOR_MARKS_PENDING_FACTOR 8
 
 typedef struct processor_options {
     long max_workers;           /* 5 */
