@@ -2,8 +2,9 @@
  * curl_multi_socket_action and epoll, so curl touches only the sockets that
  * are ready (curl_multi_perform would poll every transfer's socket on every
  * turn). Marks arrive on a locked list (`incoming`), move to the thread's
- * own `ready` list, are sent from a free slot when due, and are reported
- * when they finish for good. Linux only (epoll, eventfd). */
+ * own `ready` list, are sent from a free slot in turn (a retry waits out its
+ * back-off on the `backoff` list first), and are reported when they finish
+ * for good. Linux only (epoll, eventfd). */
 #include "marker.h"
 
 #include <errno.h>
@@ -65,7 +66,8 @@ struct marker {
     int closing;
     int sleeping;               /* the thread waits in curl_multi_poll with a free slot */
     /* the marker thread's own */
-    marker_mark *ready, **ready_tail;
+    marker_mark *ready, **ready_tail;   /* to send, in order */
+    marker_mark *backoff;       /* retries waiting for their due time (few) */
     int active;
     uint64_t rng;
 };
@@ -85,7 +87,7 @@ static long long marker_now_ms(void)
 /* Sleeps out the rest of the batching interval while marks are in flight. */
 static void marker_pace(marker *m)
 {
-    if (m->active < 2) return;
+    if (m->active * 2 < m->s.concurrency) return;   /* lightly loaded: answer at once */
     long long left = m->woke_ns + MARKER_BATCH_NS - marker_now_ns();
     if (left <= 0) return;
     struct timespec ts = { 0, (long)left };
@@ -106,12 +108,6 @@ static void marker_report(marker *m, marker_mark *mark, record_mark_result r, co
     pthread_mutex_unlock(&m->lock);
 }
 
-static void marker_append_ready(marker *m, marker_mark *mark)
-{
-    mark->next = NULL;
-    *m->ready_tail = mark;
-    m->ready_tail = &mark->next;
-}
 
 /* After a failed attempt: again after the back-off, or reported. */
 static void marker_retry_or_report(marker *m, marker_mark *mark, ddb_error *err)
@@ -124,7 +120,8 @@ static void marker_retry_or_report(marker *m, marker_mark *mark, ddb_error *err)
     }
     mark->uncertain |= err->uncertain || ddb_client_outcome_unknown(err);
     mark->due_ms = marker_now_ms() + retry_delay_ms(&m->s.policy, mark->attempts, &m->rng);
-    marker_append_ready(m, mark);
+    mark->next = m->backoff;
+    m->backoff = mark;
 }
 
 /* --- sending --- */
@@ -160,17 +157,21 @@ fail:
     marker_retry_or_report(m, mark, &err);
 }
 
-/* Unlinks and returns the first ready mark that is due, or NULL. */
+/* Unlinks and returns a retry whose back-off is over, else the next ready mark, or NULL. */
 static marker_mark *marker_take_due(marker *m, long long now)
 {
-    for (marker_mark **link = &m->ready; *link; link = &(*link)->next) {
+    for (marker_mark **link = &m->backoff; *link; link = &(*link)->next) {
         marker_mark *mark = *link;
         if (mark->due_ms > now) continue;
         *link = mark->next;
-        if (m->ready_tail == &mark->next) m->ready_tail = link;
         return mark;
     }
-    return NULL;
+    marker_mark *mark = m->ready;
+    if (mark) {
+        m->ready = mark->next;
+        if (!m->ready) m->ready_tail = &m->ready;
+    }
+    return mark;
 }
 
 /* Starts every due mark there is a free slot for. */
@@ -253,13 +254,14 @@ static int marker_on_timer(CURLM *multi, long timeout_ms, void *ud)
     return 0;
 }
 
-/* How long the thread may wait: until curl's timer, or the next back-off
- * end when a slot is free for it. */
+/* How long the thread may wait: not at all with a mark to send and a free
+ * slot, else until curl's timer or the next back-off end. */
 static int marker_wait_ms(marker *m)
 {
+    if (m->ready && m->free_count > 0) return 0;
     long long now = marker_now_ms(), wait = MARKER_IDLE_WAIT_MS;
     if (m->curl_due_ms >= 0 && m->curl_due_ms - now < wait) wait = m->curl_due_ms - now;
-    for (marker_mark *mark = m->free_count > 0 ? m->ready : NULL; mark; mark = mark->next)
+    for (marker_mark *mark = m->free_count > 0 ? m->backoff : NULL; mark; mark = mark->next)
         if (mark->due_ms - now < wait) wait = mark->due_ms - now;
     return wait > 0 ? (int)wait : 0;
 }
@@ -305,7 +307,7 @@ static void *marker_main(void *arg)
     for (;;) {
         int closing = marker_take_incoming(m);
         marker_start_due(m);
-        if (closing && !m->active && !m->ready) break;
+        if (closing && !m->active && !m->ready && !m->backoff) break;
         marker_wait(m);
         CURLMsg *msg;
         int left;
@@ -386,6 +388,7 @@ static void marker_free(marker *m)
     ddb_client_free(m->client);
     marker_free_list(m->incoming);
     marker_free_list(m->ready);
+    marker_free_list(m->backoff);
     pthread_mutex_destroy(&m->lock);
     pthread_cond_destroy(&m->not_full);
     free(m);
