@@ -102,7 +102,7 @@ demo: deps
 	@scripts/demo.sh $(BUILD)/ddbrun
 
 bench: deps
-	$(MAKE) all
+	$(MAKE) all tools
 	@scripts/bench.sh $(BUILD)/ddbrun
 
 asan:

@@ -18,7 +18,7 @@ struct http_conn {
     size_t len, cap;
     int out_of_memory;
     char *url;                /* the URL set on the handle, owned */
-    int kept_alive;           /* the last transfer left a connection open */
+    int requests_sent;        /* times this transfer was about to send the request */
     http_response *resp;      /* the response being filled by the callbacks */
     char curl_error[CURL_ERROR_SIZE];
     struct curl_slist *headers;      /* kept between requests, rewritten in place */
@@ -96,6 +96,23 @@ static int no_proxy_in_env(void)
     return 1;
 }
 
+/* curl calls this right before it sends a request on a new or reused
+ * connection: more than once in a transfer means it re-sent the request on
+ * a new connection after the kept-alive one died unanswered. (Counted per
+ * transfer, so it holds when a multi handle shares connections between
+ * handles; no CURLOPT_VERBOSE needed.) */
+static int on_prereq(void *ud, char *conn_primary_ip, char *conn_local_ip, int conn_primary_port,
+                     int conn_local_port)
+{
+    http_conn *c = ud;
+    (void)conn_primary_ip;
+    (void)conn_local_ip;
+    (void)conn_primary_port;
+    (void)conn_local_port;
+    c->requests_sent++;
+    return CURL_PREREQFUNC_OK;
+}
+
 http_conn *http_conn_new(const char *ca_bundle, long connect_timeout_ms, long request_timeout_ms)
 {
     http_conn *c = calloc(1, sizeof *c);
@@ -110,6 +127,8 @@ http_conn *http_conn_new(const char *ca_bundle, long connect_timeout_ms, long re
         || curl_easy_setopt(h, CURLOPT_WRITEDATA, c)
         || curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header)
         || curl_easy_setopt(h, CURLOPT_HEADERDATA, c)
+        || curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, on_prereq)
+        || curl_easy_setopt(h, CURLOPT_PREREQDATA, c)
         || curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, connect_timeout_ms)
         || curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, request_timeout_ms)
         || curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L)
@@ -219,6 +238,7 @@ int http_begin(http_conn *c, const char *url, const char *const *headers, size_t
     memset(resp, 0, sizeof *resp);
     c->len = 0;
     c->out_of_memory = 0;
+    c->requests_sent = 0;
     c->curl_error[0] = '\0';
     c->resp = resp;
     CURL *h = c->curl;
@@ -251,18 +271,12 @@ int http_end(http_conn *c, CURLcode rc, http_response *resp, http_error *err)
     const char *url = c->url;
     c->resp = NULL;
     if (rc != CURLE_OK) {
-        c->kept_alive = 0;
         fail(c, rc, url, err);
         return -1;
     }
     /* When a kept-alive connection dies before the answer, curl sends the
-     * request again by itself; a new connection here is the only trace. */
-    long connects = 0;
-    curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &connects);
-    resp->maybe_resent = connects > 0 && c->kept_alive;
-    curl_socket_t sock = CURL_SOCKET_BAD;
-    curl_easy_getinfo(h, CURLINFO_ACTIVESOCKET, &sock);
-    c->kept_alive = sock != CURL_SOCKET_BAD;   /* not after "Connection: close" */
+     * request again by itself (see on_prereq). */
+    resp->maybe_resent = c->requests_sent > 1;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
     if (reserve(c, c->len + 1) != 0) {
         fail(c, CURLE_OUT_OF_MEMORY, url, err);
