@@ -24,9 +24,9 @@
 #define MARKER_EVENTS 64
 /* With several marks in flight the thread wakes at most this often and takes
  * the answers that came meanwhile in one go: one wake-up per answer costs
- * more client CPU than the mark itself, and 2 ms is small next to the time
+ * more client CPU than the mark itself, and 4 ms is small next to the time
  * a busy server or a network round trip takes. */
-#define MARKER_BATCH_NS 2000000LL
+#define MARKER_BATCH_NS 4000000LL
 
 typedef struct marker_mark {
     struct marker_mark *next;
@@ -36,6 +36,11 @@ typedef struct marker_mark {
     const char *run_time;       /* inside key */
     char key[];                 /* account_id NUL run_time NUL */
 } marker_mark;
+
+typedef struct marker_fd {
+    int events;                 /* EPOLLIN/EPOLLOUT registered, -1 when not in the set */
+    int wanted;                 /* curl waits on it (not back in its pool) */
+} marker_fd;
 
 typedef struct marker_slot {
     http_conn *http;
@@ -53,6 +58,8 @@ struct marker {
     int wake_fd;                /* eventfd: a submitter or marker_close wakes the thread */
     long long curl_due_ms;      /* when curl wants a timeout call, -1 for never */
     long long woke_ns;          /* when epoll_wait last returned */
+    marker_fd *fds;             /* by socket number, fd_cap of them */
+    int fd_cap;
     marker_slot *slots;
     int *free_slots;            /* indices of the slots with no transfer */
     int free_count;
@@ -226,24 +233,58 @@ static int marker_take_incoming(marker *m)
     return closing;
 }
 
+/* The epoll registration of each socket: what it is registered for (-1 when
+ * it is not in the set) and whether curl still waits on it. A connection
+ * that goes back to curl's pool stays registered, so the next transfer on it
+ * (the usual case) costs no epoll_ctl. */
+static int marker_fd_track(marker *m, int fd)
+{
+    if (fd < m->fd_cap) return 0;
+    int cap = m->fd_cap ? m->fd_cap : 64;
+    while (cap <= fd) cap *= 2;
+    marker_fd *bigger = realloc(m->fds, (size_t)cap * sizeof *bigger);
+    if (!bigger) return -1;
+    for (int i = m->fd_cap; i < cap; i++) bigger[i] = (marker_fd){ -1, 0 };
+    m->fds = bigger;
+    m->fd_cap = cap;
+    return 0;
+}
+
+static void marker_fd_forget(marker *m, int fd)
+{
+    if (fd >= m->fd_cap || m->fds[fd].events < 0) return;
+    epoll_ctl(m->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
+    m->fds[fd] = (marker_fd){ -1, 0 };
+}
+
 /* curl's socket callback: keeps the epoll set in step with what curl waits for. */
-static int marker_on_socket(CURL *easy, curl_socket_t fd, int what, void *ud, void *known)
+static int marker_on_socket(CURL *easy, curl_socket_t fd, int what, void *ud, void *socketp)
 {
     (void)easy;
+    (void)socketp;
     marker *m = ud;
-    if (what == CURL_POLL_REMOVE) {
-        epoll_ctl(m->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
-        curl_multi_assign(m->multi, fd, NULL);
-        return 0;
-    }
+    if (marker_fd_track(m, fd) != 0) return -1;   /* curl fails the transfer */
+    marker_fd *f = &m->fds[fd];
+    f->wanted = what != CURL_POLL_REMOVE;
+    if (!f->wanted) return 0;
+    int events = (what & CURL_POLL_IN ? EPOLLIN : 0) | (what & CURL_POLL_OUT ? EPOLLOUT : 0);
+    if (events == f->events) return 0;
     struct epoll_event ev;
     memset(&ev, 0, sizeof ev);
-    ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0) | (what & CURL_POLL_OUT ? EPOLLOUT : 0);
+    ev.events = (uint32_t)events;
     ev.data.fd = fd;
-    if (epoll_ctl(m->epoll_fd, known ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev) != 0 && errno == EEXIST)
-        epoll_ctl(m->epoll_fd, EPOLL_CTL_MOD, fd, &ev);
-    curl_multi_assign(m->multi, fd, m);
+    if (epoll_ctl(m->epoll_fd, f->events < 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, fd, &ev) != 0) return -1;
+    f->events = events;
     return 0;
+}
+
+/* curl closes a socket: the kernel drops it from the epoll set, and so do we
+ * (its number will come back for another socket). */
+static int marker_on_close(void *ud, curl_socket_t fd)
+{
+    marker *m = ud;
+    if (fd < m->fd_cap) m->fds[fd] = (marker_fd){ -1, 0 };
+    return close(fd);
 }
 
 static int marker_on_timer(CURLM *multi, long timeout_ms, void *ud)
@@ -286,9 +327,14 @@ static void marker_wait(marker *m)
     }
     int running;
     for (int i = 0; i < n; i++) {
-        if (ev[i].data.fd == m->wake_fd) {
+        int fd = ev[i].data.fd;
+        if (fd == m->wake_fd) {
             uint64_t count;
             if (read(m->wake_fd, &count, sizeof count) < 0) {}   /* only resets the eventfd */
+            continue;
+        }
+        if (!m->fds[fd].wanted) {   /* an idle pooled connection: closing, or stray bytes */
+            marker_fd_forget(m, fd);
             continue;
         }
         int flags = (ev[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) | (ev[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0)
@@ -385,6 +431,7 @@ static void marker_free(marker *m)
     }
     free(m->slots);
     free(m->free_slots);
+    free(m->fds);
     ddb_client_free(m->client);
     marker_free_list(m->incoming);
     marker_free_list(m->ready);
@@ -419,6 +466,10 @@ static int marker_make_slots(marker *m, const ddb_config *cfg)
     for (int i = 0; i < n; i++) {
         m->slots[i].http = http_conn_new(cfg->ca_bundle, cfg->connect_timeout_ms, cfg->request_timeout_ms);
         if (!m->slots[i].http) return -1;
+        CURL *h = http_handle(m->slots[i].http);
+        if (curl_easy_setopt(h, CURLOPT_CLOSESOCKETFUNCTION, marker_on_close) != CURLE_OK ||
+            curl_easy_setopt(h, CURLOPT_CLOSESOCKETDATA, m) != CURLE_OK)
+            return -1;
         m->free_slots[m->free_count++] = n - 1 - i;
     }
     return 0;
