@@ -32,8 +32,15 @@ void ddb_client_free(ddb_client *c);
 
 const ddb_config *ddb_client_config(const ddb_client *c);
 
+/* The credential source in use ("environment", "instance metadata ROLE")
+ * and their expiry (Unix ms, 0: none), resolving them first when needed (the
+ * network may be asked). Returns 0, or -1 with err (CredentialsError). */
+int ddb_client_credentials(ddb_client *c, char *source, size_t size, long long *expiration_ms, ddb_error *err);
+
 /* Calls operation op ("PutItem") with a JSON body, retrying retryable errors
- * under policy (NULL: the client's own). On success returns 0 and, when out
+ * under policy (NULL: the client's own). Credentials come from the config's
+ * cache before every attempt; an answer that the signature's clock is skewed
+ * corrects the signing clock from the answer's Date and is retried once. On success returns 0 and, when out
  * is not NULL, sets *out to the parsed response (a new reference the caller
  * owns). On failure returns -1 with err filled. */
 int ddb_client_call(ddb_client *c, const char *op, const char *body, size_t body_len,
@@ -54,6 +61,12 @@ int ddb_client_begin(ddb_client *c, http_conn *conn, const char *op, const char 
                      http_response *resp, ddb_error *err);
 int ddb_client_end(ddb_client *c, http_conn *conn, CURLcode result, http_response *resp, json_t **out,
                    ddb_error *err);
+
+/* After a failed attempt: when err says the request's time was too far from
+ * the server's (and the answer carried a Date), corrects the signing clock
+ * and returns 1: the request is worth sending again, once, without counting
+ * an attempt (as ddb_client_call does). */
+int ddb_client_correct_clock(ddb_client *c, const ddb_error *err);
 
 /* Whether the server may have applied a request that failed with err (reset,
  * timeout, 5xx, unreadable answer): a later condition failure may be our own. */

@@ -32,6 +32,7 @@ typedef struct marker_mark {
     struct marker_mark *next;
     int attempts;
     int uncertain;              /* an earlier attempt may have been applied */
+    int clock_corrected;        /* sent again once after a clock-skew answer */
     long long due_ms;           /* monotonic ms before which it is not sent */
     const char *run_time;       /* inside key */
     char key[];                 /* account_id NUL run_time NUL */
@@ -210,10 +211,18 @@ static void marker_complete(marker *m, CURL *handle, CURLcode result)
     slot->mark = NULL;
     m->free_slots[m->free_count++] = i;
     m->active--;
-    if (rc == 0)
+    if (rc == 0) {
         marker_report(m, mark, RECORD_MARKED, NULL);
-    else
+    } else if (!mark->clock_corrected && ddb_client_correct_clock(m->client, &err)) {
+        /* once per mark, as ddb_client_call does; not an attempt */
+        mark->clock_corrected = 1;
+        mark->attempts--;
+        mark->due_ms = 0;
+        mark->next = m->backoff;
+        m->backoff = mark;
+    } else {
         marker_retry_or_report(m, mark, &err);
+    }
 }
 
 /* --- the thread --- */
