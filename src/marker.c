@@ -370,6 +370,7 @@ static void *marker_main(void *arg)
             if (msg->msg == CURLMSG_DONE) marker_complete(m, msg->easy_handle, msg->data.result);
     }
     atomic_store(&m->drained, 1);
+    if (m->s.on_end) m->s.on_end(m->s.ud);
     return NULL;
 }
 

@@ -31,6 +31,8 @@ typedef struct marker_settings {
      * result; err is set unless r is RECORD_MARKED. */
     void (*on_done)(void *ud, const char *account_id, const char *run_time, record_mark_result r,
                     const ddb_error *err);
+    /* Called on the marker thread as it ends, after the last on_done (NULL: none). */
+    void (*on_end)(void *ud);
     void *ud;
 } marker_settings;
 
