@@ -1,9 +1,7 @@
 #include "processor.h"
 
-#include <errno.h>
 #include <stddef.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +11,7 @@
 
 #include "marker.h"
 #include "options.h"
+#include "queue.h"
 
 /* --- options --- */
 
@@ -29,6 +28,7 @@ static const option_spec INT_OPTIONS[] = {
     { "page_size", "PROCESSOR_PAGE_SIZE", 0, 1000000, PROCESSOR_DEFAULT_PAGE_SIZE, offsetof(processor_options, page_size) },
     { "mark_concurrency", "PROCESSOR_MARK_CONCURRENCY", 1, 1024, PROCESSOR_DEFAULT_MARK_CONCURRENCY,
       offsetof(processor_options, mark_concurrency) },
+    { "progress_interval_ms", "PROCESSOR_PROGRESS_INTERVAL_MS", 100, 86400000, 10000, offsetof(processor_options, progress_interval_ms) },
 };
 #define INT_OPTION_COUNT (sizeof INT_OPTIONS / sizeof *INT_OPTIONS)
 
@@ -38,12 +38,48 @@ int processor_option_set(processor_options *o, const char *name, long v, const c
     return options_set(o, INT_OPTIONS, INT_OPTION_COUNT, name, v, label, err, errlen);
 }
 
+/* PROCESSOR_PROGRESS: auto (a live line when stderr is a terminal), 1/on, 0/off, log. */
+static int processor_progress_from_env(processor_options *o, char *err, size_t errlen)
+{
+    const char *v = getenv("PROCESSOR_PROGRESS");
+    o->progress = isatty(STDERR_FILENO) ? PROCESSOR_PROGRESS_LINE : PROCESSOR_PROGRESS_OFF;
+    if (!v || !*v || strcmp(v, "auto") == 0)
+        return 0;
+    if (strcmp(v, "1") == 0 || strcmp(v, "on") == 0)
+        o->progress = PROCESSOR_PROGRESS_LINE;
+    else if (strcmp(v, "0") == 0 || strcmp(v, "off") == 0)
+        o->progress = PROCESSOR_PROGRESS_OFF;
+    else if (strcmp(v, "log") == 0)
+        o->progress = PROCESSOR_PROGRESS_LOG;
+    else {
+        snprintf(err, errlen, "PROCESSOR_PROGRESS must be auto, on, off or log, not '%s'", v);
+        return -1;
+    }
+    return 0;
+}
+
+/* PROCESSOR_SUMMARY: 1/on/text (the default), 0/off, json. */
+static int processor_summary_from_env(processor_options *o, char *err, size_t errlen)
+{
+    const char *v = getenv("PROCESSOR_SUMMARY");
+    o->summary = PROCESSOR_SUMMARY_TEXT;
+    if (!v || !*v || strcmp(v, "1") == 0 || strcmp(v, "on") == 0 || strcmp(v, "text") == 0)
+        return 0;
+    if (strcmp(v, "0") == 0 || strcmp(v, "off") == 0)
+        o->summary = PROCESSOR_SUMMARY_OFF;
+    else if (strcmp(v, "json") == 0)
+        o->summary = PROCESSOR_SUMMARY_JSON;
+    else {
+        snprintf(err, errlen, "PROCESSOR_SUMMARY must be on, off or json, not '%s'", v);
+        return -1;
+    }
+    return 0;
+}
+
 int processor_options_from_env(processor_options *o, char *err, size_t errlen)
 {
     memset(o, 0, sizeof *o);
     o->backoff_multiplier = 2.0;
-    o->progress = isatty(STDERR_FILENO);
-    o->summary = 1;
     if (options_from_env(o, INT_OPTIONS, INT_OPTION_COUNT, err, errlen) != 0 ||
         record_table_from_env(&o->table, err, errlen) != 0)
         return -1;
@@ -56,217 +92,126 @@ int processor_options_from_env(processor_options *o, char *err, size_t errlen)
             return -1;
         }
     }
-    const char *progress = getenv("PROCESSOR_PROGRESS");
-    if (progress && *progress && strcmp(progress, "auto") != 0)
-        o->progress = strcmp(progress, "0") != 0 && strcmp(progress, "off") != 0;
+    if (processor_progress_from_env(o, err, errlen) != 0 || processor_summary_from_env(o, err, errlen) != 0)
+        return -1;
     return 0;
-}
-
-/* --- the bounded queue between producer and workers --- */
-
-typedef struct queue {
-    pthread_mutex_t lock;
-    pthread_cond_t not_empty, not_full;
-    json_t **items;
-    int cap, head, count;
-    atomic_int closed;      /* the producer is done */
-    atomic_int stopping;    /* take no more records */
-} queue;
-
-/* Always leaves q destroyable, even when the allocation fails. */
-static int queue_init(queue *q, int cap)
-{
-    memset(q, 0, sizeof *q);
-    pthread_mutex_init(&q->lock, NULL);
-    pthread_cond_init(&q->not_empty, NULL);
-    pthread_cond_init(&q->not_full, NULL);
-    q->items = calloc((size_t)cap, sizeof *q->items);
-    q->cap = q->items ? cap : 0;
-    return q->items ? 0 : -1;
-}
-
-static void queue_destroy(queue *q)
-{
-    for (int i = 0; i < q->count; i++) json_decref(q->items[(q->head + i) % q->cap]);
-    free(q->items);
-    pthread_mutex_destroy(&q->lock);
-    pthread_cond_destroy(&q->not_empty);
-    pthread_cond_destroy(&q->not_full);
-}
-
-/* Takes ownership of item. Returns -1 (and drops it) once stopping. */
-static int queue_push(queue *q, json_t *item)
-{
-    pthread_mutex_lock(&q->lock);
-    if (q->count == q->cap)
-        while (q->count > q->cap / 2 && !q->stopping) pthread_cond_wait(&q->not_full, &q->lock);
-    int stopping = q->stopping;
-    if (!stopping) {
-        q->items[(q->head + q->count++) % q->cap] = item;
-        pthread_cond_signal(&q->not_empty);
-    }
-    pthread_mutex_unlock(&q->lock);
-    if (stopping) json_decref(item);
-    return stopping ? -1 : 0;
-}
-
-/* The next record (the caller owns it), or NULL when done or stopping. */
-static json_t *queue_pop(queue *q)
-{
-    pthread_mutex_lock(&q->lock);
-    while (q->count == 0 && !q->closed && !q->stopping) pthread_cond_wait(&q->not_empty, &q->lock);
-    json_t *item = NULL;
-    if (q->count > 0 && !q->stopping) {
-        item = q->items[q->head];
-        q->head = (q->head + 1) % q->cap;
-        q->count--;
-        /* wake the producer only when half the queue is free, not per record */
-        if (q->count == q->cap / 2) pthread_cond_signal(&q->not_full);
-    }
-    pthread_mutex_unlock(&q->lock);
-    return item;
-}
-
-static void queue_set(queue *q, atomic_int *flag)
-{
-    pthread_mutex_lock(&q->lock);
-    atomic_store(flag, 1);
-    pthread_cond_broadcast(&q->not_empty);
-    pthread_cond_broadcast(&q->not_full);
-    pthread_mutex_unlock(&q->lock);
 }
 
 /* --- the run --- */
 
-typedef struct processor processor;
-
-typedef struct worker {
+typedef struct processor_worker {
     processor *p;
     int index;
     void *data;
     ddb_client *client;
     pthread_t thread;
-    atomic_long processed, failed, skipped;
-} worker;
+    atomic_long processed;
+    atomic_long failed;
+    atomic_long skipped;
+} processor_worker;
 
 struct processor {
     const processor_options *o;
     processor_callback cb;
+    const ddb_config *cfg;           /* the marker's client is made from it */
+    processor_hooks hooks;           /* all zero when the host gave none */
     queue q;
-    retry_policy policy;
+    retry_policy policy;             /* every DynamoDB call of the run, the GSI query included */
     char owner[160];                 /* lease owner: host/pid/random */
-    atomic_int running_threads;      /* workers and the producer still running */
+    pthread_mutex_t run_lock;        /* guards running_threads and started */
+    pthread_cond_t run_changed;      /* signalled when a thread ends or a stop is requested */
+    int running_threads;             /* workers, the producer and the marker still running */
     atomic_int workers_running;      /* the last worker out closes the marker */
-    marker *marker;                  /* sends the marks of succeeded records */
-    atomic_long marked, mark_failed, mark_skipped;   /* final mark outcomes */
-    pthread_mutex_t errors_lock;
+    marker *marker;                  /* sends the marks of succeeded records (marker.h) */
+    atomic_long marked;              /* final mark outcomes, counted on the marker thread */
+    atomic_long mark_failed;
+    atomic_long mark_skipped;
+    double started;                  /* monotonic seconds at the start of the run, 0 before */
+    atomic_int stop;                 /* processor_stop_reason of the first stop request */
+    int ran;
+    pthread_mutex_t errors_lock;     /* guards errors, error_count, error_cap, errors_lost */
     processor_error *errors;
-    size_t error_count, error_cap;
+    size_t error_count;
+    size_t error_cap;
     long errors_lost;                /* errors that could not be recorded (out of memory) */
     ddb_client *producer_client;
     pthread_t producer;
-    int producer_failed;
-    int interrupted;                 /* a signal asked to stop */
-    ddb_error producer_error;        /* written by the producer, read after join */
-    worker *workers;
+    int producer_failed;             /* written by the producer, read after join */
+    ddb_error producer_error;        /* likewise */
+    processor_worker *workers;
 };
 
-static double now_s(void)
+static double processor_now_s(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static long long wall_ms(void)
+static long long processor_wall_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void add_key_error(processor *p, const char *acct, const char *rt, const char *kind, const char *message,
-                          int attempts)
+/* Makes room for one more error; called with errors_lock held. */
+static int processor_errors_reserve(processor *p)
+{
+    if (p->error_count < p->error_cap)
+        return 0;
+    size_t cap = p->error_cap ? p->error_cap * 2 : 64;
+    processor_error *bigger = realloc(p->errors, cap * sizeof *bigger);
+    if (!bigger)
+        return -1;
+    p->errors = bigger;
+    p->error_cap = cap;
+    return 0;
+}
+
+static void processor_add_key_error(processor *p, const char *acct, const char *rt, const char *kind,
+                                    const char *message, int attempts)
 {
     processor_error e = { strdup(acct ? acct : ""), strdup(rt ? rt : ""), kind, strdup(message), attempts };
+    int stored = 0;
     pthread_mutex_lock(&p->errors_lock);
-    if (p->error_count == p->error_cap) {
-        size_t cap = p->error_cap ? p->error_cap * 2 : 64;
-        processor_error *bigger = realloc(p->errors, cap * sizeof *bigger);
-        if (bigger) p->errors = bigger, p->error_cap = cap;
+    if (e.account_id && e.run_time && e.message && processor_errors_reserve(p) == 0) {
+        p->errors[p->error_count] = e;
+        p->error_count++;
+        stored = 1;
+    } else {
+        p->errors_lost++;
     }
-    int stored = e.account_id && e.run_time && e.message && p->error_count < p->error_cap;
-    if (stored) p->errors[p->error_count++] = e;
-    else p->errors_lost++;
     pthread_mutex_unlock(&p->errors_lock);
-    if (!stored) free(e.account_id), free(e.run_time), free(e.message);
+    if (stored)
+        return;
+    free(e.account_id);
+    free(e.run_time);
+    free(e.message);
 }
 
-static void add_error(processor *p, const json_t *item, const char *kind, const char *message, int attempts)
+static void processor_add_error(processor *p, const json_t *item, const char *kind, const char *message,
+                                int attempts)
 {
-    add_key_error(p, record_account_id(item), record_run_time(item), kind, message, attempts);
+    processor_add_key_error(p, record_account_id(item), record_run_time(item), kind, message, attempts);
 }
 
-static void add_ddb_key_error(processor *p, const char *acct, const char *rt, const char *what, const ddb_error *err)
+static void processor_add_ddb_key_error(processor *p, const char *acct, const char *rt, const char *what,
+                                        const ddb_error *err)
 {
     char msg[1400];
     snprintf(msg, sizeof msg, "%s: %s: %s", what, err->code, err->message);
-    add_key_error(p, acct, rt, "dynamodb", msg, err->attempts);
+    processor_add_key_error(p, acct, rt, "dynamodb", msg, err->attempts);
 }
 
-static void add_ddb_error(processor *p, const json_t *item, const char *what, const ddb_error *err)
+static void processor_add_ddb_error(processor *p, const json_t *item, const char *what, const ddb_error *err)
 {
-    add_ddb_key_error(p, record_account_id(item), record_run_time(item), what, err);
-}
-
-/* --- asynchronous marks (marker.c calls these on its thread) --- */
-
-/* Whether the mark of a record may be sent now. Without leases always; with
- * leases the UpdateItem's condition (LeaseOwner = us) is the check for now:
- * the lease bookkeeping (expiry, heartbeats) fills this function in. */
-static int lease_still_held(void *ud, const char *acct, const char *rt, ddb_error *err)
-{
-    (void)ud;
-    (void)acct;
-    (void)rt;
-    (void)err;
-    return 1;
-}
-
-static void mark_done(void *ud, const char *acct, const char *rt, record_mark_result m, const ddb_error *err)
-{
-    processor *p = ud;
-    if (m == RECORD_MARKED) {
-        atomic_fetch_add(&p->marked, 1);
-    } else if (m == RECORD_NOT_MARKED && !p->o->lease_ms) {
-        atomic_fetch_add(&p->mark_skipped, 1);   /* another process marked it first */
-    } else if (m == RECORD_NOT_MARKED) {
-        add_key_error(p, acct, rt, "lease", "the lease expired before the record was marked; it stays unprocessed", 1);
-        atomic_fetch_add(&p->mark_failed, 1);
-    } else {
-        add_ddb_key_error(p, acct, rt, "marking processed", err);
-        atomic_fetch_add(&p->mark_failed, 1);
-    }
-}
-
-static int start_marker(processor *p, const ddb_config *cfg, ddb_error *err)
-{
-    marker_settings s = {
-        .table = &p->o->table,
-        .owner = p->o->lease_ms ? p->owner : NULL,
-        .policy = p->policy,
-        .concurrency = (int)p->o->mark_concurrency,
-        .capacity = PROCESSOR_MARKS_PENDING_FACTOR * (int)p->o->mark_concurrency,
-        .may_send = lease_still_held,
-        .on_done = mark_done,
-        .ud = p,
-    };
-    p->marker = marker_start(&s, cfg, err);
-    return p->marker ? 0 : -1;
+    processor_add_ddb_key_error(p, record_account_id(item), record_run_time(item), what, err);
 }
 
 /* Runs the callback, again up to callback_retries times while it errors. */
-static processor_callback_result run_callback(worker *w, const json_t *item, char *msg, size_t msglen, int *attempts)
+static processor_callback_result processor_run_callback(processor_worker *w, const json_t *item, char *msg,
+                                                        size_t msglen, int *attempts)
 {
     processor *p = w->p;
     processor_callback_result r;
@@ -275,21 +220,22 @@ static processor_callback_result run_callback(worker *w, const json_t *item, cha
         ++*attempts;
         msg[0] = '\0';
         r = p->cb(w->data, w->index, item, msg, msglen);
-    } while (r == PROCESSOR_CALLBACK_ERROR && *attempts <= p->o->callback_retries && !p->q.stopping);
+    } while (r == PROCESSOR_CALLBACK_ERROR && *attempts <= p->o->callback_retries && !atomic_load(&p->q.stopping));
     return r;
 }
 
 /* Claims the record when leases are on. Returns 1 to go on, 0 when it is not ours. */
-static int claim(worker *w, const json_t *item, const char *acct, const char *rt)
+static int processor_claim(processor_worker *w, const json_t *item, const char *acct, const char *rt)
 {
     processor *p = w->p;
-    if (!p->o->lease_ms) return 1;
+    if (!p->o->lease_ms)
+        return 1;
     ddb_error err;
-    long long now = wall_ms();
+    long long now = processor_wall_ms();
     record_mark_result r = record_claim(w->client, &p->o->table, acct, rt, p->owner, now + p->o->lease_ms, now,
                                         &p->policy, &err);
     if (r == RECORD_FAILED) {
-        add_ddb_error(p, item, "claiming the lease", &err);
+        processor_add_ddb_error(p, item, "claiming the lease", &err);
         w->failed++;
     } else if (r == RECORD_NOT_MARKED) {
         w->skipped++;
@@ -297,130 +243,256 @@ static int claim(worker *w, const json_t *item, const char *acct, const char *rt
     return r == RECORD_MARKED;
 }
 
-static void process_one(worker *w, const json_t *item)
+/* --- asynchronous marks (marker.c calls these on its thread) --- */
+
+/* Whether the mark of a record may be sent now; called when it is actually
+ * sent, not when it was queued. Without leases always; with leases the
+ * UpdateItem's own condition (LeaseOwner = us) is the check for now, and the
+ * lease bookkeeping (expiry, heartbeats) fills this function in: returning 0
+ * with err set gives the mark up as a "lease" error. */
+static int processor_lease_still_held(void *ud, const char *acct, const char *rt, ddb_error *err)
+{
+    (void)ud;
+    (void)acct;
+    (void)rt;
+    (void)err;
+    return 1;
+}
+
+/* A mark's final outcome, counted as a synchronous mark was. */
+static void processor_mark_done(void *ud, const char *acct, const char *rt, record_mark_result m,
+                                const ddb_error *err)
+{
+    processor *p = ud;
+    if (m == RECORD_MARKED) {
+        atomic_fetch_add(&p->marked, 1);
+    } else if (m == RECORD_NOT_MARKED && !p->o->lease_ms) {
+        atomic_fetch_add(&p->mark_skipped, 1);   /* another process marked it first */
+    } else if (m == RECORD_NOT_MARKED) {
+        processor_add_key_error(p, acct, rt, "lease",
+                                "the lease expired before the record was marked; it stays unprocessed", 1);
+        atomic_fetch_add(&p->mark_failed, 1);
+    } else {
+        processor_add_ddb_key_error(p, acct, rt, "marking processed", err);
+        atomic_fetch_add(&p->mark_failed, 1);
+    }
+}
+
+static void processor_thread_ended(processor *p);
+
+static void processor_marker_ended(void *ud)
+{
+    processor_thread_ended(ud);
+}
+
+static int processor_start_marker(processor *p, ddb_error *err)
+{
+    marker_settings s = {
+        .table = &p->o->table,
+        .owner = p->o->lease_ms ? p->owner : NULL,
+        .policy = p->policy,
+        .concurrency = (int)p->o->mark_concurrency,
+        .capacity = PROCESSOR_MARKS_PENDING_FACTOR * (int)p->o->mark_concurrency,
+        .may_send = processor_lease_still_held,
+        .on_done = processor_mark_done,
+        .on_end = processor_marker_ended,
+        .ud = p,
+    };
+    p->marker = marker_start(&s, p->cfg, err);
+    return p->marker ? 0 : -1;
+}
+
+/* Hands a record whose callback succeeded to the marker; the marker counts
+ * the outcome (processor_mark_done) while the worker goes on. */
+static void processor_mark(processor_worker *w, const json_t *item, const char *acct, const char *rt)
 {
     processor *p = w->p;
-    const char *acct = record_account_id(item), *rt = record_run_time(item);
+    ddb_error err;
+    if (marker_submit(p->marker, acct, rt, &err) != 0) {
+        processor_add_ddb_error(p, item, "marking processed", &err);
+        w->failed++;
+    }
+}
+
+/* Called as each worker ends (n at once for workers that never started):
+ * the last one tells the marker that no more marks come. */
+static void processor_workers_gone(processor *p, int n)
+{
+    if (atomic_fetch_sub(&p->workers_running, n) == n)
+        marker_close(p->marker);
+}
+
+static void processor_process_one(processor_worker *w, const json_t *item)
+{
+    processor *p = w->p;
+    const char *acct = record_account_id(item);
+    const char *rt = record_run_time(item);
     if (!acct || !rt) {
-        add_error(p, item, "invalid", "the record has no AccountId or RunTime string", 0);
+        processor_add_error(p, item, "invalid", "the record has no AccountId or RunTime string", 0);
         w->failed++;
         return;
     }
-    if (!claim(w, item, acct, rt)) return;
+    if (!processor_claim(w, item, acct, rt))
+        return;
     const char *owner = p->o->lease_ms ? p->owner : NULL;
     char msg[4096];
     int attempts;
-    processor_callback_result r = run_callback(w, item, msg, sizeof msg, &attempts);
-    ddb_error err;
-    if (r != PROCESSOR_CALLBACK_OK) {
-        add_error(p, item, r == PROCESSOR_CALLBACK_TIMEOUT ? "timeout" : "callback", msg, attempts);
-        w->failed++;
-        if (owner) record_release(w->client, &p->o->table, acct, rt, owner, &p->policy, &err);
+    processor_callback_result r = processor_run_callback(w, item, msg, sizeof msg, &attempts);
+    if (r == PROCESSOR_CALLBACK_OK) {
+        processor_mark(w, item, acct, rt);
         return;
     }
-    /* the marker reports the outcome (mark_done); the worker goes on */
-    if (marker_submit(p->marker, acct, rt, &err) != 0) {
-        add_ddb_error(p, item, "marking processed", &err);
+    if (r != PROCESSOR_CALLBACK_ABANDONED) {
+        processor_add_error(p, item, r == PROCESSOR_CALLBACK_TIMEOUT ? "timeout" : "callback", msg, attempts);
         w->failed++;
     }
+    ddb_error err;
+    if (owner)
+        record_release(w->client, &p->o->table, acct, rt, owner, &p->policy, &err);
 }
 
-/* Called once per worker that started, as it ends (n more at a time for
- * workers that did not start): the last one tells the marker no more marks come. */
-static void workers_gone(processor *p, int n)
+/* Every thread of the run ends here, so the run loop wakes at once. */
+static void processor_thread_ended(processor *p)
 {
-    if (atomic_fetch_sub(&p->workers_running, n) == n) marker_close(p->marker);
+    pthread_mutex_lock(&p->run_lock);
+    p->running_threads--;
+    pthread_cond_broadcast(&p->run_changed);
+    pthread_mutex_unlock(&p->run_lock);
 }
 
-static void *worker_main(void *arg)
+static void *processor_worker_main(void *arg)
 {
-    worker *w = arg;
+    processor_worker *w = arg;
     json_t *item;
     while ((item = queue_pop(&w->p->q)) != NULL) {
-        process_one(w, item);
+        processor_process_one(w, item);
         json_decref(item);
     }
-    workers_gone(w->p, 1);
-    atomic_fetch_sub(&w->p->running_threads, 1);
+    processor_workers_gone(w->p, 1);
+    processor_thread_ended(w->p);
     return NULL;
 }
 
-static void *producer_main(void *arg)
+/* Hands a page's records to the queue; returns -1 once the queue stops. */
+static int processor_enqueue_page(processor *p, json_t *items)
+{
+    for (size_t i = 0; i < json_array_size(items); i++) {
+        /* Detach the item so the queue hands over its only reference:
+         * jansson's counts are not safe to share between threads. */
+        json_t *item = json_incref(json_array_get(items, i));
+        json_array_set_new(items, i, json_null());
+        if (queue_push(&p->q, item) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static void *processor_producer_main(void *arg)
 {
     processor *p = arg;
-    record_query q = { RECORD_QUERY_UNPROCESSED, NULL, NULL, NULL, p->o->page_size };
+    record_query q = { RECORD_QUERY_UNPROCESSED, NULL, NULL, NULL, (int)p->o->page_size, &p->policy };
     json_t *start = NULL;
     do {
-        json_t *items, *last;
+        json_t *items;
+        json_t *last;
         if (record_query_page(p->producer_client, &p->o->table, &q, start, &items, &last, &p->producer_error) != 0) {
             p->producer_failed = 1;
             break;
         }
         json_decref(start);
         start = last;
-        for (size_t i = 0; i < json_array_size(items); i++) {
-            /* Detach the item so the queue hands over its only reference:
-             * jansson's counts are not safe to share between threads. */
-            json_t *item = json_incref(json_array_get(items, i));
-            json_array_set_new(items, i, json_null());
-            if (queue_push(&p->q, item) != 0) break;
-        }
+        int stopped = processor_enqueue_page(p, items);
         json_decref(items);
-    } while (start && !p->q.stopping);
+        if (stopped)
+            break;
+    } while (start && !atomic_load(&p->q.stopping));
     json_decref(start);
-    queue_set(&p->q, &p->q.closed);
-    atomic_fetch_sub(&p->running_threads, 1);
+    queue_close(&p->q);
+    processor_thread_ended(p);
     return NULL;
 }
 
-static void totals(const processor *p, long *processed, long *failed, long *skipped)
+void processor_snapshot(processor *p, processor_stats *out)
 {
-    *processed = *failed = *skipped = 0;
+    memset(out, 0, sizeof *out);
     for (int i = 0; i < p->o->max_workers; i++) {
-        *processed += p->workers[i].processed;
-        *failed += p->workers[i].failed;
-        *skipped += p->workers[i].skipped;
+        out->processed += atomic_load(&p->workers[i].processed);
+        out->failed += atomic_load(&p->workers[i].failed);
+        out->skipped += atomic_load(&p->workers[i].skipped);
     }
-    *processed += atomic_load(&p->marked);
-    *failed += atomic_load(&p->mark_failed);
-    *skipped += atomic_load(&p->mark_skipped);
+    out->processed += atomic_load(&p->marked);
+    out->failed += atomic_load(&p->mark_failed);
+    out->skipped += atomic_load(&p->mark_skipped);
+    pthread_mutex_lock(&p->run_lock);
+    double started = p->started;
+    pthread_mutex_unlock(&p->run_lock);
+    out->elapsed_s = started > 0 ? processor_now_s() - started : 0;
 }
 
-static void print_progress(const processor *p, double elapsed, int final)
+void processor_request_stop(processor *p, processor_stop_reason why)
 {
-    long done, failed, skipped;
-    totals(p, &done, &failed, &skipped);
-    double rate = elapsed > 0 ? done / elapsed : 0;
-    if (final)
-        fprintf(stderr, "%sddbrun: processed %ld, skipped %ld, failed %ld in %.1f s (%.0f records/s)\n",
-                p->o->progress ? "\r\033[K" : "", done, skipped, failed, elapsed, rate);
-    else
-        fprintf(stderr, "\r\033[K%ld processed · %ld skipped · %ld failed · %.0f rec/s · %.1f s",
-                done, skipped, failed, rate, elapsed);
-    fflush(stderr);
+    int none = PROCESSOR_STOP_NONE;
+    atomic_compare_exchange_strong(&p->stop, &none, (int)why);
+    queue_stop(&p->q);
+    pthread_mutex_lock(&p->run_lock);
+    pthread_cond_broadcast(&p->run_changed);
+    pthread_mutex_unlock(&p->run_lock);
 }
 
-/* Waits for the workers while handling SIGINT/SIGTERM and drawing progress. */
-static void supervise(processor *p, const sigset_t *signals, double started)
+processor_stop_reason processor_stop_requested(processor *p)
 {
-    /* short ticks so a run ends promptly; progress is redrawn every 10th */
-    struct timespec tick = { 0, 20 * 1000000L };
-    for (unsigned ticks = 1; atomic_load(&p->running_threads) > 0 || !marker_drained(p->marker); ticks++) {
-        int sig = sigtimedwait(signals, NULL, &tick);
-        if (sig > 0 && p->q.stopping) {
-            fprintf(stderr, "\nddbrun: aborted; records whose callbacks had not finished were not marked\n");
-            _exit(128 + sig);
-        }
-        if (sig > 0) {
-            p->interrupted = 1;
-            fprintf(stderr, "\nddbrun: stopping: finishing the records in progress (press Ctrl-C again to abort)\n");
-            queue_set(&p->q, &p->q.stopping);
-        }
-        if (p->o->progress && ticks % 10 == 0) print_progress(p, now_s() - started, 0);
+    return (processor_stop_reason)atomic_load(&p->stop);
+}
+
+static void processor_add_ms(struct timespec *t, long ms)
+{
+    t->tv_sec += ms / 1000;
+    t->tv_nsec += (ms % 1000) * 1000000L;
+    if (t->tv_nsec >= 1000000000L) {
+        t->tv_sec++;
+        t->tv_nsec -= 1000000000L;
     }
 }
 
-static void make_owner(processor *p)
+static int processor_reached(const struct timespec *deadline)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (now.tv_sec != deadline->tv_sec)
+        return now.tv_sec > deadline->tv_sec;
+    return now.tv_nsec >= deadline->tv_nsec;
+}
+
+/* The run loop, on the thread that called processor_run: sleeps until a
+ * thread ends, a stop is requested or the host's progress is due. A stop
+ * request has already stopped the queue; the loop only waits for the
+ * callbacks in flight. */
+static void processor_supervise(processor *p)
+{
+    long interval = p->hooks.progress ? p->hooks.progress_interval_ms : 0;
+    struct timespec next;
+    clock_gettime(CLOCK_MONOTONIC, &next);
+    processor_add_ms(&next, interval);
+    pthread_mutex_lock(&p->run_lock);
+    while (p->running_threads > 0) {
+        if (interval <= 0) {
+            pthread_cond_wait(&p->run_changed, &p->run_lock);
+            continue;
+        }
+        if (pthread_cond_timedwait(&p->run_changed, &p->run_lock, &next) == 0 || !processor_reached(&next))
+            continue;
+        pthread_mutex_unlock(&p->run_lock);
+        processor_stats s;
+        processor_snapshot(p, &s);
+        p->hooks.progress(p->hooks.host, &s);
+        clock_gettime(CLOCK_MONOTONIC, &next);   /* a slow host skips ticks rather than bunching them */
+        processor_add_ms(&next, interval);
+        pthread_mutex_lock(&p->run_lock);
+    }
+    pthread_mutex_unlock(&p->run_lock);
+}
+
+static void processor_make_owner(processor *p)
 {
     char host[64] = "host";
     gethostname(host, sizeof host - 1);
@@ -429,110 +501,157 @@ static void make_owner(processor *p)
     snprintf(p->owner, sizeof p->owner, "%s/%ld/%08llx", host, (long)getpid(), (unsigned long long)(r & 0xffffffffu));
 }
 
-static int start_clients(processor *p, const ddb_config *cfg, void **worker_data, ddb_error *err)
+static int processor_start_clients(processor *p, const ddb_config *cfg, void **worker_data, ddb_error *err)
 {
-    if (!(p->producer_client = ddb_client_new(cfg, err))) return -1;
+    p->producer_client = ddb_client_new(cfg, err);
+    if (!p->producer_client)
+        return -1;
     for (int i = 0; i < p->o->max_workers; i++) {
-        worker *w = &p->workers[i];
-        w->p = p, w->index = i, w->data = worker_data[i];
-        if (!(w->client = ddb_client_new(cfg, err))) return -1;
+        processor_worker *w = &p->workers[i];
+        w->p = p;
+        w->index = i;
+        w->data = worker_data[i];
+        w->client = ddb_client_new(cfg, err);
+        if (!w->client)
+            return -1;
     }
     return 0;
 }
 
-static void collect(processor *p, processor_result *result, double started)
+/* Room for a whole page, so the next page is fetched while this one drains. */
+static int processor_default_queue_size(const processor_options *o)
 {
-    totals(p, &result->processed, &result->failed, &result->skipped);
-    result->elapsed_s = now_s() - started;
-    result->interrupted = p->interrupted;
-    result->errors = p->errors;
-    result->error_count = p->error_count;
-    result->errors_lost = p->errors_lost;
-    p->errors = NULL;
+    int size = o->page_size > 0 ? (int)o->page_size : 1000;   /* 1 MB pages: about 1000 records */
+    int floor = (int)o->max_workers * 4;
+    return size > floor ? size : floor;
 }
 
-static void cleanup(processor *p)
+/* Leaves p freeable by processor_free whatever fails. */
+static int processor_init_sync(processor *p)
 {
-    for (int i = 0; p->workers && i < p->o->max_workers; i++) ddb_client_free(p->workers[i].client);
-    ddb_client_free(p->producer_client);
-    free(p->workers);
-    queue_destroy(&p->q);
-    pthread_mutex_destroy(&p->errors_lock);
+    pthread_condattr_t attr;
+    if (pthread_condattr_init(&attr) != 0)
+        return -1;
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);   /* the run loop's deadlines */
+    pthread_cond_init(&p->run_changed, &attr);
+    pthread_condattr_destroy(&attr);
+    pthread_mutex_init(&p->run_lock, NULL);
+    pthread_mutex_init(&p->errors_lock, NULL);
+    return 0;
 }
 
-/* Starts the producer and the workers; returns how many workers started. */
-static int start_threads(processor *p, ddb_error *err)
+processor *processor_new(const processor_options *o, const ddb_config *cfg, processor_callback cb,
+                         void **worker_data, const processor_hooks *hooks, ddb_error *err)
 {
-    atomic_store(&p->running_threads, 1);   /* the producer */
-    if (pthread_create(&p->producer, NULL, producer_main, p) != 0) {
+    processor *p = calloc(1, sizeof *p);
+    if (!p || processor_init_sync(p) != 0) {
+        free(p);
+        ddb_error_set(err, "OutOfMemory", 0, "out of memory starting the processor");
+        return NULL;
+    }
+    p->o = o;
+    p->cfg = cfg;
+    p->cb = cb;
+    if (hooks)
+        p->hooks = *hooks;
+    p->policy = (retry_policy){ o->max_retries + 1, o->backoff_base_ms, o->backoff_multiplier, o->backoff_cap_ms };
+    processor_make_owner(p);
+    int queue_cap = o->queue_size > 0 ? (int)o->queue_size : processor_default_queue_size(o);
+    p->workers = calloc((size_t)o->max_workers, sizeof *p->workers);
+    if (queue_init(&p->q, queue_cap) != 0 || !p->workers) {
+        ddb_error_set(err, "OutOfMemory", 0, "out of memory starting the processor");
+        goto fail;
+    }
+    if (processor_start_clients(p, cfg, worker_data, err) != 0)
+        goto fail;
+    return p;
+fail:
+    processor_free(p);
+    return NULL;
+}
+
+/* Starts the producer and the workers; returns how many workers started, or
+ * -1 when not even the producer did. */
+static int processor_start_threads(processor *p, ddb_error *err)
+{
+    pthread_mutex_lock(&p->run_lock);
+    p->started = processor_now_s();
+    p->running_threads = 2 + (int)p->o->max_workers;   /* the producer, the marker, the workers */
+    pthread_mutex_unlock(&p->run_lock);
+    atomic_store(&p->workers_running, (int)p->o->max_workers);
+    if (processor_start_marker(p, err) != 0)
+        return -1;
+    if (pthread_create(&p->producer, NULL, processor_producer_main, p) != 0) {
         ddb_error_set(err, "ThreadError", 0, "cannot start the producer thread");
         return -1;
     }
     int started = 0;
-    atomic_fetch_add(&p->running_threads, p->o->max_workers);
-    atomic_store(&p->workers_running, (int)p->o->max_workers);
-    for (; started < p->o->max_workers; started++)
-        if (pthread_create(&p->workers[started].thread, NULL, worker_main, &p->workers[started]) != 0) break;
+    while (started < p->o->max_workers &&
+           pthread_create(&p->workers[started].thread, NULL, processor_worker_main, &p->workers[started]) == 0)
+        started++;
     if (started < p->o->max_workers) {
-        atomic_fetch_sub(&p->running_threads, p->o->max_workers - started);
-        workers_gone(p, p->o->max_workers - started);
-        queue_set(&p->q, &p->q.stopping);
+        pthread_mutex_lock(&p->run_lock);
+        p->running_threads -= (int)p->o->max_workers - started;
+        pthread_mutex_unlock(&p->run_lock);
+        processor_workers_gone(p, (int)p->o->max_workers - started);
+        processor_request_stop(p, PROCESSOR_STOP_HOST);
         ddb_error_set(err, "ThreadError", 0, "cannot start worker thread %d", started + 1);
     }
     return started;
 }
 
-/* Room for a whole page, so the next page is fetched while this one drains. */
-static int default_queue_size(const processor_options *o)
+static void processor_collect(processor *p, processor_result *result)
 {
-    int size = o->page_size > 0 ? o->page_size : 1000;   /* 1 MB pages: about 1000 records */
-    return size > o->max_workers * 4 ? size : o->max_workers * 4;
+    processor_snapshot(p, &result->stats);
+    result->stopped = processor_stop_requested(p);
+    result->errors = p->errors;
+    result->error_count = p->error_count;
+    result->errors_lost = p->errors_lost;
+    p->errors = NULL;
+    p->error_count = 0;
 }
 
-int processor_run(const processor_options *o, const ddb_config *cfg, processor_callback cb,
-                  void **worker_data, processor_result *result, ddb_error *err)
+int processor_run(processor *p, processor_result *result, ddb_error *err)
 {
     memset(result, 0, sizeof *result);
-    processor p;
-    memset(&p, 0, sizeof p);
-    p.o = o, p.cb = cb;
-    p.policy = (retry_policy){ o->max_retries + 1, o->backoff_base_ms, o->backoff_multiplier, o->backoff_cap_ms };
-    make_owner(&p);
-    pthread_mutex_init(&p.errors_lock, NULL);
-    int queue_cap = o->queue_size > 0 ? o->queue_size : default_queue_size(o);
-    p.workers = calloc((size_t)o->max_workers, sizeof *p.workers);
-    if (queue_init(&p.q, queue_cap) != 0 || !p.workers) {
-        ddb_error_set(err, "OutOfMemory", 0, "out of memory starting the processor");
-        cleanup(&p);
+    if (p->ran) {
+        ddb_error_set(err, "InvalidState", 0, "a processor runs only once");
         return -1;
     }
-    if (start_clients(&p, cfg, worker_data, err) != 0) {
-        cleanup(&p);
+    p->ran = 1;
+    int workers = processor_start_threads(p, err);
+    if (workers >= 0)
+        processor_supervise(p);
+    for (int i = 0; i < workers; i++)
+        pthread_join(p->workers[i].thread, NULL);
+    if (workers >= 0)
+        pthread_join(p->producer, NULL);
+    marker_finish(p->marker);   /* every pending mark reported (the run loop waited for it) */
+    p->marker = NULL;
+    processor_collect(p, result);
+    if (workers < p->o->max_workers)
+        return -1;
+    if (p->producer_failed) {
+        *err = p->producer_error;
         return -1;
     }
-    sigset_t signals, old;
-    sigemptyset(&signals);
-    sigaddset(&signals, SIGINT);
-    sigaddset(&signals, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &signals, &old);   /* the threads inherit it */
-    double started = now_s();
-    int workers = start_marker(&p, cfg, err) == 0 ? start_threads(&p, err) : -1;
-    int failed_to_start = workers < o->max_workers;
-    if (workers >= 0) supervise(&p, &signals, started);
-    for (int i = 0; i < workers; i++) pthread_join(p.workers[i].thread, NULL);
-    if (workers >= 0) pthread_join(p.producer, NULL);
-    marker_finish(p.marker);   /* every pending mark reported (supervise waited for it) */
-    /* a signal that came after the last check must not kill us on unblocking */
-    struct timespec now = { 0, 0 };
-    if (sigtimedwait(&signals, NULL, &now) > 0) p.interrupted = 1;
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    collect(&p, result, started);
-    if (o->summary) print_progress(&p, result->elapsed_s, 1);
-    int rc = 0;
-    if (workers < 0 || failed_to_start) rc = -1;
-    else if (p.producer_failed) *err = p.producer_error, rc = -1;
-    cleanup(&p);
-    return rc;
+    return 0;
+}
+
+void processor_free(processor *p)
+{
+    if (!p)
+        return;
+    for (int i = 0; p->workers && i < p->o->max_workers; i++)
+        ddb_client_free(p->workers[i].client);
+    ddb_client_free(p->producer_client);
+    free(p->workers);
+    queue_destroy(&p->q);
+    pthread_mutex_destroy(&p->run_lock);
+    pthread_mutex_destroy(&p->errors_lock);
+    pthread_cond_destroy(&p->run_changed);
+    free(p->errors);
+    free(p);
 }
 
 void processor_result_free(processor_result *r)
