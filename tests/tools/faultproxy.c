@@ -3,7 +3,6 @@
  *   faultproxy silent [--stats FILE] [--seconds N]
  *   faultproxy proxy --upstream PORT [--rate R] [--faults LIST] [--seed S]
  *                    [--delay-ms MS] [--max-faults N] [--after N] [--only OP] [--stats FILE] [--seconds N]
- *   faultproxy latency --upstream PORT --one-way-ms MS [--stats FILE] [--seconds N]   (fp_latency.c)
  *
  * Listens on 127.0.0.1 (a free port), prints "PORT <port> PID <pid>", serves
  * until SIGTERM/SIGINT or --seconds (600), then writes one "<name> <count>"
@@ -14,7 +13,7 @@
  * faults in all with --max-faults, none in the first N requests with --after,
  * and only to operation OP ("Query": X-Amz-Target DynamoDB_20120810.Query)
  * with --only (the stats count those requests as "only_requests").
- * Only ever connects to 127.0.0.1. */
+ * Only ever connects to 127.0.0.1. `faultproxy latency`: see fp_latency.c. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
