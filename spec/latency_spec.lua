@@ -1,6 +1,7 @@
 -- ddb.processor through tests/tools/faultproxy's latency mode (a constant
 -- delay each way at the TCP level, as a network round trip adds): every
--- record is marked exactly once, and Ctrl-C drains the marks still pending.
+-- record is marked exactly once, and Ctrl-C or a stop request (os.exit in a
+-- callback) drains the marks still pending.
 local ddb = require("ddb")
 local tables = require("ddb.tables")
 local helper = require("helper")
@@ -45,16 +46,6 @@ local function size(t)
   return n
 end
 
-local function spawn(env)
-  local out = os.tmpname()
-  local assignments = {}
-  for k, v in pairs(env) do assignments[#assignments + 1] = k .. "=" .. helper.shell_quote(v) end
-  local pidfile = out .. ".pid"
-  os.execute(string.format("(env %s %s --no-env %s >%s 2>&1 & echo $! >%s)", table.concat(assignments, " "),
-    helper.shell_quote(helper.ddbrun), worker_script, out, pidfile))
-  return { out = out, pid = helper.read_file(pidfile):match("%d+") }
-end
-
 -- Polls for an event (a file appearing, the process ending) up to timeout_s.
 local function wait_until(done, timeout_s, what)
   local deadline = helper.now() + timeout_s
@@ -65,8 +56,25 @@ local function wait_until(done, timeout_s, what)
   error(what .. " did not happen in " .. timeout_s .. " s")
 end
 
+-- Starts the fixture in the background; its pid (for kill), output and,
+-- once it ended, its exit code in out .. ".rc".
+local function spawn(env)
+  local out = os.tmpname()
+  local assignments = {}
+  for k, v in pairs(env) do assignments[#assignments + 1] = k .. "=" .. helper.shell_quote(v) end
+  local pidfile = out .. ".pid"
+  os.execute(string.format("(env %s %s --no-env %s >%s 2>&1 & echo $! >%s; wait $!; echo $? >%s.rc) &",
+    table.concat(assignments, " "), helper.shell_quote(helper.ddbrun), worker_script, out, pidfile, out))
+  wait_until(function() return (helper.read_file(pidfile) or ""):match("%d+") ~= nil end, 30, "the start")
+  return { out = out, pid = helper.read_file(pidfile):match("%d+") }
+end
+
 local function finished(p)
-  return function() return not os.execute("kill -0 " .. p.pid .. " 2>/dev/null") end
+  return function() return helper.read_file(p.out .. ".rc") ~= nil end
+end
+
+local function exit_code(p)
+  return tonumber(helper.read_file(p.out .. ".rc"):match("%d+"))
 end
 
 describe("ddb.processor under added latency", function()
@@ -112,5 +120,23 @@ describe("ddb.processor under added latency", function()
       assert.is_not_nil(processed[key], "callback finished but its mark was dropped: " .. key)
     end
     for key in pairs(processed) do assert.is_not_nil(calls[key], "marked without a callback: " .. key) end
+  end)
+
+  it("a stop request from a callback (os.exit) drains the pending marks the same way", function()
+    local proxy = helper.start_tool("latency --upstream " .. port .. " --one-way-ms 50")
+    local name, dir = records_table(2000), helper.tmpdir()
+    local p = spawn { RECORDS_TABLE = name, COUNT_DIR = dir, WORKERS = "5", EXIT_AFTER = "30",
+                      AWS_ENDPOINT_URL_DYNAMODB = proxy.endpoint }
+    wait_until(finished(p), 120, "the run's end after os.exit")
+    proxy:stop()
+    assert.are.equal(7, exit_code(p), helper.read_file(p.out))
+    local processed = states(name)
+    local calls = callbacks(dir)
+    assert.is_true(size(calls) < 2000, "stopped early")
+    assert.are.equal(size(calls), size(processed))
+    for key, n in pairs(calls) do
+      assert.are.equal(1, n, key)
+      assert.is_not_nil(processed[key], "callback finished but its mark was dropped: " .. key)
+    end
   end)
 end)
