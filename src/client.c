@@ -138,6 +138,7 @@ static int refresh_credentials(ddb_client *c, ddb_error *err)
     }
     if (gen == c->creds_gen) return 0;
     c->creds_gen = 0;
+    sigv4_signer_clear(&c->signer);   /* frees what the old signer kept */
     if (sigv4_signer_init(&c->signer, c->creds.access_key, c->creds.secret_key, c->cfg.region, "dynamodb") != 0) {
         ddb_error_set(err, "CredentialsError", 0, "the credentials or the region are too long to sign with");
         return -1;

@@ -40,7 +40,8 @@ typedef struct sigv4_signer {
 } sigv4_signer;
 
 /* Copies the strings into *s; returns 0, or -1 (and *s wiped) when one is NULL
- * or does not fit. */
+ * or does not fit. *s is overwritten: call sigv4_signer_clear on a signer
+ * that has signed before initialising it again (it keeps OpenSSL objects). */
 int sigv4_signer_init(sigv4_signer *s, const char *access_key, const char *secret_key,
                       const char *region, const char *service);
 /* Frees the kept OpenSSL objects and wipes all of *s, the secret and the
