@@ -88,7 +88,7 @@ static size_t on_header(char *line, size_t size, size_t n, void *ud)
 
 /* curl reads the proxy variables on every transfer; when none is set, say
  * so once (an empty proxy disables the look-up), else leave curl to it. */
-static int no_proxy_in_env(void)
+static int http_no_proxy_in_env(void)
 {
     static const char *const names[] = { "http_proxy", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY" };
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
@@ -103,7 +103,7 @@ static int no_proxy_in_env(void)
  * a new connection after the kept-alive one died unanswered. (Counted per
  * transfer, so it holds when a multi handle shares connections between
  * handles; no CURLOPT_VERBOSE needed.) */
-static int on_prereq(void *ud, char *conn_primary_ip, char *conn_local_ip, int conn_primary_port,
+static int http_on_prereq(void *ud, char *conn_primary_ip, char *conn_local_ip, int conn_primary_port,
                      int conn_local_port)
 {
     http_conn *c = ud;
@@ -129,7 +129,7 @@ http_conn *http_conn_new(const char *ca_bundle, long connect_timeout_ms, long re
         || curl_easy_setopt(h, CURLOPT_WRITEDATA, c)
         || curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header)
         || curl_easy_setopt(h, CURLOPT_HEADERDATA, c)
-        || curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, on_prereq)
+        || curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, http_on_prereq)
         || curl_easy_setopt(h, CURLOPT_PREREQDATA, c)
         || curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, connect_timeout_ms)
         || curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, request_timeout_ms)
@@ -137,7 +137,7 @@ http_conn *http_conn_new(const char *ca_bundle, long connect_timeout_ms, long re
         || curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L)
         || curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https")
         || (ca_bundle && *ca_bundle && curl_easy_setopt(h, CURLOPT_CAINFO, ca_bundle))
-        || (no_proxy_in_env() && (curl_easy_setopt(h, CURLOPT_PROXY, "")
+        || (http_no_proxy_in_env() && (curl_easy_setopt(h, CURLOPT_PROXY, "")
                                   || curl_easy_setopt(h, CURLOPT_NOPROXY, "")));
     if (failed) {
         http_conn_free(c);
@@ -277,7 +277,7 @@ int http_end(http_conn *c, CURLcode rc, http_response *resp, http_error *err)
         return -1;
     }
     /* When a kept-alive connection dies before the answer, curl sends the
-     * request again by itself (see on_prereq). */
+     * request again by itself (see http_on_prereq). */
     resp->maybe_resent = c->requests_sent > 1;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
     if (reserve(c, c->len + 1) != 0) {
