@@ -72,6 +72,13 @@ int ddb_client_correct_clock(ddb_client *c, const ddb_error *err);
  * timeout, 5xx, unreadable answer): a later condition failure may be our own. */
 int ddb_client_outcome_unknown(const ddb_error *err);
 
+/* For an operation that takes an idempotency token (TransactWriteItems):
+ * adds a fresh random ClientRequestToken to request unless the caller set
+ * one, so that every attempt of this one logical call carries the same token
+ * and DynamoDB applies it at most once. Returns 0, or -1 out of memory or
+ * entropy. Other operations: nothing, 0. */
+int ddb_client_add_token(const char *op, json_t *request);
+
 /* Fills err as the client does for its own failures (used by callers that
  * detect a problem before sending). */
 void ddb_error_set(ddb_error *err, const char *code, int retryable, const char *fmt, ...);

@@ -30,7 +30,7 @@ struct http_conn {
  * not pin memory for the thread's lifetime. */
 #define HTTP_KEEP_BUFFER (256 * 1024)
 
-static int reserve(http_conn *c, size_t need)
+static int http_reserve(http_conn *c, size_t need)
 {
     if (need <= c->cap) return 0;
     size_t cap = c->cap ? c->cap : 16384;
@@ -45,18 +45,18 @@ static int reserve(http_conn *c, size_t need)
     return 0;
 }
 
-static size_t on_body(char *data, size_t size, size_t n, void *ud)
+static size_t http_on_body(char *data, size_t size, size_t n, void *ud)
 {
     http_conn *c = ud;
     size_t add = size * n;
-    if (reserve(c, c->len + add + 1) != 0) return 0;  /* curl fails with CURLE_WRITE_ERROR */
+    if (http_reserve(c, c->len + add + 1) != 0) return 0;  /* curl fails with CURLE_WRITE_ERROR */
     memcpy(c->body + c->len, data, add);
     c->len += add;
     return add;
 }
 
 /* Copies header `name`'s value (trimmed) into out if line is that header. */
-static int header_value(const char *line, size_t len, const char *name, char *out, size_t size)
+static int http_header_value(const char *line, size_t len, const char *name, char *out, size_t size)
 {
     size_t nlen = strlen(name);
     if (len <= nlen || line[nlen] != ':' || strncasecmp(line, name, nlen) != 0) return 0;
@@ -69,16 +69,16 @@ static int header_value(const char *line, size_t len, const char *name, char *ou
     return 1;
 }
 
-static size_t on_header(char *line, size_t size, size_t n, void *ud)
+static size_t http_on_header(char *line, size_t size, size_t n, void *ud)
 {
     http_conn *c = ud;
     size_t len = size * n;
     char crc[32];
-    if (header_value(line, len, "x-amzn-RequestId", c->resp->request_id, sizeof c->resp->request_id))
+    if (http_header_value(line, len, "x-amzn-RequestId", c->resp->request_id, sizeof c->resp->request_id))
         return len;
-    if (header_value(line, len, "Date", c->resp->date, sizeof c->resp->date))
+    if (http_header_value(line, len, "Date", c->resp->date, sizeof c->resp->date))
         return len;
-    if (header_value(line, len, "x-amz-crc32", crc, sizeof crc)) {
+    if (http_header_value(line, len, "x-amz-crc32", crc, sizeof crc)) {
         char *end;
         c->resp->crc32 = strtoul(crc, &end, 10);
         c->resp->has_crc32 = end != crc && *end == '\0';
@@ -125,9 +125,9 @@ http_conn *http_conn_new(const char *ca_bundle, long connect_timeout_ms, long re
     CURL *h = c->curl;
     int failed = curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L)
         || curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->curl_error)
-        || curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body)
+        || curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, http_on_body)
         || curl_easy_setopt(h, CURLOPT_WRITEDATA, c)
-        || curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header)
+        || curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, http_on_header)
         || curl_easy_setopt(h, CURLOPT_HEADERDATA, c)
         || curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, http_on_prereq)
         || curl_easy_setopt(h, CURLOPT_PREREQDATA, c)
@@ -156,7 +156,7 @@ void http_conn_free(http_conn *c)
     free(c);
 }
 
-static const char *transport_code(CURLcode rc)
+static const char *http_transport_code(CURLcode rc)
 {
     switch (rc) {
     case CURLE_COULDNT_RESOLVE_HOST:
@@ -180,15 +180,15 @@ static const char *transport_code(CURLcode rc)
     }
 }
 
-static void fail(http_conn *c, CURLcode rc, const char *url, http_error *err)
+static void http_fail_with(http_conn *c, CURLcode rc, const char *url, http_error *err)
 {
-    snprintf(err->code, sizeof err->code, "%s", c->out_of_memory ? "OutOfMemory" : transport_code(rc));
+    snprintf(err->code, sizeof err->code, "%s", c->out_of_memory ? "OutOfMemory" : http_transport_code(rc));
     snprintf(err->message, sizeof err->message, "%s: %s", url,
              c->out_of_memory ? "out of memory reading the response"
              : c->curl_error[0] ? c->curl_error : curl_easy_strerror(rc));
 }
 
-static void trim_buffer(http_conn *c)
+static void http_trim_buffer(http_conn *c)
 {
     if (c->cap <= HTTP_KEEP_BUFFER) return;
     free(c->body);
@@ -198,7 +198,7 @@ static void trim_buffer(http_conn *c)
 
 /* Copies the lines into the kept header list when they fit its storage,
  * else builds a new list (about one malloc per line saved per request). */
-static int set_headers(http_conn *c, const char *const *lines, size_t n)
+static int http_set_headers(http_conn *c, const char *const *lines, size_t n)
 {
     int fits = c->headers && n == c->header_count;
     for (size_t i = 0; fits && i < n; i++) fits = strlen(lines[i]) <= c->header_room[i];
@@ -225,18 +225,18 @@ static int set_headers(http_conn *c, const char *const *lines, size_t n)
         c->header_room[i] = room;
     }
     c->header_count = n;
-    return set_headers(c, lines, n);
+    return http_set_headers(c, lines, n);
 }
 
 int http_begin(http_conn *c, const char *url, const char *const *headers, size_t header_count,
                const char *body, size_t body_len, http_response *resp, http_error *err)
 {
-    if (set_headers(c, headers, header_count) != 0) {
+    if (http_set_headers(c, headers, header_count) != 0) {
         snprintf(err->code, sizeof err->code, "OutOfMemory");
         snprintf(err->message, sizeof err->message, "%s: out of memory building the request", url);
         return -1;
     }
-    trim_buffer(c);
+    http_trim_buffer(c);
     memset(resp, 0, sizeof *resp);
     c->len = 0;
     c->out_of_memory = 0;
@@ -273,15 +273,15 @@ int http_end(http_conn *c, CURLcode rc, http_response *resp, http_error *err)
     const char *url = c->url;
     c->resp = NULL;
     if (rc != CURLE_OK) {
-        fail(c, rc, url, err);
+        http_fail_with(c, rc, url, err);
         return -1;
     }
     /* When a kept-alive connection dies before the answer, curl sends the
      * request again by itself (see http_on_prereq). */
     resp->maybe_resent = c->requests_sent > 1;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
-    if (reserve(c, c->len + 1) != 0) {
-        fail(c, CURLE_OUT_OF_MEMORY, url, err);
+    if (http_reserve(c, c->len + 1) != 0) {
+        http_fail_with(c, CURLE_OUT_OF_MEMORY, url, err);
         return -1;
     }
     c->body[c->len] = '\0';

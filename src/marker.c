@@ -34,8 +34,8 @@ typedef struct marker_mark {
     int uncertain;              /* an earlier attempt may have been applied */
     int clock_corrected;        /* sent again once after a clock-skew answer */
     long long due_ms;           /* monotonic ms before which it is not sent */
-    const char *run_time;       /* inside key */
-    char key[];                 /* account_id NUL run_time NUL */
+    record_key key;             /* points into bytes */
+    char bytes[];               /* account_id NUL run_time NUL (either may hold NUL itself) */
 } marker_mark;
 
 typedef struct marker_fd {
@@ -107,7 +107,7 @@ static void marker_pace(marker *m)
 /* Reports a mark's final result and frees it. */
 static void marker_report(marker *m, marker_mark *mark, record_mark_result r, const ddb_error *err)
 {
-    m->s.on_done(m->s.ud, mark->key, mark->run_time, r, err);
+    m->s.on_done(m->s.ud, &mark->key, r, err);
     free(mark);
     pthread_mutex_lock(&m->lock);
     m->pending--;
@@ -138,13 +138,13 @@ static void marker_retry_or_report(marker *m, marker_mark *mark, ddb_error *err)
 static void marker_send(marker *m, marker_slot *slot, marker_mark *mark)
 {
     ddb_error err;
-    if (m->s.may_send && !m->s.may_send(m->s.ud, mark->key, mark->run_time, &err)) {
+    if (m->s.may_send && !m->s.may_send(m->s.ud, &mark->key, &err)) {
         marker_report(m, mark, RECORD_NOT_MARKED, &err);
         return;
     }
     mark->attempts++;
-    int len = record_mark_body(m->s.table, mark->key, mark->run_time, m->s.owner, slot->body,
-                               sizeof slot->body, &slot->heap_body);
+    int len = record_mark_body(m->s.table, &mark->key, m->s.owner, slot->body, sizeof slot->body,
+                               &slot->heap_body);
     if (len < 0) {
         ddb_error_set(&err, "OutOfMemory", 0, "out of memory building an UpdateItem request");
         goto fail;
@@ -382,18 +382,21 @@ static void marker_wake(marker *m)
 
 /* --- the interface --- */
 
-int marker_submit(marker *m, const char *account_id, const char *run_time, ddb_error *err)
+int marker_submit(marker *m, const record_key *key, ddb_error *err)
 {
-    size_t a = strlen(account_id), r = strlen(run_time);
+    size_t a = key->account_id_len;
+    size_t r = key->run_time_len;
     marker_mark *mark = malloc(sizeof *mark + a + r + 2);
     if (!mark) {
         ddb_error_set(err, "OutOfMemory", 0, "out of memory queueing a mark");
         return -1;
     }
     memset(mark, 0, sizeof *mark);
-    memcpy(mark->key, account_id, a + 1);
-    memcpy(mark->key + a + 1, run_time, r + 1);
-    mark->run_time = mark->key + a + 1;
+    memcpy(mark->bytes, key->account_id, a);
+    mark->bytes[a] = '\0';
+    memcpy(mark->bytes + a + 1, key->run_time, r);
+    mark->bytes[a + 1 + r] = '\0';
+    mark->key = (record_key){ mark->bytes, a, mark->bytes + a + 1, r };
     pthread_mutex_lock(&m->lock);
     while (m->pending >= m->s.capacity) pthread_cond_wait(&m->not_full, &m->lock);
     *m->incoming_tail = mark;

@@ -26,11 +26,10 @@ typedef struct marker_settings {
     /* Called on the marker thread right before each attempt is sent: 1 to
      * send it, 0 to give the mark up (it is then reported NOT_MARKED with
      * the reason in err). NULL: always send. */
-    int (*may_send)(void *ud, const char *account_id, const char *run_time, ddb_error *err);
+    int (*may_send)(void *ud, const record_key *key, ddb_error *err);
     /* Called on the marker thread once per submitted mark with its final
      * result; err is set unless r is RECORD_MARKED. */
-    void (*on_done)(void *ud, const char *account_id, const char *run_time, record_mark_result r,
-                    const ddb_error *err);
+    void (*on_done)(void *ud, const record_key *key, record_mark_result r, const ddb_error *err);
     /* Called on the marker thread as it ends, after the last on_done (NULL: none). */
     void (*on_end)(void *ud);
     void *ud;
@@ -40,10 +39,10 @@ typedef struct marker_settings {
  * signing client. Returns NULL with err set. */
 marker *marker_start(const marker_settings *s, const ddb_config *cfg, ddb_error *err);
 
-/* Queues a mark (the strings are copied); blocks while `capacity` marks are
- * pending. Returns 0, or -1 with err set when out of memory (nothing queued).
- * Safe from any thread until marker_close. */
-int marker_submit(marker *m, const char *account_id, const char *run_time, ddb_error *err);
+/* Queues a mark (the key's bytes are copied); blocks while `capacity` marks
+ * are pending. Returns 0, or -1 with err set when out of memory (nothing
+ * queued). Safe from any thread until marker_close. */
+int marker_submit(marker *m, const record_key *key, ddb_error *err);
 
 /* No more submissions: the thread sends what is pending and then ends. */
 void marker_close(marker *m);

@@ -15,28 +15,32 @@
 
 /* --- options --- */
 
-/* One table for ddb.processor{...} and the PROCESSOR_* variables. */
-static const option_spec INT_OPTIONS[] = {
-    { "max_workers", "PROCESSOR_MAX_WORKERS", 1, 256, 5, offsetof(processor_options, max_workers) },
-    { "max_retries", "PROCESSOR_MAX_RETRIES", 0, 100, 3, offsetof(processor_options, max_retries) },
-    { "backoff_base_ms", "PROCESSOR_BACKOFF_BASE_MS", 0, 600000, 100, offsetof(processor_options, backoff_base_ms) },
-    { "backoff_cap_ms", "PROCESSOR_BACKOFF_CAP_MS", 0, 3600000, 20000, offsetof(processor_options, backoff_cap_ms) },
-    { "callback_retries", "PROCESSOR_CALLBACK_RETRIES", 0, 100, 0, offsetof(processor_options, callback_retries) },
-    { "timeout_ms", "PROCESSOR_TIMEOUT_MS", 0, 86400000, 0, offsetof(processor_options, timeout_ms) },
-    { "lease_ms", "PROCESSOR_LEASE_MS", 0, 86400000, 0, offsetof(processor_options, lease_ms) },
-    { "queue_size", "PROCESSOR_QUEUE_SIZE", 0, 1000000, 0, offsetof(processor_options, queue_size) },
-    { "page_size", "PROCESSOR_PAGE_SIZE", 0, 1000000, PROCESSOR_DEFAULT_PAGE_SIZE, offsetof(processor_options, page_size) },
-    { "mark_concurrency", "PROCESSOR_MARK_CONCURRENCY", 1, 1024, PROCESSOR_DEFAULT_MARK_CONCURRENCY,
-      offsetof(processor_options, mark_concurrency) },
-    { "progress_interval_ms", "PROCESSOR_PROGRESS_INTERVAL_MS", 100, 86400000, 10000, offsetof(processor_options, progress_interval_ms) },
+/* One table for ddb.processor{...} and the PROCESSOR_* variables (progress
+ * and summary take their own words below; table, index and client are the
+ * binding's, shared with ddb.records). */
+static const option_spec PROCESSOR_OPTIONS[] = {
+    OPTION_WHOLE_SPEC("max_workers", "PROCESSOR_MAX_WORKERS", processor_options, max_workers, 1, 256, 5),
+    OPTION_WHOLE_SPEC("max_retries", "PROCESSOR_MAX_RETRIES", processor_options, max_retries, 0, 100, 3),
+    OPTION_WHOLE_SPEC("backoff_base_ms", "PROCESSOR_BACKOFF_BASE_MS", processor_options, backoff_base_ms,
+                      0, 600000, 100),
+    OPTION_NUMBER_SPEC("backoff_multiplier", "PROCESSOR_BACKOFF_MULTIPLIER", processor_options,
+                       backoff_multiplier, 1, 10, 2),
+    OPTION_WHOLE_SPEC("backoff_cap_ms", "PROCESSOR_BACKOFF_CAP_MS", processor_options, backoff_cap_ms,
+                      0, 3600000, 20000),
+    OPTION_WHOLE_SPEC("callback_retries", "PROCESSOR_CALLBACK_RETRIES", processor_options, callback_retries,
+                      0, 100, 0),
+    OPTION_WHOLE_SPEC("timeout_ms", "PROCESSOR_TIMEOUT_MS", processor_options, timeout_ms, 0, 86400000, 0),
+    OPTION_WHOLE_SPEC("lease_ms", "PROCESSOR_LEASE_MS", processor_options, lease_ms, 0, 86400000, 0),
+    OPTION_WHOLE_SPEC("queue_size", "PROCESSOR_QUEUE_SIZE", processor_options, queue_size, 0, 1000000, 0),
+    OPTION_WHOLE_SPEC("page_size", "PROCESSOR_PAGE_SIZE", processor_options, page_size,
+                      0, 1000000, PROCESSOR_DEFAULT_PAGE_SIZE),
+    OPTION_WHOLE_SPEC("mark_concurrency", "PROCESSOR_MARK_CONCURRENCY", processor_options, mark_concurrency,
+                      1, 1024, PROCESSOR_DEFAULT_MARK_CONCURRENCY),
+    OPTION_WHOLE_SPEC("progress_interval_ms", "PROCESSOR_PROGRESS_INTERVAL_MS", processor_options,
+                      progress_interval_ms, 100, 86400000, 10000),
 };
-#define INT_OPTION_COUNT (sizeof INT_OPTIONS / sizeof *INT_OPTIONS)
 
-int processor_option_set(processor_options *o, const char *name, long v, const char *label,
-                         char *err, size_t errlen)
-{
-    return options_set(o, INT_OPTIONS, INT_OPTION_COUNT, name, v, label, err, errlen);
-}
+const option_table processor_option_table = OPTION_TABLE(PROCESSOR_OPTIONS);
 
 /* PROCESSOR_PROGRESS: auto (a live line when stderr is a terminal), 1/on, 0/off, log. */
 static int processor_progress_from_env(processor_options *o, char *err, size_t errlen)
@@ -79,19 +83,10 @@ static int processor_summary_from_env(processor_options *o, char *err, size_t er
 int processor_options_from_env(processor_options *o, char *err, size_t errlen)
 {
     memset(o, 0, sizeof *o);
-    o->backoff_multiplier = 2.0;
-    if (options_from_env(o, INT_OPTIONS, INT_OPTION_COUNT, err, errlen) != 0 ||
+    options_defaults(o, &processor_option_table);
+    if (options_from_env(o, &processor_option_table, err, errlen) != 0 ||
         record_table_from_env(&o->table, err, errlen) != 0)
         return -1;
-    const char *mult = getenv("PROCESSOR_BACKOFF_MULTIPLIER");
-    if (mult && *mult) {
-        char *end;
-        o->backoff_multiplier = strtod(mult, &end);
-        if (*end || !(o->backoff_multiplier >= 1.0 && o->backoff_multiplier <= 10.0)) {
-            snprintf(err, errlen, "PROCESSOR_BACKOFF_MULTIPLIER must be a number from 1 to 10, not '%s'", mult);
-            return -1;
-        }
-    }
     if (processor_progress_from_env(o, err, errlen) != 0 || processor_summary_from_env(o, err, errlen) != 0)
         return -1;
     return 0;
@@ -193,7 +188,7 @@ static void processor_add_key_error(processor *p, const char *acct, const char *
 static void processor_add_error(processor *p, const json_t *item, const char *kind, const char *message,
                                 int attempts)
 {
-    processor_add_key_error(p, record_account_id(item), record_run_time(item), kind, message, attempts);
+    processor_add_key_error(p, record_account_id(item, NULL), record_run_time(item, NULL), kind, message, attempts);
 }
 
 static void processor_add_ddb_key_error(processor *p, const char *acct, const char *rt, const char *what,
@@ -206,7 +201,7 @@ static void processor_add_ddb_key_error(processor *p, const char *acct, const ch
 
 static void processor_add_ddb_error(processor *p, const json_t *item, const char *what, const ddb_error *err)
 {
-    processor_add_ddb_key_error(p, record_account_id(item), record_run_time(item), what, err);
+    processor_add_ddb_key_error(p, record_account_id(item, NULL), record_run_time(item, NULL), what, err);
 }
 
 /* Runs the callback, again up to callback_retries times while it errors. */
@@ -225,14 +220,14 @@ static processor_callback_result processor_run_callback(processor_worker *w, con
 }
 
 /* Claims the record when leases are on. Returns 1 to go on, 0 when it is not ours. */
-static int processor_claim(processor_worker *w, const json_t *item, const char *acct, const char *rt)
+static int processor_claim(processor_worker *w, const json_t *item, const record_key *key)
 {
     processor *p = w->p;
     if (!p->o->lease_ms)
         return 1;
     ddb_error err;
     long long now = processor_wall_ms();
-    record_mark_result r = record_claim(w->client, &p->o->table, acct, rt, p->owner, now + p->o->lease_ms, now,
+    record_mark_result r = record_claim(w->client, &p->o->table, key, p->owner, now + p->o->lease_ms, now,
                                         &p->policy, &err);
     if (r == RECORD_FAILED) {
         processor_add_ddb_error(p, item, "claiming the lease", &err);
@@ -250,18 +245,16 @@ static int processor_claim(processor_worker *w, const json_t *item, const char *
  * UpdateItem's own condition (LeaseOwner = us) is the check for now, and the
  * lease bookkeeping (expiry, heartbeats) fills this function in: returning 0
  * with err set gives the mark up as a "lease" error. */
-static int processor_lease_still_held(void *ud, const char *acct, const char *rt, ddb_error *err)
+static int processor_lease_still_held(void *ud, const record_key *key, ddb_error *err)
 {
     (void)ud;
-    (void)acct;
-    (void)rt;
+    (void)key;
     (void)err;
     return 1;
 }
 
 /* A mark's final outcome, counted as a synchronous mark was. */
-static void processor_mark_done(void *ud, const char *acct, const char *rt, record_mark_result m,
-                                const ddb_error *err)
+static void processor_mark_done(void *ud, const record_key *key, record_mark_result m, const ddb_error *err)
 {
     processor *p = ud;
     if (m == RECORD_MARKED) {
@@ -269,11 +262,11 @@ static void processor_mark_done(void *ud, const char *acct, const char *rt, reco
     } else if (m == RECORD_NOT_MARKED && !p->o->lease_ms) {
         atomic_fetch_add(&p->mark_skipped, 1);   /* another process marked it first */
     } else if (m == RECORD_NOT_MARKED) {
-        processor_add_key_error(p, acct, rt, "lease",
+        processor_add_key_error(p, key->account_id, key->run_time, "lease",
                                 "the lease expired before the record was marked; it stays unprocessed", 1);
         atomic_fetch_add(&p->mark_failed, 1);
     } else {
-        processor_add_ddb_key_error(p, acct, rt, "marking processed", err);
+        processor_add_ddb_key_error(p, key->account_id, key->run_time, "marking processed", err);
         atomic_fetch_add(&p->mark_failed, 1);
     }
 }
@@ -304,11 +297,11 @@ static int processor_start_marker(processor *p, ddb_error *err)
 
 /* Hands a record whose callback succeeded to the marker; the marker counts
  * the outcome (processor_mark_done) while the worker goes on. */
-static void processor_mark(processor_worker *w, const json_t *item, const char *acct, const char *rt)
+static void processor_mark(processor_worker *w, const json_t *item, const record_key *key)
 {
     processor *p = w->p;
     ddb_error err;
-    if (marker_submit(p->marker, acct, rt, &err) != 0) {
+    if (marker_submit(p->marker, key, &err) != 0) {
         processor_add_ddb_error(p, item, "marking processed", &err);
         w->failed++;
     }
@@ -325,21 +318,20 @@ static void processor_workers_gone(processor *p, int n)
 static void processor_process_one(processor_worker *w, const json_t *item)
 {
     processor *p = w->p;
-    const char *acct = record_account_id(item);
-    const char *rt = record_run_time(item);
-    if (!acct || !rt) {
+    record_key key;
+    if (record_key_of(item, &key) != 0) {
         processor_add_error(p, item, "invalid", "the record has no AccountId or RunTime string", 0);
         w->failed++;
         return;
     }
-    if (!processor_claim(w, item, acct, rt))
+    if (!processor_claim(w, item, &key))
         return;
     const char *owner = p->o->lease_ms ? p->owner : NULL;
     char msg[4096];
     int attempts;
     processor_callback_result r = processor_run_callback(w, item, msg, sizeof msg, &attempts);
     if (r == PROCESSOR_CALLBACK_OK) {
-        processor_mark(w, item, acct, rt);
+        processor_mark(w, item, &key);
         return;
     }
     if (r != PROCESSOR_CALLBACK_ABANDONED) {
@@ -348,7 +340,7 @@ static void processor_process_one(processor_worker *w, const json_t *item)
     }
     ddb_error err;
     if (owner)
-        record_release(w->client, &p->o->table, acct, rt, owner, &p->policy, &err);
+        record_release(w->client, &p->o->table, &key, owner, &p->policy, &err);
 }
 
 /* Every thread of the run ends here, so the run loop wakes at once. */
@@ -390,7 +382,7 @@ static int processor_enqueue_page(processor *p, json_t *items)
 static void *processor_producer_main(void *arg)
 {
     processor *p = arg;
-    record_query q = { RECORD_QUERY_UNPROCESSED, NULL, NULL, NULL, (int)p->o->page_size, &p->policy };
+    record_query q = { .kind = RECORD_QUERY_UNPROCESSED, .limit = (int)p->o->page_size, .policy = &p->policy };
     json_t *start = NULL;
     do {
         json_t *items;

@@ -32,11 +32,10 @@ typedef struct tm_outcomes {
     char last_code[64];     /* the marker thread's only */
 } tm_outcomes;
 
-static void tm_on_done(void *ud, const char *acct, const char *rt, record_mark_result r, const ddb_error *err)
+static void tm_on_done(void *ud, const record_key *key, record_mark_result r, const ddb_error *err)
 {
     tm_outcomes *o = ud;
-    (void)acct;
-    (void)rt;
+    (void)key;
     atomic_fetch_add(&o->reports, 1);
     if (r == RECORD_MARKED) {
         atomic_fetch_add(&o->marked, 1);
@@ -51,11 +50,10 @@ static void tm_on_done(void *ud, const char *acct, const char *rt, record_mark_r
     atomic_store(&o->attempts_on_failure, err->attempts);
 }
 
-static int tm_refuse(void *ud, const char *acct, const char *rt, ddb_error *err)
+static int tm_refuse(void *ud, const record_key *key, ddb_error *err)
 {
     (void)ud;
-    (void)acct;
-    (void)rt;
+    (void)key;
     ddb_error_set(err, "LeaseExpired", 0, "the lease ran out before the mark was sent");
     return 0;
 }
@@ -73,6 +71,12 @@ static void tm_key(int i, char acct[32], char rt[32])
 {
     snprintf(acct, 32, "acct-%03d", i % 17);
     snprintf(rt, 32, "2026-01-01T00:%02d:%02dZ", i / 60, i % 60);
+}
+
+static record_key tm_record_key(const char *acct, const char *rt)
+{
+    record_key k = { acct, strlen(acct), rt, strlen(rt) };
+    return k;
 }
 
 /* A Records-shaped table with TM_MARKED unprocessed and TM_DONE processed items. */
@@ -133,7 +137,8 @@ static void marks_each_record_once_within_capacity(void **state)
     for (int i = 0; i < TM_MARKED + TM_DONE + TM_MISSING; i++) {
         char acct[32], rt[32];
         tm_key(i, acct, rt);
-        assert_int_equal(0, marker_submit(m, acct, rt, &err));
+        record_key key = tm_record_key(acct, rt);
+        assert_int_equal(0, marker_submit(m, &key, &err));
         int pending = i + 1 - atomic_load(&o.reports);   /* at least what the marker holds */
         if (pending > most_pending) most_pending = pending;
     }
@@ -163,13 +168,15 @@ static void reports_failures_and_refusals(void **state)
     memset(&t, 0, sizeof t);
     snprintf(t.table, sizeof t.table, "cmarker_missing_%d", (int)getpid());
 
+    record_key one = tm_record_key("acct-1", "2026-01-01T00:00:00Z");
+
     /* no such table: not retryable, reported after one attempt */
     tm_outcomes o;
     memset(&o, 0, sizeof o);
     marker_settings s = { &t, NULL, { 4, 1, 2.0, 10 }, 2, 4, NULL, tm_on_done, NULL, &o };
     marker *m = marker_start(&s, &cfg, &err);
     assert_non_null(m);
-    assert_int_equal(0, marker_submit(m, "acct-1", "2026-01-01T00:00:00Z", &err));
+    assert_int_equal(0, marker_submit(m, &one, &err));
     marker_finish(m);
     assert_int_equal(1, atomic_load(&o.failed));
     assert_int_equal(1, atomic_load(&o.attempts_on_failure));
@@ -180,7 +187,7 @@ static void reports_failures_and_refusals(void **state)
     s.may_send = tm_refuse;
     m = marker_start(&s, &cfg, &err);
     assert_non_null(m);
-    assert_int_equal(0, marker_submit(m, "acct-1", "2026-01-01T00:00:00Z", &err));
+    assert_int_equal(0, marker_submit(m, &one, &err));
     marker_finish(m);
     assert_int_equal(1, atomic_load(&o.not_marked));
     assert_string_equal("LeaseExpired", o.last_code);
