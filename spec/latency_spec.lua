@@ -2,7 +2,6 @@
 -- delay each way at the TCP level, as a network round trip adds): every
 -- record is marked exactly once, and Ctrl-C or a stop request (os.exit in a
 -- callback) drains the marks still pending.
-local ddb = require("ddb")
 local tables = require("ddb.tables")
 local helper = require("helper")
 
