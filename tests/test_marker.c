@@ -20,6 +20,7 @@
 
 #include "client.h"
 #include "config.h"
+#include "creds.h"
 #include "marker.h"
 
 #define TM_MARKED 300       /* Processed = 0: marked */
@@ -119,7 +120,9 @@ static void marks_each_record_once_within_capacity(void **state)
     if (!getenv("DDB_TEST_ENDPOINT")) skip();
     ddb_config cfg;
     char msg[512];
-    assert_int_equal(0, config_from_env(&cfg, msg, sizeof msg));
+    creds_registry *creds = creds_registry_new();
+    assert_non_null(creds);
+    assert_int_equal(0, config_from_env(&cfg, creds, msg, sizeof msg));
     ddb_error err;
     ddb_client *admin = ddb_client_new(&cfg, &err);
     assert_non_null(admin);
@@ -154,6 +157,7 @@ static void marks_each_record_once_within_capacity(void **state)
     tm_call(admin, "DeleteTable", json_pack("{s:s}", "TableName", t.table));
     ddb_client_free(admin);
     config_clear(&cfg);
+    creds_registry_free(creds);   /* every marker finished, every client freed */
 }
 
 static void reports_failures_and_refusals(void **state)
@@ -162,7 +166,9 @@ static void reports_failures_and_refusals(void **state)
     if (!getenv("DDB_TEST_ENDPOINT")) skip();
     ddb_config cfg;
     char msg[512];
-    assert_int_equal(0, config_from_env(&cfg, msg, sizeof msg));
+    creds_registry *creds = creds_registry_new();
+    assert_non_null(creds);
+    assert_int_equal(0, config_from_env(&cfg, creds, msg, sizeof msg));
     ddb_error err;
     record_table t;
     memset(&t, 0, sizeof t);
@@ -198,6 +204,7 @@ static void reports_failures_and_refusals(void **state)
     marker_close(m);
     marker_finish(m);
     config_clear(&cfg);
+    creds_registry_free(creds);   /* every marker finished, every client freed */
 }
 
 int main(void)
