@@ -637,7 +637,7 @@ static int bind_processor_process_all(lua_State *L)
 static int bind_processor_options_table(lua_State *L)
 {
     bind_processor *p = luaL_checkudata(L, 1, BIND_PROCESSOR_MT);
-    lua_createtable(L, 0, 14);
+    lua_createtable(L, 0, 15);
     bind_set_integer(L, "max_workers", p->o.max_workers);
     bind_set_integer(L, "max_retries", p->o.max_retries);
     bind_set_integer(L, "backoff_base_ms", p->o.backoff_base_ms);
@@ -648,6 +648,7 @@ static int bind_processor_options_table(lua_State *L)
     bind_set_integer(L, "timeout_ms", p->o.timeout_ms);
     bind_set_integer(L, "lease_ms", p->o.lease_ms);
     bind_set_integer(L, "max_requests_per_s", p->o.max_requests_per_s);
+    bind_set_integer(L, "mark_concurrency", p->o.mark_concurrency);
     bind_set_integer(L, "progress_interval_ms", p->o.progress_interval_ms);
     if (p->o.progress == PROCESSOR_PROGRESS_LOG)
         lua_pushliteral(L, "log");

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "marker.h"
 #include "options.h"
 #include "queue.h"
 
@@ -33,6 +34,8 @@ static const option_spec PROCESSOR_OPTIONS[] = {
     OPTION_WHOLE_SPEC("queue_size", "PROCESSOR_QUEUE_SIZE", processor_options, queue_size, 0, 1000000, 0),
     OPTION_WHOLE_SPEC("page_size", "PROCESSOR_PAGE_SIZE", processor_options, page_size,
                       0, 1000000, PROCESSOR_DEFAULT_PAGE_SIZE),
+    OPTION_WHOLE_SPEC("mark_concurrency", "PROCESSOR_MARK_CONCURRENCY", processor_options, mark_concurrency,
+                      1, 1024, PROCESSOR_DEFAULT_MARK_CONCURRENCY),
     OPTION_WHOLE_SPEC("progress_interval_ms", "PROCESSOR_PROGRESS_INTERVAL_MS", processor_options,
                       progress_interval_ms, 100, 86400000, 10000),
     OPTION_WHOLE_SPEC("max_requests_per_s", "PROCESSOR_MAX_REQUESTS_PER_S", processor_options, max_requests_per_s,
@@ -108,13 +111,19 @@ struct processor {
     const processor_options *o;
     record_table table;              /* o->table with its layout read from DescribeTable */
     processor_callback cb;
+    const ddb_config *cfg;           /* the marker's client is made from it */
     processor_hooks hooks;           /* all zero when the host gave none */
     queue q;
     retry_policy policy;             /* every DynamoDB call of the run, the GSI query included */
     char owner[160];                 /* lease owner: host/pid/random */
     pthread_mutex_t run_lock;        /* guards running_threads and started */
     pthread_cond_t run_changed;      /* signalled when a thread ends or a stop is requested */
-    int running_threads;             /* workers and the producer still running */
+    int running_threads;             /* workers, the producer and the marker still running */
+    atomic_int workers_running;      /* the last worker out closes the marker */
+    marker *marker;                  /* sends the marks of succeeded records (marker.h) */
+    atomic_long marked;              /* final mark outcomes, counted on the marker thread */
+    atomic_long mark_failed;
+    atomic_long mark_skipped;
     double started;                  /* monotonic seconds at the start of the run, 0 before */
     atomic_int stop;                 /* processor_stop_reason of the first stop request */
     int ran;
@@ -158,11 +167,9 @@ static int processor_errors_reserve(processor *p)
     return 0;
 }
 
-static void processor_add_error(processor *p, const json_t *item, const char *kind, const char *message,
-                                int attempts)
+static void processor_add_key_error(processor *p, const char *acct, const char *rt, const char *kind,
+                                    const char *message, int attempts)
 {
-    const char *acct = record_account_id(item, NULL);
-    const char *rt = record_run_time(item, NULL);
     processor_error e = { strdup(acct ? acct : ""), strdup(rt ? rt : ""), kind, strdup(message), attempts };
     int stored = 0;
     pthread_mutex_lock(&p->errors_lock);
@@ -181,11 +188,23 @@ static void processor_add_error(processor *p, const json_t *item, const char *ki
     free(e.message);
 }
 
-static void processor_add_ddb_error(processor *p, const json_t *item, const char *what, const ddb_error *err)
+static void processor_add_error(processor *p, const json_t *item, const char *kind, const char *message,
+                                int attempts)
+{
+    processor_add_key_error(p, record_account_id(item, NULL), record_run_time(item, NULL), kind, message, attempts);
+}
+
+static void processor_add_ddb_key_error(processor *p, const char *acct, const char *rt, const char *what,
+                                        const ddb_error *err)
 {
     char msg[1400];
     snprintf(msg, sizeof msg, "%s: %s: %s", what, err->code, err->message);
-    processor_add_error(p, item, "dynamodb", msg, err->attempts);
+    processor_add_key_error(p, acct, rt, "dynamodb", msg, err->attempts);
+}
+
+static void processor_add_ddb_error(processor *p, const json_t *item, const char *what, const ddb_error *err)
+{
+    processor_add_ddb_key_error(p, record_account_id(item, NULL), record_run_time(item, NULL), what, err);
 }
 
 /* Runs the callback, again up to callback_retries times while it errors. */
@@ -222,23 +241,81 @@ static int processor_claim(processor_worker *w, const json_t *item, const record
     return r == RECORD_MARKED;
 }
 
-/* Marks a record whose callback succeeded and counts the outcome. */
-static void processor_mark(processor_worker *w, const json_t *item, const record_key *key, const char *owner)
+/* --- asynchronous marks (marker.c calls these on its thread) --- */
+
+/* Whether the mark of a record may be sent now; called when it is actually
+ * sent, not when it was queued. Without leases always; with leases the
+ * UpdateItem's own condition (LeaseOwner = us) is the check for now, and the
+ * lease bookkeeping (expiry, heartbeats) fills this function in: returning 0
+ * with err set gives the mark up as a "lease" error. */
+static int processor_lease_still_held(void *ud, const record_key *key, ddb_error *err)
+{
+    (void)ud;
+    (void)key;
+    (void)err;
+    return 1;
+}
+
+/* A mark's final outcome, counted as a synchronous mark was. */
+static void processor_mark_done(void *ud, const record_key *key, record_mark_result m, const ddb_error *err)
+{
+    processor *p = ud;
+    if (m == RECORD_MARKED) {
+        atomic_fetch_add(&p->marked, 1);
+    } else if (m == RECORD_NOT_MARKED && !p->o->lease_ms) {
+        atomic_fetch_add(&p->mark_skipped, 1);   /* another process marked it first */
+    } else if (m == RECORD_NOT_MARKED) {
+        processor_add_key_error(p, key->account_id, key->run_time, "lease",
+                                "the lease expired before the record was marked; it stays unprocessed", 1);
+        atomic_fetch_add(&p->mark_failed, 1);
+    } else {
+        processor_add_ddb_key_error(p, key->account_id, key->run_time, "marking processed", err);
+        atomic_fetch_add(&p->mark_failed, 1);
+    }
+}
+
+static void processor_thread_ended(processor *p);
+
+static void processor_marker_ended(void *ud)
+{
+    processor_thread_ended(ud);
+}
+
+static int processor_start_marker(processor *p, ddb_error *err)
+{
+    marker_settings s = {
+        .table = &p->table,
+        .owner = p->o->lease_ms ? p->owner : NULL,
+        .policy = p->policy,
+        .concurrency = (int)p->o->mark_concurrency,
+        .capacity = PROCESSOR_MARKS_PENDING_FACTOR * (int)p->o->mark_concurrency,
+        .may_send = processor_lease_still_held,
+        .on_done = processor_mark_done,
+        .on_end = processor_marker_ended,
+        .ud = p,
+    };
+    p->marker = marker_start(&s, p->cfg, err);
+    return p->marker ? 0 : -1;
+}
+
+/* Hands a record whose callback succeeded to the marker; the marker counts
+ * the outcome (processor_mark_done) while the worker goes on. */
+static void processor_mark(processor_worker *w, const json_t *item, const record_key *key)
 {
     processor *p = w->p;
     ddb_error err;
-    record_mark_result m = record_mark_processed(w->client, &p->table, key, owner, &p->policy, &err);
-    if (m == RECORD_MARKED) {
-        w->processed++;
-    } else if (m == RECORD_NOT_MARKED && !owner) {
-        w->skipped++;   /* another process marked it first */
-    } else if (m == RECORD_NOT_MARKED) {
-        processor_add_error(p, item, "lease", "the lease expired before the record was marked; it stays unprocessed", 1);
-        w->failed++;
-    } else {
+    if (marker_submit(p->marker, key, &err) != 0) {
         processor_add_ddb_error(p, item, "marking processed", &err);
         w->failed++;
     }
+}
+
+/* Called as each worker ends (n at once for workers that never started):
+ * the last one tells the marker that no more marks come. */
+static void processor_workers_gone(processor *p, int n)
+{
+    if (atomic_fetch_sub(&p->workers_running, n) == n)
+        marker_close(p->marker);
 }
 
 static void processor_process_one(processor_worker *w, const json_t *item)
@@ -257,7 +334,7 @@ static void processor_process_one(processor_worker *w, const json_t *item)
     int attempts;
     processor_callback_result r = processor_run_callback(w, item, msg, sizeof msg, &attempts);
     if (r == PROCESSOR_CALLBACK_OK) {
-        processor_mark(w, item, &key, owner);
+        processor_mark(w, item, &key);
         return;
     }
     if (r != PROCESSOR_CALLBACK_ABANDONED) {
@@ -286,6 +363,7 @@ static void *processor_worker_main(void *arg)
         processor_process_one(w, item);
         json_decref(item);
     }
+    processor_workers_gone(w->p, 1);
     processor_thread_ended(w->p);
     return NULL;
 }
@@ -379,6 +457,9 @@ void processor_snapshot(processor *p, processor_stats *out)
         out->failed += atomic_load(&p->workers[i].failed);
         out->skipped += atomic_load(&p->workers[i].skipped);
     }
+    out->processed += atomic_load(&p->marked);
+    out->failed += atomic_load(&p->mark_failed);
+    out->skipped += atomic_load(&p->mark_skipped);
     pthread_mutex_lock(&p->run_lock);
     double started = p->started;
     pthread_mutex_unlock(&p->run_lock);
@@ -506,6 +587,7 @@ processor *processor_new(const processor_options *o, const ddb_config *cfg, proc
         return NULL;
     }
     p->o = o;
+    p->cfg = cfg;
     p->cb = cb;
     if (hooks)
         p->hooks = *hooks;
@@ -533,8 +615,11 @@ static int processor_start_threads(processor *p, ddb_error *err)
 {
     pthread_mutex_lock(&p->run_lock);
     p->started = processor_now_s();
-    p->running_threads = 1 + (int)p->o->max_workers;
+    p->running_threads = 2 + (int)p->o->max_workers;   /* the producer, the marker, the workers */
     pthread_mutex_unlock(&p->run_lock);
+    atomic_store(&p->workers_running, (int)p->o->max_workers);
+    if (processor_start_marker(p, err) != 0)
+        return -1;
     if (pthread_create(&p->producer, NULL, processor_producer_main, p) != 0) {
         ddb_error_set(err, "ThreadError", 0, "cannot start the producer thread");
         return -1;
@@ -547,6 +632,7 @@ static int processor_start_threads(processor *p, ddb_error *err)
         pthread_mutex_lock(&p->run_lock);
         p->running_threads -= (int)p->o->max_workers - started;
         pthread_mutex_unlock(&p->run_lock);
+        processor_workers_gone(p, (int)p->o->max_workers - started);
         processor_request_stop(p, PROCESSOR_STOP_HOST);
         ddb_error_set(err, "ThreadError", 0, "cannot start worker thread %d", started + 1);
     }
@@ -579,6 +665,8 @@ int processor_run(processor *p, processor_result *result, ddb_error *err)
         pthread_join(p->workers[i].thread, NULL);
     if (workers >= 0)
         pthread_join(p->producer, NULL);
+    marker_finish(p->marker);   /* every pending mark reported (the run loop waited for it) */
+    p->marker = NULL;
     processor_collect(p, result);
     if (workers < p->o->max_workers)
         return -1;

@@ -103,6 +103,16 @@ typedef enum { RECORD_MARKED = 1, RECORD_NOT_MARKED = 0, RECORD_FAILED = -1 } re
 record_mark_result record_mark_processed(ddb_client *c, const record_table *t, const record_key *key,
                                          const char *owner, const retry_policy *policy, ddb_error *err);
 
+/* The pieces of record_mark_processed, for the processor's asynchronous
+ * marks: the UpdateItem body, written into buf when it fits (the common
+ * case: no lease, nothing to escape), else malloc'd into *heap (the caller
+ * frees it). Returns the length, or -1 when out of memory. */
+int record_mark_body(const record_table *t, const record_key *key, const char *owner, char *buf, size_t size,
+                     char **heap);
+/* The mark's result from the call's rc (0 or -1 with err, whose uncertain
+ * flag says an earlier attempt may have been applied). */
+record_mark_result record_mark_outcome(int rc, const ddb_error *err);
+
 /* Leases (LeaseOwner S, LeaseExpires N in ms since the epoch): claims an
  * unprocessed record whose lease is absent or expired. MARKED when claimed,
  * NOT_MARKED when processed, missing or leased by someone else. */
