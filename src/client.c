@@ -21,6 +21,7 @@ struct ddb_client {
     char host[320];     /* Host header value: host[:port] */
     char path[512];     /* the endpoint's path, "/" by default */
     uint64_t rng;
+    double consumed_wcu, consumed_rcu;   /* from ConsumedCapacity in responses */
 };
 
 #define TARGET_PREFIX "DynamoDB_20120810."
@@ -193,6 +194,50 @@ static size_t build_headers(ddb_client *c, const char *op, const char *body, siz
     return n;
 }
 
+static int is_read_op(const char *op)
+{
+    return strcmp(op, "Query") == 0 || strcmp(op, "Scan") == 0 || strcmp(op, "GetItem") == 0 ||
+           strcmp(op, "BatchGetItem") == 0 || strcmp(op, "TransactGetItems") == 0;
+}
+
+static int contains(const char *s, size_t len, const char *word)
+{
+    size_t n = strlen(word);
+    for (size_t i = 0; i + n <= len; i++)
+        if (s[i] == word[0] && memcmp(s + i, word, n) == 0) return 1;
+    return 0;
+}
+
+static double capacity_units(const json_t *cc)
+{
+    if (json_is_object(cc)) return json_number_value(json_object_get(cc, "CapacityUnits"));
+    double sum = 0;
+    size_t i;
+    json_t *e;
+    json_array_foreach(cc, i, e) sum += json_number_value(json_object_get(e, "CapacityUnits"));
+    return sum;
+}
+
+/* Adds what a response says it consumed (requests that asked with
+ * ReturnConsumedCapacity); doc is the parsed response, or NULL to parse the
+ * body only when it mentions ConsumedCapacity. */
+static void add_consumed(ddb_client *c, const char *op, const json_t *doc, const http_response *r)
+{
+    json_t *own = NULL;
+    if (!doc && contains(r->body, r->body_len, "\"ConsumedCapacity\""))
+        doc = own = json_loadb(r->body, r->body_len, 0, NULL);
+    double units = capacity_units(json_object_get(doc, "ConsumedCapacity"));
+    if (is_read_op(op)) c->consumed_rcu += units;
+    else c->consumed_wcu += units;
+    json_decref(own);
+}
+
+void ddb_client_consumed(const ddb_client *c, double *wcu, double *rcu)
+{
+    *wcu = c->consumed_wcu;
+    *rcu = c->consumed_rcu;
+}
+
 /* One attempt. */
 static int send_once(ddb_client *c, const char *op, const char *body, size_t body_len,
                      json_t **out, ddb_error *err)
@@ -222,9 +267,14 @@ static int send_once(ddb_client *c, const char *op, const char *body, size_t bod
     if (r.status != 200) {
         error_from_response(c, &r, err);
         err->uncertain = r.maybe_resent;
+        /* DynamoDB bills a failed conditional write (1 WCU for a small item) */
+        if (strcmp(err->code, "ConditionalCheckFailedException") == 0 && !is_read_op(op)) c->consumed_wcu += 1;
         return -1;
     }
-    if (!out) return 0;
+    if (!out) {
+        add_consumed(c, op, NULL, &r);
+        return 0;
+    }
     json_error_t jerr;
     *out = json_loadb(r.body, r.body_len, JSON_ALLOW_NUL, &jerr);
     if (!*out) {
@@ -234,6 +284,7 @@ static int send_once(ddb_client *c, const char *op, const char *body, size_t bod
         err->status = r.status;
         return -1;
     }
+    add_consumed(c, op, *out, &r);
     return 0;
 }
 

@@ -42,6 +42,13 @@ int ddb_client_call(ddb_client *c, const char *op, const char *body, size_t body
 int ddb_client_call_json(ddb_client *c, const char *op, const json_t *request,
                          const retry_policy *policy, json_t **out, ddb_error *err);
 
+/* The capacity units this client's requests consumed so far, summed from the
+ * ConsumedCapacity of responses to requests that asked for it
+ * (ReturnConsumedCapacity), plus 1 WCU per failed conditional write, as
+ * DynamoDB bills it. Reads: Query, Scan, GetItem, BatchGetItem,
+ * TransactGetItems; every other operation counts as a write. */
+void ddb_client_consumed(const ddb_client *c, double *wcu, double *rcu);
+
 /* Fills err as the client does for its own failures (used by callers that
  * detect a problem before sending). */
 void ddb_error_set(ddb_error *err, const char *code, int retryable, const char *fmt, ...);

@@ -1,0 +1,117 @@
+/* Coordination of many processes on one Records table: leases on portions of
+ * the work (hash slots of the record key), kept alive by heartbeats, with
+ * expiry judged only on the observer's monotonic clock (as the Kinesis Client
+ * Library does). No machine's wall clock is ever compared with another's.
+ *
+ * The leases live in the Records table itself, under the reserved AccountId
+ * LEASE_ACCOUNT (never in the Processed index: those items have no Processed
+ * attribute). RunTime "protocol" holds the protocol version and the number of
+ * portions; "lease#NN" one lease (Owner, Counter, Swept); "member#<owner>"
+ * one running process (Counter).
+ *
+ * Rules:
+ * - Every change of a lease item increments its Counter; a take is
+ *   conditional on the Counter the taker observed.
+ * - The owner heartbeats each lease every lease_ms/3; a lease is valid for its
+ *   owner until (send time of its last successful heartbeat or take) +
+ *   lease_ms - margin, on the owner's monotonic clock.
+ * - Another process may take a lease only after observing its Counter
+ *   unchanged for lease_ms on its own monotonic clock. Since the Counter it
+ *   observed was written after the owner's send time, the owner's validity
+ *   always ends before such a take.
+ * - Balance: every process aims at ceil(portions / live members); one above
+ *   it sheds its excess (stops taking records of them, hands each back once
+ *   its records in flight are done); one below takes free or expired leases.
+ * - The fencing token of a portion is its Counter: it only grows, and a new
+ *   owner's is always larger than any the previous owner saw.
+ *
+ * One thread (started by lease_start) owns the lease client and all writes;
+ * every lease_* function is safe from any thread (one lock guards the state). */
+#ifndef DDBRUN_LEASE_H
+#define DDBRUN_LEASE_H
+
+#include <jansson.h>
+
+#include "client.h"
+#include "record.h"
+
+#define LEASE_ACCOUNT "ddbrun#coordination"
+#define LEASE_RESERVED_PREFIX "ddbrun#"
+#define LEASE_PROTOCOL_VERSION 2
+#define LEASE_DEFAULT_PORTIONS 32
+#define LEASE_MAX_PORTIONS 1024
+#define LEASE_OWNER_MAX 128
+
+typedef struct lease_set lease_set;
+
+typedef struct lease_stats {
+    double wcu, rcu;        /* consumed by the lease thread (heartbeats, takes, reads) */
+    long heartbeats, takes, takeovers, losses, releases;
+} lease_stats;
+
+/* Reads (or creates) the protocol item, registers this process, takes its
+ * first leases and starts the heartbeat thread. The table's other items are
+ * not touched. Returns NULL with err set when the table uses another protocol
+ * or cannot be reached. */
+lease_set *lease_start(const ddb_config *cfg, const record_table *t, long lease_ms, ddb_error *err);
+
+/* Stops the heartbeat thread and hands back every lease still held (the
+ * caller guarantees nothing is in flight), then removes the member item and
+ * frees l. NULL is fine. */
+void lease_stop(lease_set *l);
+
+/* Like lease_stop without any write: the leases lapse as if the process had
+ * died (for tests and for a drain that timed out with callbacks running). */
+void lease_abandon(lease_set *l);
+
+int lease_portions(const lease_set *l);
+/* How many portions this process holds now (those being handed back included). */
+int lease_held_count(lease_set *l);
+const char *lease_owner(const lease_set *l);
+
+/* The portion of a record key: FNV-1a 64 over AccountId, a zero byte and
+ * RunTime, modulo the number of portions. */
+int lease_portion_of(int portions, const char *account_id, const char *run_time);
+
+/* --- the producer --- */
+
+typedef enum {
+    LEASE_MINE,        /* held: queue the record */
+    LEASE_MINE_DONE,   /* held and already passed over in this run: a leftover (failed) record */
+    LEASE_BUSY,        /* another process holds or will hold it and has not finished it */
+    LEASE_DONE,        /* its owner finished a pass over it: what is left failed there */
+} lease_class;
+
+/* Starts a pass over the index: remembers which portions are held now. */
+void lease_pass_begin(lease_set *l);
+/* Classifies a record's portion for the current pass. */
+lease_class lease_classify(lease_set *l, int portion);
+/* Counts a record of a held portion as queued; 0 when the portion is no
+ * longer ours (do not queue it). */
+int lease_enqueue(lease_set *l, int portion);
+/* Ends a pass: portions held throughout are marked passed over. */
+void lease_pass_end(lease_set *l);
+/* Waits until the heartbeat thread has run `ticks` more rounds, or *stop. */
+void lease_wait_ticks(lease_set *l, int ticks, const volatile int *stop);
+
+/* --- the workers --- */
+
+/* Before a callback starts: 1 when the portion's lease is held, not being
+ * handed back, and valid now with the safety margin; *token is its fencing
+ * token. 0 otherwise: drop the record (call lease_end). */
+int lease_begin(lease_set *l, int portion, long long *token);
+/* Right before a mark is sent: 1 while the lease is still valid. */
+int lease_check(lease_set *l, int portion);
+/* The record queued with lease_enqueue is finished (marked, failed or dropped). */
+void lease_end(lease_set *l, int portion);
+
+void lease_get_stats(lease_set *l, lease_stats *s);
+
+/* The message for an item written by the older per-record lease protocol
+ * (LeaseOwner/LeaseExpires), or NULL. */
+int lease_foreign_item(const json_t *item, const char *table, char *msg, size_t msglen);
+
+/* 32 hex digits from getrandom (128 bits) into out (>= 33 bytes); -1 on failure. */
+int lease_random_id(char *out, size_t size);
+
+#endif
