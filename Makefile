@@ -37,7 +37,7 @@ $(BUILD)/tests/%: tests/%.c $(BUILD)/libddbrun.a $(wildcard tests/*.h) | $(BUILD
 
 # Test helpers the specs start (not cmocka suites, so not named test_*).
 $(BUILD)/tools/faultproxy: tests/tools/faultproxy.c | $(BUILD)/tools
-	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) -lz
+	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) -ljansson -lz
 
 $(BUILD)/obj $(BUILD)/tests $(BUILD)/tools:
 	mkdir -p $@

@@ -158,6 +158,7 @@ static int call(ddb_client *c, const char *op, json_t *request, const retry_poli
         ddb_error_set(err, "OutOfMemory", 0, "out of memory building a %s request", op);
         return -1;
     }
+    json_object_set_new(request, "ReturnConsumedCapacity", json_string("TOTAL"));
     int rc = ddb_client_call_json(c, op, request, policy, out, err);
     json_decref(request);
     return rc;
@@ -250,6 +251,7 @@ static record_mark_result conditional_send(ddb_client *c, const char *body, size
 static record_mark_result conditional_update(ddb_client *c, json_t *request, const retry_policy *policy,
                                              int own_write_explains, ddb_error *err)
 {
+    if (request) json_object_set_new(request, "ReturnConsumedCapacity", json_string("TOTAL"));
     char *body = request ? json_dumps(request, JSON_COMPACT) : NULL;
     json_decref(request);
     if (!body) {
@@ -280,7 +282,8 @@ static int plain_mark_body(const record_table *t, const char *account_id, const 
                      "{\"TableName\":\"%s\",\"Key\":{\"AccountId\":{\"S\":\"%s\"},\"RunTime\":{\"S\":\"%s\"}},"
                      "\"UpdateExpression\":\"SET #p = :one\",\"ConditionExpression\":\"#p = :zero\","
                      "\"ExpressionAttributeNames\":{\"#p\":\"Processed\"},"
-                     "\"ExpressionAttributeValues\":{\":one\":{\"N\":\"1\"},\":zero\":{\"N\":\"0\"}}}",
+                     "\"ExpressionAttributeValues\":{\":one\":{\"N\":\"1\"},\":zero\":{\"N\":\"0\"}},"
+                     "\"ReturnConsumedCapacity\":\"TOTAL\"}",
                      t->table, account_id, run_time);
     return n > 0 && (size_t)n < size ? n : -1;
 }
