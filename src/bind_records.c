@@ -147,6 +147,21 @@ static int records_mark_as_processed(lua_State *L)
     return 1;
 }
 
+/* Puts a parked record (Processed = 2, past max_failures) back: true, or
+ * false when it is not parked. */
+static int records_requeue(lua_State *L)
+{
+    ddb_client *c;
+    bind_records *r = check_records(L, &c);
+    const char *acct, *rt;
+    check_key(L, 2, &acct, &rt);
+    ddb_error err;
+    record_mark_result m = record_requeue(c, &r->table, acct, rt, &err);
+    if (m == RECORD_FAILED) return bind_client_raise(L, &err);
+    lua_pushboolean(L, m == RECORD_MARKED);
+    return 1;
+}
+
 /* --- queries: a cursor userdata streams pages --- */
 
 typedef struct cursor {
@@ -275,6 +290,7 @@ static int opts_index(lua_State *L, int idx)
 
 static int records_query_unprocessed(lua_State *L) { return collect_list(L, RECORD_QUERY_UNPROCESSED, NULL, opts_index(L, 2)); }
 static int records_query_processed(lua_State *L) { return collect_list(L, RECORD_QUERY_PROCESSED, NULL, opts_index(L, 2)); }
+static int records_query_failed(lua_State *L) { return collect_list(L, RECORD_QUERY_PARKED, NULL, opts_index(L, 2)); }
 static int records_unprocessed(lua_State *L) { return push_iterator(L, RECORD_QUERY_UNPROCESSED, NULL, opts_index(L, 2)); }
 static int records_processed(lua_State *L) { return push_iterator(L, RECORD_QUERY_PROCESSED, NULL, opts_index(L, 2)); }
 
@@ -322,6 +338,8 @@ static const luaL_Reg records_methods[] = {
     { "mark_as_processed", records_mark_as_processed },
     { "query_unprocessed", records_query_unprocessed },
     { "query_processed", records_query_processed },
+    { "query_failed", records_query_failed },
+    { "requeue", records_requeue },
     { "query_by_account", records_query_by_account },
     { "unprocessed", records_unprocessed },
     { "processed", records_processed },

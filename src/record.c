@@ -70,6 +70,11 @@ int record_validate_key(const char *account_id, const char *run_time, char *err,
         snprintf(err, errlen, "AccountId is missing: it must be a non-empty string");
         return -1;
     }
+    if (strncmp(account_id, "ddbrun#", 7) == 0) {
+        snprintf(err, errlen, "AccountId '%.64s' is reserved: AccountIds starting with ddbrun# hold ddbrun's "
+                 "own coordination items", account_id);
+        return -1;
+    }
     if (strlen(account_id) > RECORD_MAX_PARTITION_KEY) {
         snprintf(err, errlen, "AccountId is longer than %d bytes", RECORD_MAX_PARTITION_KEY);
         return -1;
@@ -193,7 +198,8 @@ static json_t *query_request(const record_table *t, const record_query *q)
 {
     int on_index = q->kind != RECORD_QUERY_ACCOUNT;
     json_t *values = on_index
-        ? json_pack("{s:{s:s}}", ":k", "N", q->kind == RECORD_QUERY_PROCESSED ? "1" : "0")
+        ? json_pack("{s:{s:s}}", ":k", "N", q->kind == RECORD_QUERY_PROCESSED ? "1"
+                                            : q->kind == RECORD_QUERY_PARKED ? "2" : "0")
         : json_pack("{s:{s:s}}", ":k", "S", q->account_id);
     const char *cond = "#k = :k";
     if (values && q->from && q->to) {
@@ -327,6 +333,50 @@ record_mark_result record_claim(ddb_client *c, const record_table *t, const char
     /* the condition accepts our own lease, so its failure always means
      * another owner or a processed record */
     return conditional_update(c, req, policy, 0, err);
+}
+
+long record_failures(const json_t *item)
+{
+    const char *n = json_string_value(json_object_get(json_object_get(item, "Failures"), "N"));
+    return n ? atol(n) : 0;
+}
+
+record_mark_result record_note_failure(ddb_client *c, const record_table *t, const char *account_id,
+                                       const char *run_time, long failures_seen, long max_failures,
+                                       const char *message, int *parked, const retry_policy *policy,
+                                       ddb_error *err)
+{
+    char seen[32], next[32], cut[1001];
+    snprintf(seen, sizeof seen, "%ld", failures_seen);
+    snprintf(next, sizeof next, "%ld", failures_seen + 1);
+    size_t n = strlen(message) > 1000 ? 1000 : strlen(message);
+    while (n > 0 && n < strlen(message) && ((unsigned char)message[n] & 0xC0) == 0x80) n--;   /* whole UTF-8 */
+    memcpy(cut, message, n);
+    cut[n] = '\0';
+    *parked = max_failures > 0 && failures_seen + 1 >= max_failures;
+    json_t *req = json_pack("{s:s,s:o,s:s,s:s,s:{s:s,s:s,s:s},s:{s:{s:s},s:{s:s},s:{s:s},s:{s:s}}}",
+                            "TableName", t->table, "Key", key_of(account_id, run_time), "UpdateExpression",
+                            *parked ? "SET #f = :next, #e = :msg, #p = :parked" : "SET #f = :next, #e = :msg",
+                            "ConditionExpression",
+                            failures_seen ? "#p = :zero AND #f = :seen" : "#p = :zero AND attribute_not_exists(#f)",
+                            "ExpressionAttributeNames", "#p", "Processed", "#f", "Failures", "#e", "LastError",
+                            "ExpressionAttributeValues", ":zero", "N", "0", ":next", "N", next, ":msg", "S", cut,
+                            ":parked", "N", "2");
+    json_t *values = json_object_get(req, "ExpressionAttributeValues");
+    if (!*parked) json_object_del(values, ":parked");
+    if (failures_seen) json_object_set_new(values, ":seen", json_pack("{s:s}", "N", seen));
+    return conditional_update(c, req, policy, 1, err);
+}
+
+record_mark_result record_requeue(ddb_client *c, const record_table *t, const char *account_id,
+                                  const char *run_time, ddb_error *err)
+{
+    json_t *req = json_pack("{s:s,s:o,s:s,s:s,s:{s:s,s:s,s:s},s:{s:{s:s},s:{s:s}}}", "TableName", t->table, "Key",
+                            key_of(account_id, run_time), "UpdateExpression", "SET #p = :zero REMOVE #f, #e",
+                            "ConditionExpression", "#p = :parked", "ExpressionAttributeNames", "#p", "Processed",
+                            "#f", "Failures", "#e", "LastError", "ExpressionAttributeValues", ":zero", "N", "0",
+                            ":parked", "N", "2");
+    return conditional_update(c, req, NULL, 1, err);
 }
 
 int record_release(ddb_client *c, const record_table *t, const char *account_id, const char *run_time,
