@@ -31,6 +31,7 @@ typedef struct worker_state {
     long timeout_ms;
     struct timespec deadline;
     int timed_out;
+    long long lease;    /* the current record's fencing token, -1 without leases */
 } worker_state;
 
 typedef struct workers {
@@ -63,6 +64,12 @@ static void apply_option(lua_State *L, bind_processor *p)
         *(key[0] == 'p' ? &p->o.progress : &p->o.summary) = lua_toboolean(L, -1);
     } else if (strcmp(key, "table") == 0) {
         bind_copy_name(L, "ddb.processor", key, p->o.table.table, sizeof p->o.table.table);
+    } else if (strcmp(key, "errors_file") == 0) {
+        size_t len;
+        const char *path = lua_tolstring(L, -1, &len);
+        if (lua_type(L, -1) != LUA_TSTRING || len >= sizeof p->o.errors_file || strlen(path) != len)
+            luaL_error(L, "ddb.processor: option 'errors_file' must be a file name (a string without NUL bytes)");
+        memcpy(p->o.errors_file, path, len + 1);
     } else if (strcmp(key, "index") == 0) {
         bind_copy_name(L, "ddb.processor", key, p->o.table.index, sizeof p->o.table.index);
     } else if (strcmp(key, "client") == 0) {
@@ -234,6 +241,9 @@ static int call_callback(lua_State *L)
     lua_rawgeti(L, LUA_REGISTRYINDEX, w->fn_ref);
     marshal_push_item(L, item);
     lua_rawgeti(L, LUA_REGISTRYINDEX, w->ctx_ref);
+    if (w->lease >= 0) lua_pushinteger(L, (lua_Integer)w->lease);
+    else lua_pushnil(L);
+    lua_setfield(L, -2, "lease");
     lua_call(L, 2, 2);
     /* a failure's reason becomes a string here, where __tostring may raise */
     if (!lua_isnil(L, 2) && lua_isnil(L, 1)) luaL_tolstring(L, 2, NULL), lua_replace(L, 2);
@@ -249,10 +259,12 @@ static void set_deadline(worker_state *w)
 }
 
 /* A callback fails by raising, or by returning false or nil, message. */
-static processor_callback_result run_in_worker(void *data, int worker, const json_t *item, char *msg, size_t msglen)
+static processor_callback_result run_in_worker(void *data, int worker, const json_t *item, long long lease,
+                                              char *msg, size_t msglen)
 {
     (void)worker;
     worker_state *w = data;
+    w->lease = lease;
     lua_State *L = w->L;
     lua_settop(L, 0);
     lua_pushcfunction(L, runtime_traceback);
@@ -306,6 +318,15 @@ static void push_stats(lua_State *L, const processor_result *r, int workers)
     bind_set_integer(L, "skipped", r->skipped);
     bind_set_integer(L, "workers", workers);
     bind_set_integer(L, "errors_lost", r->errors_lost);
+    bind_set_integer(L, "parked", r->parked);
+    lua_pushnumber(L, r->consumed_wcu);
+    lua_setfield(L, -2, "consumed_wcu");
+    lua_pushnumber(L, r->consumed_rcu);
+    lua_setfield(L, -2, "consumed_rcu");
+    lua_pushnumber(L, r->lease_wcu);
+    lua_setfield(L, -2, "lease_wcu");
+    lua_pushnumber(L, r->lease_rcu);
+    lua_setfield(L, -2, "lease_rcu");
     lua_pushnumber(L, r->elapsed_s);
     lua_setfield(L, -2, "elapsed_s");
     lua_pushnumber(L, r->elapsed_s > 0 ? r->processed / r->elapsed_s : 0);
@@ -359,6 +380,10 @@ static int processor_options_table(lua_State *L)
     bind_set_integer(L, "callback_retries", p->o.callback_retries);
     bind_set_integer(L, "timeout_ms", p->o.timeout_ms);
     bind_set_integer(L, "lease_ms", p->o.lease_ms);
+    bind_set_integer(L, "max_failures", p->o.max_failures);
+    bind_set_integer(L, "max_errors", p->o.max_errors);
+    bind_set_integer(L, "drain_timeout_ms", p->o.drain_timeout_ms);
+    bind_set_string(L, "errors_file", p->o.errors_file);
     lua_pushboolean(L, p->o.progress), lua_setfield(L, -2, "progress");
     bind_set_string(L, "table", p->o.table.table);
     bind_set_string(L, "index", p->o.table.index);

@@ -372,9 +372,11 @@ static int lease_take(lease_set *l, int i, long long seen, int inherit_swept, co
     return rc == 0;
 }
 
-/* Hands portion i back; keeps Swept when all its records were done. */
-static int lease_release(lease_set *l, int i, int swept)
+/* Hands portion i back. Swept is cleared: whoever takes it next passes over
+ * it again (and retries what failed here), and a later run starts afresh. */
+static int lease_release(lease_set *l, int i)
 {
+    int swept = 0;
     char name[32];
     lease_portion_name(i, name, sizeof name);
     json_t *req = json_pack("{s:s,s:o,s:s,s:s,s:{s:s,s:s,s:s},s:{s:{s:s},s:{s:s},s:{s:b}}}", "TableName",
@@ -425,9 +427,8 @@ static void lease_release_drained(lease_set *l)
     for (int i = 0; i < l->portions; i++) {
         pthread_mutex_lock(&l->lock);
         int ready = l->p[i].held && l->p[i].releasing && l->p[i].inflight == 0;
-        int swept = lease_swept_now(&l->p[i]);
         pthread_mutex_unlock(&l->lock);
-        if (ready) lease_release(l, i, swept);
+        if (ready) lease_release(l, i);
     }
 }
 
@@ -469,14 +470,14 @@ static void lease_plan_balance(lease_set *l, int live, long long now, lease_plan
         for (int k = 0; k < l->portions && held + plan->take_count < target; k++) {
             int i = (start + k) % l->portions;
             lease_portion *p = &l->p[i];
-            if (p->held) continue;
+            if (p->held || p->inflight > 0) continue;   /* records of an earlier hold still queued */
             int free_ = !p->exists || !*p->owner;
             int expired = !free_ && now - p->changed_ms >= l->lease_ms;
             if (pass == 0 ? !free_ : !expired) continue;
             int n = plan->take_count++;
             plan->take[n] = i;
             plan->seen[n] = p->exists ? p->counter : -1;
-            plan->inherit[n] = free_ && p->swept;
+            plan->inherit[n] = 0;   /* a new owner passes over it again */
             snprintf(plan->from[n], LEASE_OWNER_MAX, "%s", free_ ? "" : p->owner);
         }
     }
@@ -614,15 +615,21 @@ static void lease_join(lease_set *l)
     l->thread_started = 0;
 }
 
-void lease_stop(lease_set *l)
+void lease_release_all(lease_set *l)
 {
     if (!l) return;
     lease_join(l);
     for (int i = 0; i < l->portions; i++)
-        if (l->p[i].held) lease_release(l, i, lease_swept_now(&l->p[i]));
+        if (l->p[i].held) lease_release(l, i);
     ddb_error err;
     json_t *req = json_pack("{s:s,s:o}", "TableName", l->table.table, "Key", lease_key(l->member_key));
     lease_send(l, "DeleteItem", req, NULL, &err);
+}
+
+void lease_stop(lease_set *l)
+{
+    if (!l) return;
+    lease_release_all(l);
     lease_free(l);
 }
 
@@ -650,9 +657,10 @@ lease_class lease_classify(lease_set *l, int portion)
     pthread_mutex_lock(&l->lock);
     lease_portion *p = &l->p[portion];
     lease_class c;
-    if (p->held && !p->releasing) c = p->done_epoch == p->epoch ? LEASE_MINE_DONE : LEASE_MINE;
-    else if (p->held) c = LEASE_BUSY;
-    else c = p->exists && p->swept ? LEASE_DONE : LEASE_BUSY;
+    if (p->held && !p->releasing && p->done_epoch == p->epoch) c = LEASE_MINE_DONE;
+    else if (p->held && !p->releasing && p->pass_epoch == p->epoch) c = LEASE_MINE;
+    else if (p->held) c = LEASE_BUSY;   /* taken during this pass (its earlier records were skipped), or shed */
+    else c = p->exists && p->swept && *p->owner ? LEASE_DONE : LEASE_BUSY;
     pthread_mutex_unlock(&l->lock);
     return c;
 }
@@ -677,11 +685,11 @@ void lease_pass_end(lease_set *l)
     pthread_mutex_unlock(&l->lock);
 }
 
-void lease_wait_ticks(lease_set *l, int ticks, const volatile int *stop)
+void lease_wait_ticks(lease_set *l, int ticks, atomic_int *stop)
 {
     pthread_mutex_lock(&l->lock);
     unsigned until = l->ticks + (unsigned)ticks;
-    while ((int)(until - l->ticks) > 0 && !(stop && *stop) && l->thread_started) {
+    while ((int)(until - l->ticks) > 0 && !(stop && atomic_load(stop)) && l->thread_started) {
         struct timespec t;
         clock_gettime(CLOCK_REALTIME, &t);
         t.tv_nsec += 50 * 1000000L;   /* wake up to look at *stop */

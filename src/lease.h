@@ -30,6 +30,7 @@
 #ifndef DDBRUN_LEASE_H
 #define DDBRUN_LEASE_H
 
+#include <stdatomic.h>
 #include <jansson.h>
 
 #include "client.h"
@@ -60,6 +61,10 @@ lease_set *lease_start(const ddb_config *cfg, const record_table *t, long lease_
  * frees l. NULL is fine. */
 void lease_stop(lease_set *l);
 
+/* lease_stop without the freeing: every later lease_begin and lease_check
+ * refuses. For a process about to exit with callbacks still running. */
+void lease_release_all(lease_set *l);
+
 /* Like lease_stop without any write: the leases lapse as if the process had
  * died (for tests and for a drain that timed out with callbacks running). */
 void lease_abandon(lease_set *l);
@@ -76,10 +81,11 @@ int lease_portion_of(int portions, const char *account_id, const char *run_time)
 /* --- the producer --- */
 
 typedef enum {
-    LEASE_MINE,        /* held: queue the record */
+    LEASE_MINE,        /* held since the pass began: queue the record */
     LEASE_MINE_DONE,   /* held and already passed over in this run: a leftover (failed) record */
-    LEASE_BUSY,        /* another process holds or will hold it and has not finished it */
-    LEASE_DONE,        /* its owner finished a pass over it: what is left failed there */
+    LEASE_BUSY,        /* not finished: another process holds it, it is free, or we took it
+                          during this pass (the next pass queues it) */
+    LEASE_DONE,        /* its (live) owner finished a pass over it: what is left failed there */
 } lease_class;
 
 /* Starts a pass over the index: remembers which portions are held now. */
@@ -92,7 +98,7 @@ int lease_enqueue(lease_set *l, int portion);
 /* Ends a pass: portions held throughout are marked passed over. */
 void lease_pass_end(lease_set *l);
 /* Waits until the heartbeat thread has run `ticks` more rounds, or *stop. */
-void lease_wait_ticks(lease_set *l, int ticks, const volatile int *stop);
+void lease_wait_ticks(lease_set *l, int ticks, atomic_int *stop);
 
 /* --- the workers --- */
 

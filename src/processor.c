@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lease.h"
 #include "options.h"
 
 /* --- options --- */
@@ -26,6 +27,9 @@ static const option_spec INT_OPTIONS[] = {
     { "lease_ms", "PROCESSOR_LEASE_MS", 0, 86400000, 0, offsetof(processor_options, lease_ms) },
     { "queue_size", "PROCESSOR_QUEUE_SIZE", 0, 1000000, 0, offsetof(processor_options, queue_size) },
     { "page_size", "PROCESSOR_PAGE_SIZE", 0, 1000000, PROCESSOR_DEFAULT_PAGE_SIZE, offsetof(processor_options, page_size) },
+    { "max_failures", "PROCESSOR_MAX_FAILURES", 0, 1000000, 0, offsetof(processor_options, max_failures) },
+    { "max_errors", "PROCESSOR_MAX_ERRORS", 0, 10000000, FAILURES_DEFAULT_MAX, offsetof(processor_options, max_errors) },
+    { "drain_timeout_ms", "PROCESSOR_DRAIN_TIMEOUT_MS", 0, 86400000, 25000, offsetof(processor_options, drain_timeout_ms) },
 };
 #define INT_OPTION_COUNT (sizeof INT_OPTIONS / sizeof *INT_OPTIONS)
 
@@ -53,6 +57,12 @@ int processor_options_from_env(processor_options *o, char *err, size_t errlen)
             return -1;
         }
     }
+    const char *errors_file = getenv("PROCESSOR_ERRORS_FILE");
+    if (errors_file && strlen(errors_file) >= sizeof o->errors_file) {
+        snprintf(err, errlen, "PROCESSOR_ERRORS_FILE is longer than %zu bytes", sizeof o->errors_file - 1);
+        return -1;
+    }
+    snprintf(o->errors_file, sizeof o->errors_file, "%s", errors_file ? errors_file : "");
     const char *progress = getenv("PROCESSOR_PROGRESS");
     if (progress && *progress && strcmp(progress, "auto") != 0)
         o->progress = strcmp(progress, "0") != 0 && strcmp(progress, "off") != 0;
@@ -143,7 +153,8 @@ typedef struct worker {
     void *data;
     ddb_client *client;
     pthread_t thread;
-    atomic_long processed, failed, skipped;
+    atomic_long processed, failed, skipped, parked;
+    atomic_int busy;                 /* in a callback now */
 } worker;
 
 struct processor {
@@ -151,12 +162,9 @@ struct processor {
     processor_callback cb;
     queue q;
     retry_policy policy;
-    char owner[160];                 /* lease owner: host/pid/random */
+    lease_set *leases;               /* NULL without lease_ms */
     atomic_int running_threads;      /* workers and the producer still running */
-    pthread_mutex_t errors_lock;
-    processor_error *errors;
-    size_t error_count, error_cap;
-    long errors_lost;                /* errors that could not be recorded (out of memory) */
+    failures fails;
     ddb_client *producer_client;
     pthread_t producer;
     int producer_failed;
@@ -172,28 +180,9 @@ static double now_s(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static long long wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void add_error(processor *p, const json_t *item, const char *kind, const char *message, int attempts)
 {
-    const char *acct = record_account_id(item), *rt = record_run_time(item);
-    processor_error e = { strdup(acct ? acct : ""), strdup(rt ? rt : ""), kind, strdup(message), attempts };
-    pthread_mutex_lock(&p->errors_lock);
-    if (p->error_count == p->error_cap) {
-        size_t cap = p->error_cap ? p->error_cap * 2 : 64;
-        processor_error *bigger = realloc(p->errors, cap * sizeof *bigger);
-        if (bigger) p->errors = bigger, p->error_cap = cap;
-    }
-    int stored = e.account_id && e.run_time && e.message && p->error_count < p->error_cap;
-    if (stored) p->errors[p->error_count++] = e;
-    else p->errors_lost++;
-    pthread_mutex_unlock(&p->errors_lock);
-    if (!stored) free(e.account_id), free(e.run_time), free(e.message);
+    failures_add(&p->fails, record_account_id(item), record_run_time(item), kind, message, attempts);
 }
 
 static void add_ddb_error(processor *p, const json_t *item, const char *what, const ddb_error *err)
@@ -204,35 +193,74 @@ static void add_ddb_error(processor *p, const json_t *item, const char *what, co
 }
 
 /* Runs the callback, again up to callback_retries times while it errors. */
-static processor_callback_result run_callback(worker *w, const json_t *item, char *msg, size_t msglen, int *attempts)
+static processor_callback_result run_callback(worker *w, const json_t *item, long long lease, char *msg,
+                                              size_t msglen, int *attempts)
 {
     processor *p = w->p;
     processor_callback_result r;
     *attempts = 0;
+    atomic_store(&w->busy, 1);
     do {
         ++*attempts;
         msg[0] = '\0';
-        r = p->cb(w->data, w->index, item, msg, msglen);
+        r = p->cb(w->data, w->index, item, lease, msg, msglen);
     } while (r == PROCESSOR_CALLBACK_ERROR && *attempts <= p->o->callback_retries && !p->q.stopping);
+    atomic_store(&w->busy, 0);
     return r;
 }
 
-/* Claims the record when leases are on. Returns 1 to go on, 0 when it is not ours. */
-static int claim(worker *w, const json_t *item, const char *acct, const char *rt)
+/* The one check every write about a record goes through, right before it is
+ * sent: with leases, the record's portion lease must still be valid on this
+ * process's monotonic clock (with its safety margin). */
+static int write_allowed(processor *p, int portion)
+{
+    return !p->leases || lease_check(p->leases, portion);
+}
+
+static void refuse_late_write(worker *w, const json_t *item)
+{
+    add_error(w->p, item, "lease", "the lease on its portion expired before the record was marked; it stays unprocessed", 1);
+    w->failed++;
+}
+
+/* After a failed callback: with max_failures, counts the failure on the item
+ * and parks the record at the limit. */
+static void note_failure(worker *w, const json_t *item, int portion, const char *msg)
 {
     processor *p = w->p;
-    if (!p->o->lease_ms) return 1;
+    if (p->o->max_failures <= 0 || !write_allowed(p, portion)) return;
     ddb_error err;
-    long long now = wall_ms();
-    record_mark_result r = record_claim(w->client, &p->o->table, acct, rt, p->owner, now + p->o->lease_ms, now,
-                                        &p->policy, &err);
-    if (r == RECORD_FAILED) {
-        add_ddb_error(p, item, "claiming the lease", &err);
+    int parked;
+    record_mark_result r = record_note_failure(w->client, &p->o->table, record_account_id(item), record_run_time(item),
+                                               record_failures(item), p->o->max_failures, msg, &parked, &p->policy, &err);
+    if (r == RECORD_MARKED && parked) w->parked++;
+}
+
+static void finish_record(worker *w, const json_t *item, int portion, processor_callback_result r, const char *msg,
+                          int attempts)
+{
+    processor *p = w->p;
+    const char *acct = record_account_id(item), *rt = record_run_time(item);
+    ddb_error err;
+    if (r != PROCESSOR_CALLBACK_OK) {
+        add_error(p, item, r == PROCESSOR_CALLBACK_TIMEOUT ? "timeout" : "callback", msg, attempts);
         w->failed++;
-    } else if (r == RECORD_NOT_MARKED) {
-        w->skipped++;
+        note_failure(w, item, portion, msg);
+        return;
     }
-    return r == RECORD_MARKED;
+    if (!write_allowed(p, portion)) {
+        refuse_late_write(w, item);
+        return;
+    }
+    record_mark_result m = record_mark_processed(w->client, &p->o->table, acct, rt, NULL, &p->policy, &err);
+    if (m == RECORD_MARKED) {
+        w->processed++;
+    } else if (m == RECORD_NOT_MARKED) {
+        w->skipped++;   /* another process marked it first */
+    } else {
+        add_ddb_error(p, item, "marking processed", &err);
+        w->failed++;
+    }
 }
 
 static void process_one(worker *w, const json_t *item)
@@ -244,30 +272,17 @@ static void process_one(worker *w, const json_t *item)
         w->failed++;
         return;
     }
-    if (!claim(w, item, acct, rt)) return;
-    const char *owner = p->o->lease_ms ? p->owner : NULL;
-    char msg[4096];
-    int attempts;
-    processor_callback_result r = run_callback(w, item, msg, sizeof msg, &attempts);
-    ddb_error err;
-    if (r != PROCESSOR_CALLBACK_OK) {
-        add_error(p, item, r == PROCESSOR_CALLBACK_TIMEOUT ? "timeout" : "callback", msg, attempts);
-        w->failed++;
-        if (owner) record_release(w->client, &p->o->table, acct, rt, owner, &p->policy, &err);
+    int portion = p->leases ? lease_portion_of(lease_portions(p->leases), acct, rt) : -1;
+    long long token = -1;
+    if (p->leases && !lease_begin(p->leases, portion, &token)) {
+        lease_end(p->leases, portion);   /* no longer ours: its new owner takes it */
         return;
     }
-    record_mark_result m = record_mark_processed(w->client, &p->o->table, acct, rt, owner, &p->policy, &err);
-    if (m == RECORD_MARKED) {
-        w->processed++;
-    } else if (m == RECORD_NOT_MARKED && !owner) {
-        w->skipped++;   /* another process marked it first */
-    } else if (m == RECORD_NOT_MARKED) {
-        add_error(p, item, "lease", "the lease expired before the record was marked; it stays unprocessed", 1);
-        w->failed++;
-    } else {
-        add_ddb_error(p, item, "marking processed", &err);
-        w->failed++;
-    }
+    char msg[4096];
+    int attempts;
+    processor_callback_result r = run_callback(w, item, token, msg, sizeof msg, &attempts);
+    finish_record(w, item, portion, r, msg, attempts);
+    if (p->leases) lease_end(p->leases, portion);
 }
 
 static void *worker_main(void *arg)
@@ -282,29 +297,77 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-static void *producer_main(void *arg)
+/* Queues the item (a reference the caller gives up) when it is this
+ * process's to run; counts it in *busy when another process has it to do.
+ * Returns -1 to stop the pass (stopping, or another protocol's item). */
+static int offer(processor *p, json_t *item, int *busy)
 {
-    processor *p = arg;
+    char msg[1000];
+    if (lease_foreign_item(item, p->o->table.table, msg, sizeof msg)) {
+        ddb_error_set(&p->producer_error, "ProtocolMismatch", 0, "%s", msg);
+        p->producer_failed = 1;
+        json_decref(item);
+        return -1;
+    }
+    if (!p->leases) return queue_push(&p->q, item);
+    const char *acct = record_account_id(item), *rt = record_run_time(item);
+    int portion = acct && rt ? lease_portion_of(lease_portions(p->leases), acct, rt) : 0;
+    lease_class c = acct && rt ? lease_classify(p->leases, portion) : LEASE_MINE;
+    if (c == LEASE_BUSY) ++*busy;
+    if (c != LEASE_MINE || !lease_enqueue(p->leases, portion)) {
+        json_decref(item);
+        return 0;
+    }
+    if (queue_push(&p->q, item) == 0) return 0;
+    lease_end(p->leases, portion);
+    return -1;
+}
+
+/* One pass over the Processed = 0 index; *busy counts records that other
+ * processes still have to do. Returns -1 when stopped or failed. */
+static int producer_pass(processor *p, int *busy)
+{
     record_query q = { RECORD_QUERY_UNPROCESSED, NULL, NULL, NULL, p->o->page_size };
     json_t *start = NULL;
+    int rc = 0;
+    *busy = 0;
     do {
         json_t *items, *last;
         if (record_query_page(p->producer_client, &p->o->table, &q, start, &items, &last, &p->producer_error) != 0) {
             p->producer_failed = 1;
+            rc = -1;
             break;
         }
         json_decref(start);
         start = last;
-        for (size_t i = 0; i < json_array_size(items); i++) {
+        for (size_t i = 0; i < json_array_size(items) && rc == 0; i++) {
             /* Detach the item so the queue hands over its only reference:
              * jansson's counts are not safe to share between threads. */
             json_t *item = json_incref(json_array_get(items, i));
             json_array_set_new(items, i, json_null());
-            if (queue_push(&p->q, item) != 0) break;
+            rc = offer(p, item, busy);
         }
         json_decref(items);
-    } while (start && !p->q.stopping);
+    } while (start && rc == 0 && !p->q.stopping);
     json_decref(start);
+    return rc == 0 && !p->q.stopping ? 0 : -1;
+}
+
+/* Without leases one pass. With leases, passes until no record is left that
+ * another process still has to do: a portion whose owner dies comes back
+ * here once its lease expires, and a joiner's shed portions go to it. */
+static void *producer_main(void *arg)
+{
+    processor *p = arg;
+    for (;;) {
+        int busy;
+        if (p->leases) lease_pass_begin(p->leases);
+        int rc = producer_pass(p, &busy);
+        if (!p->leases || rc != 0) break;
+        lease_pass_end(p->leases);
+        if (!busy) break;
+        lease_wait_ticks(p->leases, 1, &p->q.stopping);
+    }
     queue_set(&p->q, &p->q.closed);
     atomic_fetch_sub(&p->running_threads, 1);
     return NULL;
@@ -320,18 +383,62 @@ static void totals(const processor *p, long *processed, long *failed, long *skip
     }
 }
 
-static void print_progress(const processor *p, double elapsed, int final)
+/* What the processor's own requests consumed; read once the threads are joined. */
+static void consumed(processor *p, processor_result *r)
+{
+    double wcu, rcu;
+    ddb_client_consumed(p->producer_client, &wcu, &rcu);
+    r->consumed_wcu = wcu;
+    r->consumed_rcu = rcu;
+    for (int i = 0; i < p->o->max_workers; i++) {
+        ddb_client_consumed(p->workers[i].client, &wcu, &rcu);
+        r->consumed_wcu += wcu;
+        r->consumed_rcu += rcu;
+        r->parked += p->workers[i].parked;
+    }
+    if (!p->leases) return;
+    lease_stats ls;
+    lease_get_stats(p->leases, &ls);
+    r->lease_wcu = ls.wcu;
+    r->lease_rcu = ls.rcu;
+    r->consumed_wcu += ls.wcu;
+    r->consumed_rcu += ls.rcu;
+}
+
+static int callbacks_running(const processor *p)
+{
+    int n = 0;
+    for (int i = 0; i < p->o->max_workers; i++) n += atomic_load(&p->workers[i].busy);
+    return n;
+}
+
+static void print_progress(const processor *p, double elapsed, int final, const processor_result *r)
 {
     long done, failed, skipped;
     totals(p, &done, &failed, &skipped);
     double rate = elapsed > 0 ? done / elapsed : 0;
     if (final)
-        fprintf(stderr, "%sddbrun: processed %ld, skipped %ld, failed %ld in %.1f s (%.0f records/s)\n",
-                p->o->progress ? "\r\033[K" : "", done, skipped, failed, elapsed, rate);
+        fprintf(stderr, "%sddbrun: processed %ld, skipped %ld, failed %ld in %.1f s (%.0f records/s); "
+                "consumed %.1f WCU, %.1f RCU\n", p->o->progress ? "\r\033[K" : "", done, skipped, failed, elapsed,
+                rate, r ? r->consumed_wcu : 0, r ? r->consumed_rcu : 0);
     else
         fprintf(stderr, "\r\033[K%ld processed · %ld skipped · %ld failed · %.0f rec/s · %.1f s",
                 done, skipped, failed, rate, elapsed);
     fflush(stderr);
+}
+
+/* A drain that outlived drain_timeout_ms: the callbacks still running are
+ * given up. Their leases are handed back (nothing is marked after this: the
+ * lease check refuses it) and the process exits, as an orchestrator's
+ * SIGKILL would make it anyway. */
+static void drain_timed_out(processor *p, int sig)
+{
+    int running = callbacks_running(p);
+    lease_release_all(p->leases);
+    fprintf(stderr, "ddbrun: the drain took longer than drain_timeout_ms (%ld ms): %d callback%s still running "
+            "were given up, their records stay unprocessed\n", p->o->drain_timeout_ms, running,
+            running == 1 ? "" : "s");
+    _exit(128 + sig);
 }
 
 /* Waits for the workers while handling SIGINT/SIGTERM and drawing progress. */
@@ -339,6 +446,8 @@ static void supervise(processor *p, const sigset_t *signals, double started)
 {
     /* short ticks so a run ends promptly; progress is redrawn every 10th */
     struct timespec tick = { 0, 20 * 1000000L };
+    double drain_until = 0;
+    int stop_sig = 0;
     for (unsigned ticks = 1; atomic_load(&p->running_threads) > 0; ticks++) {
         int sig = sigtimedwait(signals, NULL, &tick);
         if (sig > 0 && p->q.stopping) {
@@ -347,20 +456,14 @@ static void supervise(processor *p, const sigset_t *signals, double started)
         }
         if (sig > 0) {
             p->interrupted = 1;
+            stop_sig = sig;
+            drain_until = now_s() + p->o->drain_timeout_ms / 1000.0;
             fprintf(stderr, "\nddbrun: stopping: finishing the records in progress (press Ctrl-C again to abort)\n");
             queue_set(&p->q, &p->q.stopping);
         }
-        if (p->o->progress && ticks % 10 == 0) print_progress(p, now_s() - started, 0);
+        if (stop_sig && p->o->drain_timeout_ms > 0 && now_s() > drain_until) drain_timed_out(p, stop_sig);
+        if (p->o->progress && ticks % 10 == 0) print_progress(p, now_s() - started, 0, NULL);
     }
-}
-
-static void make_owner(processor *p)
-{
-    char host[64] = "host";
-    gethostname(host, sizeof host - 1);
-    host[sizeof host - 1] = '\0';
-    uint64_t r = retry_seed(p);
-    snprintf(p->owner, sizeof p->owner, "%s/%ld/%08llx", host, (long)getpid(), (unsigned long long)(r & 0xffffffffu));
 }
 
 static int start_clients(processor *p, const ddb_config *cfg, void **worker_data, ddb_error *err)
@@ -379,10 +482,9 @@ static void collect(processor *p, processor_result *result, double started)
     totals(p, &result->processed, &result->failed, &result->skipped);
     result->elapsed_s = now_s() - started;
     result->interrupted = p->interrupted;
-    result->errors = p->errors;
-    result->error_count = p->error_count;
-    result->errors_lost = p->errors_lost;
-    p->errors = NULL;
+    failures_take(&p->fails, &result->errors, &result->error_count);
+    result->errors_lost = p->fails.lost;
+    consumed(p, result);
 }
 
 static void cleanup(processor *p)
@@ -391,7 +493,7 @@ static void cleanup(processor *p)
     ddb_client_free(p->producer_client);
     free(p->workers);
     queue_destroy(&p->q);
-    pthread_mutex_destroy(&p->errors_lock);
+    failures_close(&p->fails);
 }
 
 /* Starts the producer and the workers; returns how many workers started. */
@@ -429,8 +531,12 @@ int processor_run(const processor_options *o, const ddb_config *cfg, processor_c
     memset(&p, 0, sizeof p);
     p.o = o, p.cb = cb;
     p.policy = (retry_policy){ o->max_retries + 1, o->backoff_base_ms, o->backoff_multiplier, o->backoff_cap_ms };
-    make_owner(&p);
-    pthread_mutex_init(&p.errors_lock, NULL);
+    char msg[1200];
+    if (failures_init(&p.fails, (size_t)o->max_errors, o->errors_file, msg, sizeof msg) != 0) {
+        ddb_error_set(err, "ConfigError", 0, "%s", msg);
+        failures_close(&p.fails);
+        return -1;
+    }
     int queue_cap = o->queue_size > 0 ? o->queue_size : default_queue_size(o);
     p.workers = calloc((size_t)o->max_workers, sizeof *p.workers);
     if (queue_init(&p.q, queue_cap) != 0 || !p.workers) {
@@ -438,7 +544,8 @@ int processor_run(const processor_options *o, const ddb_config *cfg, processor_c
         cleanup(&p);
         return -1;
     }
-    if (start_clients(&p, cfg, worker_data, err) != 0) {
+    if (start_clients(&p, cfg, worker_data, err) != 0 ||
+        (o->lease_ms && !(p.leases = lease_start(cfg, &o->table, o->lease_ms, err)))) {
         cleanup(&p);
         return -1;
     }
@@ -457,8 +564,10 @@ int processor_run(const processor_options *o, const ddb_config *cfg, processor_c
     struct timespec now = { 0, 0 };
     if (sigtimedwait(&signals, NULL, &now) > 0) p.interrupted = 1;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
+    lease_release_all(p.leases);   /* nothing in flight now: hand every lease back */
     collect(&p, result, started);
-    if (o->summary) print_progress(&p, result->elapsed_s, 1);
+    lease_abandon(p.leases);       /* frees it (the leases are already back) */
+    if (o->summary) print_progress(&p, result->elapsed_s, 1, result);
     int rc = 0;
     if (workers < 0 || failed_to_start) rc = -1;
     else if (p.producer_failed) *err = p.producer_error, rc = -1;
@@ -468,12 +577,7 @@ int processor_run(const processor_options *o, const ddb_config *cfg, processor_c
 
 void processor_result_free(processor_result *r)
 {
-    for (size_t i = 0; i < r->error_count; i++) {
-        free(r->errors[i].account_id);
-        free(r->errors[i].run_time);
-        free(r->errors[i].message);
-    }
-    free(r->errors);
+    failure_free_list(r->errors, r->error_count);
     r->errors = NULL;
     r->error_count = 0;
 }

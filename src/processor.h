@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "config.h"
+#include "failures.h"
 #include "record.h"
 
 /* Pages of 500 records: DynamoDB Local spends less per record than on 1 MB
@@ -24,7 +25,11 @@ typedef struct processor_options {
     long backoff_cap_ms;        /* 20000 */
     long callback_retries;      /* 0: extra runs of a failing callback */
     long timeout_ms;            /* 0: no per-record callback timeout */
-    long lease_ms;              /* 0: no leases (one write per record) */
+    long lease_ms;              /* 0: no coordination (one write per record); else portion leases */
+    long max_failures;          /* 0: unlimited; else failed runs before a record is parked */
+    long max_errors;            /* 1000: failures listed in errors (all are counted) */
+    long drain_timeout_ms;      /* 25000: after a stop signal, how long in-flight work may take */
+    char errors_file[1024];     /* "": none; else every failure appended as a JSON line */
     long queue_size;            /* records buffered between producer and workers */
     long page_size;             /* Query Limit (500), 0 for DynamoDB's 1 MB pages */
     int progress;               /* live progress line on stderr: 1 on, 0 off */
@@ -50,22 +55,23 @@ typedef enum {
 } processor_callback_result;
 
 /* Runs on worker `worker` (0-based) with that worker's data; item is the
- * record in DynamoDB's typed JSON, owned by the caller. On failure it writes
- * the message into msg. */
+ * record in DynamoDB's typed JSON, owned by the caller; lease is the fencing
+ * token of the record's portion lease (-1 without leases). On failure it
+ * writes the message into msg. */
 typedef processor_callback_result (*processor_callback)(void *worker_data, int worker, const json_t *item,
-                                                        char *msg, size_t msglen);
+                                                        long long lease, char *msg, size_t msglen);
 
-typedef struct processor_error {
-    char *account_id, *run_time;
-    const char *kind;           /* "callback", "timeout", "dynamodb", "lease" (lost before
-                                   marking) or "invalid" (no key strings); static strings */
-    char *message;
-    int attempts;
-} processor_error;
+/* kind: "callback", "timeout", "dynamodb", "lease" (lost before marking) or
+ * "invalid" (no key strings) */
+typedef failure processor_error;
 
 typedef struct processor_result {
     long processed, failed, skipped;
+    long parked;                /* records parked by this run (max_failures reached) */
     double elapsed_s;
+    double consumed_wcu, consumed_rcu;   /* the processor's own requests, leases included */
+    double lease_wcu, lease_rcu;         /* of which the lease thread's (heartbeats, takes, reads) */
+    int unfinished;             /* callbacks still running when a drain timed out */
     int interrupted;            /* stopped early by SIGINT/SIGTERM */
     processor_error *errors;    /* failed entries, owned; free with processor_result_free */
     size_t error_count;
