@@ -17,7 +17,8 @@ typedef struct lease_portion {
     long long last_beat_ms;     /* monotonic send time of the last heartbeat or take */
     long long token;            /* Counter after our last take or heartbeat */
     unsigned epoch;             /* +1 at every take */
-    unsigned pass_epoch;        /* epoch at the start of the current pass, or LEASE_NO_EPOCH */
+    unsigned pass_epoch;        /* epoch when a pass took it in, or LEASE_NO_EPOCH */
+    unsigned pass_id;           /* that pass */
     unsigned done_epoch;        /* epoch whose records were all queued by a finished pass */
     int inflight;               /* records queued or running */
     int swept_published;        /* the Swept value of our last write */
@@ -42,6 +43,7 @@ struct lease_set {
     record_table table;
     long lease_ms, beat_ms, tick_ms, margin_ms;
     int portions;
+    unsigned passes;            /* pass ids handed out */
     char owner[LEASE_OWNER_MAX];
     char member_key[LEASE_OWNER_MAX + 16];
     ddb_client *client;          /* used by lease_start, then by the thread only */
@@ -576,7 +578,7 @@ lease_set *lease_start(const ddb_config *cfg, const record_table *t, long lease_
     l->table = *t;
     l->lease_ms = lease_ms;
     l->beat_ms = lease_ms / 3 > 1 ? lease_ms / 3 : 1;
-    l->tick_ms = l->beat_ms < 1000 ? l->beat_ms : 1000;
+    l->tick_ms = l->beat_ms / 2 < 1000 ? (l->beat_ms / 2 > 1 ? l->beat_ms / 2 : 1) : 1000;   /* observe twice per beat */
     l->margin_ms = lease_ms / 10 < 200 ? lease_ms / 10 : 200;
     /* few attempts: a heartbeat that keeps failing must let the lease lapse, not block the thread */
     l->policy = (retry_policy){ 3, 25, 2.0, l->beat_ms / 2 > 25 ? l->beat_ms / 2 : 25 };
@@ -642,24 +644,45 @@ void lease_abandon(lease_set *l)
 
 /* --- the producer --- */
 
-void lease_pass_begin(lease_set *l)
+static int lease_pass_wants(const lease_portion *p)
 {
-    pthread_mutex_lock(&l->lock);
-    for (int i = 0; i < l->portions; i++) {
-        lease_portion *p = &l->p[i];
-        p->pass_epoch = p->held && !p->releasing ? p->epoch : LEASE_NO_EPOCH;
-    }
-    pthread_mutex_unlock(&l->lock);
+    return p->held && !p->releasing && p->pass_epoch != p->epoch && p->done_epoch != p->epoch;
 }
 
-lease_class lease_classify(lease_set *l, int portion)
+unsigned lease_pass_begin(lease_set *l)
+{
+    pthread_mutex_lock(&l->lock);
+    unsigned id = ++l->passes;
+    for (int i = 0; i < l->portions; i++) {
+        lease_portion *p = &l->p[i];
+        if (lease_pass_wants(p)) {
+            p->pass_epoch = p->epoch;
+            p->pass_id = id;
+        }
+    }
+    pthread_mutex_unlock(&l->lock);
+    return id;
+}
+
+int lease_pass_pending(lease_set *l)
+{
+    int n = 0;
+    pthread_mutex_lock(&l->lock);
+    for (int i = 0; i < l->portions; i++) n += lease_pass_wants(&l->p[i]);
+    pthread_mutex_unlock(&l->lock);
+    return n;
+}
+
+lease_class lease_classify(lease_set *l, unsigned pass, int portion)
 {
     pthread_mutex_lock(&l->lock);
     lease_portion *p = &l->p[portion];
     lease_class c;
+    int current = p->held && !p->releasing && p->pass_epoch == p->epoch;
     if (p->held && !p->releasing && p->done_epoch == p->epoch) c = LEASE_MINE_DONE;
-    else if (p->held && !p->releasing && p->pass_epoch == p->epoch) c = LEASE_MINE;
-    else if (p->held) c = LEASE_BUSY;   /* taken during this pass (its earlier records were skipped), or shed */
+    else if (current && p->pass_id == pass) c = LEASE_MINE;
+    else if (current) c = LEASE_MINE_DONE;   /* another pass queues it */
+    else if (p->held) c = LEASE_BUSY;        /* taken since (the next pass queues it), or shed */
     else c = p->exists && p->swept && *p->owner ? LEASE_DONE : LEASE_BUSY;
     pthread_mutex_unlock(&l->lock);
     return c;
@@ -675,12 +698,12 @@ int lease_enqueue(lease_set *l, int portion)
     return ok;
 }
 
-void lease_pass_end(lease_set *l)
+void lease_pass_end(lease_set *l, unsigned pass)
 {
     pthread_mutex_lock(&l->lock);
     for (int i = 0; i < l->portions; i++) {
         lease_portion *p = &l->p[i];
-        if (p->held && !p->releasing && p->pass_epoch == p->epoch) p->done_epoch = p->epoch;
+        if (p->held && !p->releasing && p->pass_epoch == p->epoch && p->pass_id == pass) p->done_epoch = p->epoch;
     }
     pthread_mutex_unlock(&l->lock);
 }
@@ -704,12 +727,32 @@ void lease_wait_ticks(lease_set *l, int ticks, atomic_int *stop)
 
 /* --- the workers --- */
 
+/* Under the lock: waits while the portion is held but its validity has run
+ * out (a heartbeat was slow or failed), until a heartbeat renews it or shows
+ * it lost, at most two lease periods. A successful heartbeat is conditional
+ * on our ownership, so nobody else held the portion in between. */
+static void lease_wait_renewal(lease_set *l, lease_portion *p)
+{
+    long long give_up = lease_now_ms() + 2 * l->lease_ms;
+    while (p->held && lease_now_ms() >= p->valid_until_ms && lease_now_ms() < give_up && l->thread_started &&
+           !l->stopping) {
+        struct timespec t;
+        clock_gettime(CLOCK_REALTIME, &t);
+        t.tv_nsec += 50 * 1000000L;
+        if (t.tv_nsec >= 1000000000L) {
+            t.tv_sec++;
+            t.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&l->ticked, &l->lock, &t);
+    }
+}
+
 int lease_begin(lease_set *l, int portion, long long *token)
 {
-    long long now = lease_now_ms();
     pthread_mutex_lock(&l->lock);
     lease_portion *p = &l->p[portion];
-    int ok = p->held && !p->releasing && now < p->valid_until_ms;
+    if (!p->releasing) lease_wait_renewal(l, p);
+    int ok = p->held && !p->releasing && lease_now_ms() < p->valid_until_ms;
     *token = p->token;
     pthread_mutex_unlock(&l->lock);
     return ok;
@@ -717,9 +760,9 @@ int lease_begin(lease_set *l, int portion, long long *token)
 
 int lease_check(lease_set *l, int portion)
 {
-    long long now = lease_now_ms();
     pthread_mutex_lock(&l->lock);
-    int ok = l->p[portion].held && now < l->p[portion].valid_until_ms;
+    lease_wait_renewal(l, &l->p[portion]);
+    int ok = l->p[portion].held && lease_now_ms() < l->p[portion].valid_until_ms;
     pthread_mutex_unlock(&l->lock);
     return ok;
 }

@@ -81,22 +81,26 @@ int lease_portion_of(int portions, const char *account_id, const char *run_time)
 /* --- the producer --- */
 
 typedef enum {
-    LEASE_MINE,        /* held since the pass began: queue the record */
-    LEASE_MINE_DONE,   /* held and already passed over in this run: a leftover (failed) record */
+    LEASE_MINE,        /* in this pass: queue the record */
+    LEASE_MINE_DONE,   /* held, and passed over (a leftover: it failed) or in another pass */
     LEASE_BUSY,        /* not finished: another process holds it, it is free, or we took it
                           during this pass (the next pass queues it) */
     LEASE_DONE,        /* its (live) owner finished a pass over it: what is left failed there */
 } lease_class;
 
-/* Starts a pass over the index: remembers which portions are held now. */
-void lease_pass_begin(lease_set *l);
-/* Classifies a record's portion for the current pass. */
-lease_class lease_classify(lease_set *l, int portion);
+/* Starts a pass over the index for the portions held and not yet in a pass
+ * or passed over; returns its id. A pass may run inside another: portions
+ * taken while a long pass runs get a pass of their own at once. */
+unsigned lease_pass_begin(lease_set *l);
+/* How many held portions wait for a pass (taken since the last began). */
+int lease_pass_pending(lease_set *l);
+/* Classifies a record's portion for pass `pass`. */
+lease_class lease_classify(lease_set *l, unsigned pass, int portion);
 /* Counts a record of a held portion as queued; 0 when the portion is no
  * longer ours (do not queue it). */
 int lease_enqueue(lease_set *l, int portion);
-/* Ends a pass: portions held throughout are marked passed over. */
-void lease_pass_end(lease_set *l);
+/* Ends pass `pass`: its portions, held throughout, are passed over. */
+void lease_pass_end(lease_set *l, unsigned pass);
 /* Waits until the heartbeat thread has run `ticks` more rounds, or *stop. */
 void lease_wait_ticks(lease_set *l, int ticks, atomic_int *stop);
 
@@ -104,9 +108,12 @@ void lease_wait_ticks(lease_set *l, int ticks, atomic_int *stop);
 
 /* Before a callback starts: 1 when the portion's lease is held, not being
  * handed back, and valid now with the safety margin; *token is its fencing
- * token. 0 otherwise: drop the record (call lease_end). */
+ * token. 0 otherwise: drop the record (call lease_end). A lease still held
+ * whose validity ran out (a slow heartbeat) is waited for, at most two lease
+ * periods, until a heartbeat renews it or finds it lost. */
 int lease_begin(lease_set *l, int portion, long long *token);
-/* Right before a mark is sent: 1 while the lease is still valid. */
+/* Right before a mark is sent: 1 while the lease is still valid (waiting as
+ * lease_begin does). */
 int lease_check(lease_set *l, int portion);
 /* The record queued with lease_enqueue is finished (marked, failed or dropped). */
 void lease_end(lease_set *l, int portion);

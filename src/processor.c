@@ -101,14 +101,20 @@ static void queue_destroy(queue *q)
     pthread_cond_destroy(&q->not_full);
 }
 
-/* Takes ownership of item. Returns -1 (and drops it) once stopping. */
-static int queue_push(queue *q, json_t *item)
+/* Takes ownership of item; front: ahead of every queued record. Returns -1
+ * (and drops it) once stopping. */
+static int queue_push(queue *q, json_t *item, int front)
 {
     pthread_mutex_lock(&q->lock);
     if (q->count == q->cap)
         while (q->count > q->cap / 2 && !q->stopping) pthread_cond_wait(&q->not_full, &q->lock);
     int stopping = q->stopping;
-    if (!stopping) {
+    if (!stopping && front) {
+        q->head = (q->head + q->cap - 1) % q->cap;
+        q->items[q->head] = item;
+        q->count++;
+        pthread_cond_signal(&q->not_empty);
+    } else if (!stopping) {
         q->items[(q->head + q->count++) % q->cap] = item;
         pthread_cond_signal(&q->not_empty);
     }
@@ -297,10 +303,18 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-/* Queues the item (a reference the caller gives up) when it is this
- * process's to run; counts it in *busy when another process has it to do.
- * Returns -1 to stop the pass (stopping, or another protocol's item). */
-static int offer(processor *p, json_t *item, int *busy)
+/* The pass being read: its id, whether its records go to the front of the
+ * queue, and how many records other processes still have to do. */
+typedef struct pass {
+    unsigned id;
+    int front;
+    int busy;
+} pass;
+
+/* Queues the item (a reference the caller gives up) when it is this pass's
+ * to run; counts it as busy when another process has it to do. Returns -1
+ * to stop the pass (stopping, or another protocol's item). */
+static int offer(processor *p, json_t *item, pass *ps)
 {
     char msg[1000];
     if (lease_foreign_item(item, p->o->table.table, msg, sizeof msg)) {
@@ -309,34 +323,46 @@ static int offer(processor *p, json_t *item, int *busy)
         json_decref(item);
         return -1;
     }
-    if (!p->leases) return queue_push(&p->q, item);
+    if (!p->leases) return queue_push(&p->q, item, 0);
     const char *acct = record_account_id(item), *rt = record_run_time(item);
     int portion = acct && rt ? lease_portion_of(lease_portions(p->leases), acct, rt) : 0;
-    lease_class c = acct && rt ? lease_classify(p->leases, portion) : LEASE_MINE;
-    if (c == LEASE_BUSY) ++*busy;
+    lease_class c = acct && rt ? lease_classify(p->leases, ps->id, portion) : LEASE_MINE;
+    if (c == LEASE_BUSY) ps->busy++;
     if (c != LEASE_MINE || !lease_enqueue(p->leases, portion)) {
         json_decref(item);
         return 0;
     }
-    if (queue_push(&p->q, item) == 0) return 0;
+    if (queue_push(&p->q, item, ps->front) == 0) return 0;
     lease_end(p->leases, portion);
     return -1;
 }
 
-/* One pass over the Processed = 0 index; *busy counts records that other
- * processes still have to do. Returns -1 when stopped or failed. */
-static int producer_pass(processor *p, int *busy)
+static int run_pass(processor *p, pass *ps);
+
+/* Portions taken while a long pass runs (a dead process's, a shed one) are
+ * read at once in a pass of their own, their records queued first: the
+ * take-over does not wait for this process's own backlog. */
+static int takeover_pass(processor *p)
+{
+    pass inner = { lease_pass_begin(p->leases), 1, 0 };
+    int rc = run_pass(p, &inner);
+    if (rc == 0) lease_pass_end(p->leases, inner.id);
+    return rc;
+}
+
+/* One pass over the Processed = 0 index. Returns -1 when stopped or failed. */
+static int run_pass(processor *p, pass *ps)
 {
     record_query q = { RECORD_QUERY_UNPROCESSED, NULL, NULL, NULL, p->o->page_size };
     json_t *start = NULL;
     int rc = 0;
-    *busy = 0;
     do {
-        json_t *items, *last;
-        if (record_query_page(p->producer_client, &p->o->table, &q, start, &items, &last, &p->producer_error) != 0) {
+        if (p->leases && !ps->front && lease_pass_pending(p->leases) > 0) rc = takeover_pass(p);
+        json_t *items = NULL, *last = NULL;
+        if (rc == 0 &&
+            record_query_page(p->producer_client, &p->o->table, &q, start, &items, &last, &p->producer_error) != 0) {
             p->producer_failed = 1;
             rc = -1;
-            break;
         }
         json_decref(start);
         start = last;
@@ -345,7 +371,7 @@ static int producer_pass(processor *p, int *busy)
              * jansson's counts are not safe to share between threads. */
             json_t *item = json_incref(json_array_get(items, i));
             json_array_set_new(items, i, json_null());
-            rc = offer(p, item, busy);
+            rc = offer(p, item, ps);
         }
         json_decref(items);
     } while (start && rc == 0 && !p->q.stopping);
@@ -360,13 +386,12 @@ static void *producer_main(void *arg)
 {
     processor *p = arg;
     for (;;) {
-        int busy;
-        if (p->leases) lease_pass_begin(p->leases);
-        int rc = producer_pass(p, &busy);
+        pass ps = { p->leases ? lease_pass_begin(p->leases) : 0, 0, 0 };
+        int rc = run_pass(p, &ps);
         if (!p->leases || rc != 0) break;
-        lease_pass_end(p->leases);
-        if (!busy) break;
-        lease_wait_ticks(p->leases, 1, &p->q.stopping);
+        lease_pass_end(p->leases, ps.id);
+        if (!ps.busy && !lease_pass_pending(p->leases)) break;
+        if (!lease_pass_pending(p->leases)) lease_wait_ticks(p->leases, 1, &p->q.stopping);
     }
     queue_set(&p->q, &p->q.closed);
     atomic_fetch_sub(&p->running_threads, 1);
