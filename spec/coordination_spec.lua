@@ -217,7 +217,10 @@ describe("coordination across processes (lease_ms)", function()
     local logs = { os.tmpname(), os.tmpname(), os.tmpname() }
     local procs = {}
     for i = 1, 3 do procs[i] = spawn(env_for(name, logs[i], { WORK_MS = "40" })) end
-    wait_until("the victim to finish 20 records", function() return lines_in(logs[1], "\nE ") >= 20 end, 120)
+    wait_until("the victim to finish 20 records and be in a callback", function()
+      local ended = lines_in(logs[1], "E ")
+      return ended >= 20 and lines_in(logs[1], "B ") > ended
+    end, 120)
     os.execute("kill -9 " .. procs[1].pid)
     local killed_at = helper.now()
     finish(procs[1], 10)
