@@ -614,7 +614,9 @@ static void lease_join(lease_set *l)
     pthread_cond_broadcast(&l->ticked);
     pthread_mutex_unlock(&l->lock);
     if (l->thread_started) pthread_join(l->thread, NULL);
+    pthread_mutex_lock(&l->lock);
     l->thread_started = 0;
+    pthread_mutex_unlock(&l->lock);
 }
 
 void lease_release_all(lease_set *l)

@@ -316,25 +316,6 @@ record_mark_result record_mark_processed(ddb_client *c, const record_table *t, c
     return conditional_update(c, req, policy, 1, err);
 }
 
-record_mark_result record_claim(ddb_client *c, const record_table *t, const char *account_id,
-                                const char *run_time, const char *owner, long long expires_ms,
-                                long long now_ms, const retry_policy *policy, ddb_error *err)
-{
-    char expires[32], now[32];
-    snprintf(expires, sizeof expires, "%lld", expires_ms);
-    snprintf(now, sizeof now, "%lld", now_ms);
-    json_t *req = json_pack(
-        "{s:s,s:o,s:s,s:s,s:{s:s,s:s,s:s},s:{s:{s:s},s:{s:s},s:{s:s},s:{s:s}}}",
-        "TableName", t->table, "Key", key_of(account_id, run_time),
-        "UpdateExpression", "SET #o = :me, #e = :exp",
-        "ConditionExpression", "#p = :zero AND (attribute_not_exists(#e) OR #e < :now OR #o = :me)",
-        "ExpressionAttributeNames", "#p", "Processed", "#o", "LeaseOwner", "#e", "LeaseExpires",
-        "ExpressionAttributeValues", ":zero", "N", "0", ":me", "S", owner, ":exp", "N", expires, ":now", "N", now);
-    /* the condition accepts our own lease, so its failure always means
-     * another owner or a processed record */
-    return conditional_update(c, req, policy, 0, err);
-}
-
 long record_failures(const json_t *item)
 {
     const char *n = json_string_value(json_object_get(json_object_get(item, "Failures"), "N"));
@@ -377,16 +358,4 @@ record_mark_result record_requeue(ddb_client *c, const record_table *t, const ch
                             "#f", "Failures", "#e", "LastError", "ExpressionAttributeValues", ":zero", "N", "0",
                             ":parked", "N", "2");
     return conditional_update(c, req, NULL, 1, err);
-}
-
-int record_release(ddb_client *c, const record_table *t, const char *account_id, const char *run_time,
-                   const char *owner, const retry_policy *policy, ddb_error *err)
-{
-    json_t *req = json_pack("{s:s,s:o,s:s,s:s,s:{s:s,s:s},s:{s:{s:s}}}",
-                            "TableName", t->table, "Key", key_of(account_id, run_time),
-                            "UpdateExpression", "REMOVE #o, #e", "ConditionExpression", "#o = :me",
-                            "ExpressionAttributeNames", "#o", "LeaseOwner", "#e", "LeaseExpires",
-                            "ExpressionAttributeValues", ":me", "S", owner);
-    record_mark_result r = conditional_update(c, req, policy, 1, err);
-    return r == RECORD_FAILED ? -1 : 0;
 }

@@ -103,15 +103,4 @@ record_mark_result record_requeue(ddb_client *c, const record_table *t, const ch
 /* The Failures attribute of an item, 0 when absent. */
 long record_failures(const json_t *item);
 
-/* Leases (LeaseOwner S, LeaseExpires N in ms since the epoch): claims an
- * unprocessed record whose lease is absent or expired. MARKED when claimed,
- * NOT_MARKED when processed, missing or leased by someone else. */
-record_mark_result record_claim(ddb_client *c, const record_table *t, const char *account_id,
-                                const char *run_time, const char *owner, long long expires_ms,
-                                long long now_ms, const retry_policy *policy, ddb_error *err);
-
-/* Gives a claimed record back (removes the lease if owner still holds it). */
-int record_release(ddb_client *c, const record_table *t, const char *account_id, const char *run_time,
-                   const char *owner, const retry_policy *policy, ddb_error *err);
-
 #endif
