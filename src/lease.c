@@ -88,7 +88,7 @@ int lease_portion_of(int portions, const char *account_id, const char *run_time)
 {
     uint64_t h = 0xcbf29ce484222325ull;
     for (const unsigned char *s = (const unsigned char *)account_id; *s; s++) h = (h ^ *s) * 0x100000001b3ull;
-    h = (h ^ 0) * 0x100000001b3ull;
+    h = (h ^ 0xffu) * 0x100000001b3ull;   /* never part of UTF-8: the same hash as the shards' */
     for (const unsigned char *s = (const unsigned char *)run_time; *s; s++) h = (h ^ *s) * 0x100000001b3ull;
     return (int)(h % (uint64_t)portions);
 }

@@ -74,8 +74,9 @@ int lease_portions(const lease_set *l);
 int lease_held_count(lease_set *l);
 const char *lease_owner(const lease_set *l);
 
-/* The portion of a record key: FNV-1a 64 over AccountId, a zero byte and
- * RunTime, modulo the number of portions. */
+/* The portion of a record key: FNV-1a 64 over AccountId, one 0xFF byte and
+ * RunTime, modulo the number of portions (the sharded layout's shard hash,
+ * so that on a sharded table portions and shards can coincide). */
 int lease_portion_of(int portions, const char *account_id, const char *run_time);
 
 /* --- the producer --- */

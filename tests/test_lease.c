@@ -31,7 +31,7 @@ static long long test_now_ms(void)
 static void portion_hash_is_stable_and_in_range(void **state)
 {
     (void)state;
-    /* FNV-1a 64 of "acct-001\0" "2026-01-01T00:00:00Z": documented in the README */
+    /* FNV-1a 64 of "acct-001", 0xFF, "2026-01-01T00:00:00Z": documented in the README */
     int a = lease_portion_of(32, "acct-001", "2026-01-01T00:00:00Z");
     assert_int_equal(a, lease_portion_of(32, "acct-001", "2026-01-01T00:00:00Z"));
     int counts[32] = { 0 };
@@ -43,7 +43,7 @@ static void portion_hash_is_stable_and_in_range(void **state)
         counts[p]++;
     }
     for (int p = 0; p < 32; p++) assert_true(counts[p] > 50 && counts[p] < 150);
-    /* the zero byte keeps ("ab", "c") and ("a", "bc") apart */
+    /* the 0xFF byte keeps ("ab", "c") and ("a", "bc") apart */
     assert_int_not_equal(lease_portion_of(1024, "ab", "c"), lease_portion_of(1024, "a", "bc"));
 }
 
