@@ -18,7 +18,9 @@ describe("bad input", function()
       local p = io.popen(string.format("cd %s && (openssl s_server -accept 127.0.0.1:%d -cert cert.pem -key key.pem -www -quiet >/dev/null 2>&1 & echo $!)", dir, port))
       server_pid = p:read("l")
       p:close()
-      os.execute("sleep 0.5")
+      helper.wait_until(function()   -- listening: a connection is accepted
+        return os.execute(string.format("bash -c 'exec 3<>/dev/tcp/127.0.0.1/%d' 2>/dev/null", port))
+      end, 30, "openssl s_server to listen")
     end)
     teardown(function() os.execute("kill " .. server_pid .. " 2>/dev/null; rm -rf " .. dir) end)
 

@@ -307,7 +307,8 @@ describe("ddb.client errors", function()
     assert.is_false(ok)
     assert.are.equal("TimeoutError", err.code)
     assert.truthy(err.message:find(server.endpoint, 1, true), err.message)
-    assert.is_true(elapsed >= 0.25 and elapsed < 1.5, tostring(elapsed))
+    -- the 300 ms timeout ended it, not the silent server (which waits 600 s); no tighter bound on a busy box
+    assert.is_true(elapsed >= 0.25 and elapsed < 30, tostring(elapsed))
   end)
 
   it("names an unknown host", function()

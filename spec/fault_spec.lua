@@ -287,7 +287,7 @@ describe("faults: each kind on a single call", function()
         assert.is_true(e.retryable)
         assert.are.equal(1, e.attempts)
         assert.are.equal(status, e.status)
-        assert.is_true(elapsed < TIMEOUT_MS / 1000 + 0.5, "took " .. elapsed .. " s")
+        assert.is_true(elapsed < 3, "took " .. elapsed .. " s")   -- below --delay-ms: never the proxy's delay
         local stats = proxy:stop()
         assert.are.equal(1, stats[kind])
         assert.are.equal(1, stats.requests)

@@ -99,6 +99,19 @@ function helper.now()
   return t
 end
 
+-- Polls check() until it returns a true value (which it returns), or raises
+-- after timeout_s naming what was awaited. For events another process
+-- causes (a line printed, a file written, a row stored): never a fixed sleep.
+function helper.wait_until(check, timeout_s, what)
+  local deadline = helper.now() + timeout_s
+  repeat
+    local value = check()
+    if value then return value end
+    os.execute("sleep 0.05")
+  until helper.now() > deadline
+  error("timed out after " .. timeout_s .. " s waiting for " .. what, 2)
+end
+
 helper.tools = (os.getenv("DDBRUN_BUILD") and (helper.root .. "/" .. os.getenv("DDBRUN_BUILD")) or (helper.root .. "/build")) .. "/tools"
 
 -- Starts build/tools/faultproxy (see tests/tools/faultproxy.c) with the given

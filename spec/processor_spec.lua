@@ -217,6 +217,53 @@ describe("ddb.processor", function()
     end)
   end)
 
+  describe("when the GSI query fails", function()
+    local upstream_port = assert(tonumber(helper.endpoint:match(":(%d+)/?$")))
+
+    -- Runs 30 records in pages of 10 through a proxy that answers Query with
+    -- HTTP 500 after the first request, at most max_faults times (nil: always).
+    local function run_through_proxy(max_retries, max_faults, callback)
+      local name = records_table()
+      load(name, 30)
+      local proxy = helper.start_tool(string.format("proxy --upstream %d --seconds 120 --only Query --faults 500 --rate 1 --after 1%s",
+        upstream_port, max_faults and (" --max-faults " .. max_faults) or ""))
+      local p = processor(name, { client = ddb.client { endpoint = proxy.endpoint }, max_workers = 1, page_size = 10,
+                                  max_retries = max_retries, backoff_base_ms = 1, backoff_cap_ms = 5 })
+      local results = table.pack(pcall(p.process_all, p, callback))
+      local stats = {}
+      for k, n in proxy:stop():gmatch("(%S+) (%d+)") do stats[k] = tonumber(n) end
+      return results, stats, name
+    end
+
+    it("retries it with the processor's max_retries, not the client's", function()
+      local results, proxy_stats = run_through_proxy(4, 4, function() end)
+      assert.is_true(results[1], tostring(results[2]))
+      assert.are.same({}, results[2])
+      assert.are.equal(30, results[3].processed)
+      assert.are.equal(4, proxy_stats["500"])
+    end)
+
+    it("raises a ddb.Error that carries the errors and stats of what was done", function()
+      local calls = 0
+      local results, proxy_stats, name = run_through_proxy(3, nil, function()
+        calls = calls + 1   -- one worker: its first record fails
+        if calls == 1 then error("first fails") end
+      end)
+      assert.is_false(results[1])
+      local err = results[2]
+      assert.are.equal("InternalServerError", err.code)
+      assert.are.equal(4, err.attempts)
+      assert.are.equal(5, proxy_stats.only_requests)   -- the first page, then 1 + 3 retries
+      assert.are.equal(9, err.stats.processed)
+      assert.are.equal(1, err.stats.failed)
+      assert.are.equal(1, #err.errors)
+      assert.are.equal("callback", err.errors[1].kind)
+      assert.truthy(err.errors[1].error:find("first fails", 1, true))
+      local processed = states(name)
+      assert.are.equal(9, size(processed))
+    end)
+  end)
+
   it("validates options by name", function()
     local ok, err = pcall(ddb.processor, { max_workers = 0 })
     assert.is_false(ok)
@@ -224,6 +271,21 @@ describe("ddb.processor", function()
     ok, err = pcall(ddb.processor, { max_wrokers = 2 })
     assert.is_false(ok)
     assert.truthy(err:find("unknown option 'max_wrokers'", 1, true))
+  end)
+
+  it("names a malformed PROCESSOR_SUMMARY, PROCESSOR_PROGRESS or summary option", function()
+    local code = helper.shell_quote("require('ddb').processor()")
+    local _, err, status = helper.run("--no-env -e " .. code, { env = { PROCESSOR_SUMMARY = "yaml" } })
+    assert.are.equal(1, status)
+    assert.truthy(err:find("ddb.processor: PROCESSOR_SUMMARY must be on, off or json, not 'yaml'\n", 1, true), err)
+    _, err, status = helper.run("--no-env -e " .. code, { env = { PROCESSOR_PROGRESS = "sometimes" } })
+    assert.are.equal(1, status)
+    assert.truthy(err:find("ddb.processor: PROCESSOR_PROGRESS must be auto, on, off or log, not 'sometimes'\n", 1, true), err)
+    local ok, e = pcall(ddb.processor, { summary = "xml" })
+    assert.is_false(ok)
+    assert.truthy(e:find("ddb.processor: option 'summary' must be true, false or \"json\"", 1, true), e)
+    assert.are.equal("json", ddb.processor({ summary = "json" }):options().summary)
+    assert.are.equal("log", ddb.processor({ progress = "log" }):options().progress)
   end)
 
   it("raises ResourceNotFoundException for a missing table", function()
@@ -234,48 +296,64 @@ describe("ddb.processor", function()
 end)
 
 describe("ddb.processor across processes", function()
-  local worker_script = helper.shell_quote(helper.root .. "/spec/fixtures/counting_worker.lua")
+  local worker_script = helper.root .. "/spec/fixtures/counting_worker.lua"
 
-  -- Starts the counting worker in the background; returns its output file and pid file.
-  local function spawn(env)
-    local out = os.tmpname()
-    local assignments = {}
+  -- Starts `ddbrun --no-env script` in the background with env; stdout and
+  -- stderr go to separate files. Returns { out, err, pid, base }.
+  local function spawn(env, script)
+    local base = os.tmpname()
+    local assignments = { "SPAWN_ERR=" .. base .. ".err" }   -- a script may read its own stderr
     for k, v in pairs(env) do assignments[#assignments + 1] = k .. "=" .. helper.shell_quote(v) end
-    local pidfile = out .. ".pid"
-    os.execute(string.format("(env %s %s --no-env %s >%s 2>&1 & echo $! >%s)", table.concat(assignments, " "),
-      helper.shell_quote(helper.ddbrun), worker_script, out, pidfile))
-    return { out = out, pid = helper.read_file(pidfile):match("%d+") }
+    -- sh writes its pid, then execs ddbrun (same pid); the outer shell records the exit code
+    os.execute(string.format("(sh -c 'echo $$ >%s.pid; exec \"$@\"' sh env %s %s --no-env %s >%s.out 2>%s.err; echo $? >%s.rc) &",
+      base, table.concat(assignments, " "), helper.shell_quote(helper.ddbrun),
+      helper.shell_quote(script or worker_script), base, base, base))
+    local pid = helper.wait_until(function() return (helper.read_file(base .. ".pid") or ""):match("%d+") end, 30, "the pid file")
+    return { base = base, pid = pid, out = base .. ".out", err = base .. ".err" }
   end
 
+  -- Waits for the process to end; returns its stdout, stderr and exit code.
   local function wait_for(p, timeout_s)
-    local deadline = helper.now() + timeout_s
-    while helper.now() < deadline do
-      if not os.execute("kill -0 " .. p.pid .. " 2>/dev/null") then return helper.read_file(p.out) end
-      os.execute("sleep 0.1")
+    local ok, rc = pcall(helper.wait_until, function()
+      return tonumber((helper.read_file(p.base .. ".rc") or ""):match("%d+"))
+    end, timeout_s, "the process to end")
+    if not ok then
+      os.execute("kill -9 " .. p.pid .. " 2>/dev/null")
+      error(rc)
     end
-    os.execute("kill -9 " .. p.pid)
-    error("process did not finish in " .. timeout_s .. " s")
+    local out, err = helper.read_file(p.out), helper.read_file(p.err)
+    for _, suffix in ipairs { "", ".pid", ".out", ".err", ".rc" } do os.remove(p.base .. suffix) end
+    return out, err, rc
   end
 
-  it("three processes with leases on 10,000 records run each callback exactly once", function()
+  -- Waits until at least n callbacks counted themselves in the counter table.
+  local function wait_for_callbacks(counter, n)
+    helper.wait_until(function() return #client:scan_all { TableName = counter } >= n end, 60, n .. " callbacks")
+  end
+
+  local function wait_for_line(p, text)
+    helper.wait_until(function() return (helper.read_file(p.err) or ""):find(text, 1, true) end, 60, "'" .. text .. "'")
+  end
+
+  it("three processes with leases on 4,000 records run each callback exactly once", function()
     local name, counter = records_table(), counter_table()
-    load(name, 10000)
+    load(name, 4000)
     local env = { RECORDS_TABLE = name, COUNTER_TABLE = counter, LEASE_MS = "60000", WORKERS = "4" }
     local procs = { spawn(env), spawn(env), spawn(env) }
     local total_processed, total_skipped = 0, 0
     for _, p in ipairs(procs) do
-      local out = wait_for(p, 240)
+      local out, err = wait_for(p, 900)   -- a deadline for a hang, generous for a sanitizer build on a busy box
       local processed, skipped, errs = out:match("RESULT (%d+) (%d+) (%d+)")
-      assert.is_not_nil(processed, out)
+      assert.is_not_nil(processed, out .. err)
       assert.are.equal("0", errs, out)
       total_processed, total_skipped = total_processed + tonumber(processed), total_skipped + tonumber(skipped)
     end
-    assert.are.equal(10000, total_processed)
+    assert.are.equal(4000, total_processed)
     local c = counts(counter)
-    assert.are.equal(10000, size(c))
+    assert.are.equal(4000, size(c))
     for key, calls in pairs(c) do assert.are.equal(1, calls, key) end
     local processed, unprocessed = states(name)
-    assert.are.equal(10000, size(processed))
+    assert.are.equal(4000, size(processed))
     assert.are.equal(0, size(unprocessed))
     for _, item in pairs(processed) do assert.is_nil(item.LeaseOwner) end
   end)
@@ -285,60 +363,189 @@ describe("ddb.processor across processes", function()
     load(name, 400)
     local env = { RECORDS_TABLE = name, COUNTER_TABLE = counter, LEASE_MS = "1500", WORKERS = "4", WORK_MS = "20" }
     local p = spawn(env)
-    os.execute("sleep 1")
+    wait_for_callbacks(counter, 8)
     os.execute("kill -9 " .. p.pid)
     wait_for(p, 10)
-    local processed = states(name)
+    local processed, unprocessed = states(name)
     local c = counts(counter)
     assert.is_true(size(processed) > 0 and size(processed) < 400, "killed mid-run: " .. size(processed))
     for key in pairs(processed) do assert.is_not_nil(c[key], "marked without a finished callback: " .. key) end
-    os.execute("sleep 1.6")   -- the dead process's leases expire
+    -- the dead process's leases expire (LeaseExpires is wall-clock milliseconds)
+    local last = 0
+    for _, item in pairs(unprocessed) do last = math.max(last, item.LeaseExpires or 0) end
+    helper.wait_until(function() return os.time() * 1000 > last + 1000 end, 30, "the leases to expire")
     env.WORK_MS = "0"
-    local out = wait_for(spawn(env), 120)
-    assert.truthy(out:find("RESULT %d+ 0 0"), out)
+    local out, err = wait_for(spawn(env), 120)
+    assert.truthy(out:find("RESULT %d+ 0 0"), out .. err)
     local done, left = states(name)
     assert.are.equal(400, size(done))
     assert.are.equal(0, size(left))
     for key, calls in pairs(counts(counter)) do assert.is_true(calls >= 1 and calls <= 2, key) end
   end)
 
-  it("Ctrl-C stops taking records, finishes those in flight and exits 130", function()
-    local name, counter = records_table(), counter_table()
-    load(name, 400)
-    local p = spawn { RECORDS_TABLE = name, COUNTER_TABLE = counter, WORKERS = "2", WORK_MS = "20" }
-    os.execute("sleep 1")
-    os.execute("kill -INT " .. p.pid)
-    local out = wait_for(p, 30)
-    assert.truthy(out:find("stopping: finishing the records in progress", 1, true), out)
-    assert.truthy(out:find("RESULT %d+ 0 0 true"), out)
+  local function assert_in_flight_work_marked(name, counter)
     local processed = states(name)
     local c = counts(counter)
     assert.is_true(size(processed) < 400)
     for key in pairs(processed) do assert.are.equal(1, c[key], key) end
     -- every counted callback was marked: in-flight work finished and was recorded
     for key in pairs(c) do assert.is_not_nil(processed[key], "callback ran but not marked: " .. key) end
-  end)
+  end
 
-  it("a second Ctrl-C aborts at once, marking nothing unfinished", function()
+  it("Ctrl-C stops taking records, finishes those in flight and exits 130", function()
     local name, counter = records_table(), counter_table()
     load(name, 400)
-    local p = spawn { RECORDS_TABLE = name, COUNTER_TABLE = counter, WORKERS = "2", WORK_MS = "300" }
-    os.execute("sleep 1")
-    os.execute("kill -INT " .. p.pid .. "; sleep 0.05; kill -INT " .. p.pid)
-    local out = wait_for(p, 10)
-    assert.truthy(out:find("aborted; records whose callbacks had not finished were not marked", 1, true), out)
-    assert.is_nil(out:find("RESULT", 1, true))
+    local p = spawn { RECORDS_TABLE = name, COUNTER_TABLE = counter, WORKERS = "2", WORK_MS = "20" }
+    wait_for_callbacks(counter, 1)
+    os.execute("kill -INT " .. p.pid)
+    local out, err, rc = wait_for(p, 60)
+    assert.are.equal(130, rc, err)
+    assert.truthy(err:find("ddbrun: stopping: finishing the records in progress (press Ctrl-C again to abort)\n", 1, true), err)
+    assert.truthy(out:find("RESULT %d+ 0 0 true interrupt"), out)
+    assert_in_flight_work_marked(name, counter)
+  end)
+
+  it("SIGTERM stops the same way and exits 143", function()
+    local name, counter = records_table(), counter_table()
+    load(name, 400)
+    local p = spawn { RECORDS_TABLE = name, COUNTER_TABLE = counter, WORKERS = "2", WORK_MS = "20" }
+    wait_for_callbacks(counter, 1)
+    os.execute("kill -TERM " .. p.pid)
+    local out, err, rc = wait_for(p, 60)
+    assert.are.equal(143, rc, err)
+    assert.truthy(err:find("ddbrun: stopping: finishing the records in progress", 1, true), err)
+    assert.truthy(out:find("RESULT %d+ 0 0 true terminate"), out)
+    assert_in_flight_work_marked(name, counter)
+  end)
+
+  it("a second Ctrl-C aborts at once, marking nothing unfinished and keeping what the script printed", function()
+    local name, counter = records_table(), counter_table()
+    load(name, 400)
+    local p = spawn { RECORDS_TABLE = name, COUNTER_TABLE = counter, WORKERS = "2", WORK_MS = "300", SAY_BEFORE = "1" }
+    wait_for_callbacks(counter, 1)
+    os.execute("kill -INT " .. p.pid)
+    wait_for_line(p, "stopping:")   -- the first was acknowledged: the second cannot merge with it
+    os.execute("kill -INT " .. p.pid)
+    local out, err, rc = wait_for(p, 30)
+    assert.are.equal(130, rc, err)
+    assert.truthy(err:find("\nddbrun: aborted; records whose callbacks had not finished were not marked\n", 1, true), err)
+    assert.are.equal("BEFORE\n", out)   -- buffered (stdout is a file), flushed before exiting
     local processed = states(name)
     local c = counts(counter)
     for key in pairs(processed) do assert.are.equal(1, c[key], key) end
   end)
 
+  it("os.exit in a callback stops the run and exits with its code from the main thread", function()
+    local name, counter = records_table(), counter_table()
+    load(name, 200)
+    local script = helper.script([[
+      local ddb = require("ddb")
+      io.write("BEFORE\n")
+      ddb.processor { table = os.getenv("RECORDS_TABLE"), index = "Processed", max_workers = 2 }:process_all(function(record, ctx)
+        ctx.client:update_item { TableName = os.getenv("COUNTER_TABLE"), Key = { id = record.AccountId .. "|" .. record.RunTime },
+          UpdateExpression = "ADD calls :one", ExpressionAttributeValues = { [":one"] = 1 } }
+        if record.i == 5 then pcall(os.exit, 3) end   -- caught, and still the run stops
+      end)
+      print("AFTER")
+    ]])
+    local out, err, rc = wait_for(spawn({ RECORDS_TABLE = name, COUNTER_TABLE = counter }, script), 60)
+    assert.are.equal(3, rc, err)
+    assert.are.equal("BEFORE\n", out)
+    assert.truthy(err:find("ddbrun: processed %d+, skipped 0, failed 0 in"), err)
+    local processed, unprocessed = states(name)
+    assert.is_true(size(unprocessed) > 0)
+    for key, item in pairs(unprocessed) do
+      if item.i == 5 then assert.are.equal(1, counts(counter)[key]) end
+    end
+    for key in pairs(counts(counter)) do
+      local record = processed[key]
+      assert.is_true(record ~= nil or unprocessed[key].i == 5, "callback finished but not marked: " .. key)
+    end
+  end)
+
+  it("PROCESSOR_SUMMARY=json prints the summary as one JSON line with every field", function()
+    local cjson = require("cjson")
+    local name, counter = records_table(), counter_table()
+    load(name, 20)
+    local script = helper.script([[
+      local ddb = require("ddb")
+      local summary = os.getenv("SUMMARY_OPTION") == "json" and "json" or nil
+      local errors, stats = ddb.processor { table = os.getenv("RECORDS_TABLE"), index = "Processed", max_workers = 2,
+                                            summary = summary }:process_all(function(record)
+        if record.i % 10 == 0 then error("bad record " .. record.i) end
+        if record.i == 1 then return false, "declined" end
+      end)
+      os.exit(stats.failed == 0)   -- the README's idiom: non-zero when any record failed
+    ]])
+    local _, err, rc = wait_for(spawn({ RECORDS_TABLE = name, PROCESSOR_SUMMARY = "json" }, script), 60)
+    assert.are.equal(1, rc, err)
+    local line = err:match("^(%b{})\n$")
+    assert.is_not_nil(line, err)
+    local s = cjson.decode(line)
+    local keys = {}
+    for k in pairs(s) do keys[#keys + 1] = k end
+    table.sort(keys)
+    assert.are.same({ "consumed_rcu", "consumed_wcu", "elapsed_s", "error", "errors", "errors_lost", "failed",
+                      "interrupted", "parked", "processed", "records_per_s", "skipped", "stopped" }, keys)
+    assert.are.equal(17, s.processed)
+    assert.are.equal(3, s.failed)
+    assert.are.equal(0, s.skipped)
+    assert.are.equal(0, s.parked)
+    assert.are.equal(0, s.errors_lost)
+    assert.is_true(s.elapsed_s > 0)
+    -- records/s = processed / elapsed, within elapsed_s's rounding to the millisecond
+    assert.is_true(math.abs(s.records_per_s * s.elapsed_s - 17) <= s.records_per_s * 0.0006 + 0.01, line)
+    assert.are.equal(17 * 3, s.consumed_wcu)   -- one conditional mark each (table and index)
+    assert.is_true(s.consumed_rcu > 0)
+    assert.is_false(s.interrupted)
+    assert.are.equal(cjson.null, s.stopped)
+    assert.are.equal(cjson.null, s.error)
+    assert.are.equal(1, #s.errors)
+    assert.are.equal("callback", s.errors[1].kind)
+    assert.are.equal(3, s.errors[1].count)
+    assert.is_true(s.errors[1].message == "declined" or s.errors[1].message:find(": bad record %d+$") ~= nil, s.errors[1].message)
+    -- the option says the same; the failed records stay unprocessed, so they fail again
+    local _, err2, rc2 = wait_for(spawn({ RECORDS_TABLE = name, SUMMARY_OPTION = "json" }, script), 60)
+    local again = cjson.decode((assert(err2:match("^(%b{})\n$"), err2)))
+    assert.are.equal(1, rc2, err2)
+    assert.are.equal(0, again.processed)
+    assert.are.equal(3, again.failed)
+  end)
+
+  it("PROCESSOR_PROGRESS=log prints plain progress lines, never redrawing", function()
+    local name = records_table()
+    load(name, 20)
+    local script = helper.script([[
+      local ddb = require("ddb")
+      local err_file = os.getenv("SPAWN_ERR")
+      ddb.processor { table = os.getenv("RECORDS_TABLE"), index = "Processed", max_workers = 2 }:process_all(function(record)
+        if record.i ~= 0 then return end
+        -- hold one record until a progress line was written, so the run outlasts an interval
+        for _ = 1, 600 do
+          local f = io.open(err_file)
+          local text = f and f:read("a") or ""
+          if f then f:close() end
+          if text:find("ddbrun: progress: ", 1, true) then return end
+          os.execute("sleep 0.05")
+        end
+        error("no progress line")
+      end)
+    ]])
+    local p = spawn({ RECORDS_TABLE = name, PROCESSOR_PROGRESS = "log", PROCESSOR_PROGRESS_INTERVAL_MS = "100" }, script)
+    local _, err, rc = wait_for(p, 60)
+    assert.are.equal(0, rc, err)
+    assert.truthy(err:find("^ddbrun: progress: %d+ processed, %d+ skipped, %d+ failed, %d+ records/s, [%d.]+ s\n"), err)
+    assert.is_nil(err:find("\r", 1, true))
+    assert.truthy(err:find("\nddbrun: processed 20, skipped 0, failed 0 in", 1, true), err)
+  end)
+
   it("draws a live progress line when asked", function()
     local name, counter = records_table(), counter_table()
     load(name, 100)
-    local out = wait_for(spawn { RECORDS_TABLE = name, COUNTER_TABLE = counter, WORKERS = "2", WORK_MS = "10",
-                                 PROCESSOR_PROGRESS = "1" }, 60)
-    assert.truthy(out:find("\r\027%[K%d+ processed · %d+ skipped · %d+ failed · %d+ rec/s · [%d.]+ s"), out)
-    assert.truthy(out:find("ddbrun: processed 100, skipped 0, failed 0 in", 1, true), out)
+    local out, err = wait_for(spawn { RECORDS_TABLE = name, COUNTER_TABLE = counter, WORKERS = "2", WORK_MS = "10",
+                                      PROCESSOR_PROGRESS = "1" }, 60)
+    assert.truthy(err:find("\r\027%[K%d+ processed · %d+ skipped · %d+ failed · %d+ rec/s · [%d.]+ s"), err)
+    assert.truthy(err:find("ddbrun: processed 100, skipped 0, failed 0 in", 1, true), err)
+    assert.truthy(out:find("RESULT 100 0 0 false nil"), out)
   end)
 end)

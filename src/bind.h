@@ -36,9 +36,6 @@ void bind_records_register(lua_State *L);
 /* Adds processor() and Processor to the module table on top. */
 void bind_processor_register(lua_State *L);
 
-/* True once a processor run in L was stopped by SIGINT/SIGTERM. */
-int bind_processor_interrupted(lua_State *L);
-
 /* Pushes a ddb.Error table {code, message, status, retryable, request_id, attempts}. */
 void bind_client_push_error(lua_State *L, const ddb_error *err);
 

@@ -1,48 +1,95 @@
 /* ddb.Processor: runs a Lua callback for every unprocessed record on worker
  * threads. Each worker gets its own lua_State, built here on the calling
- * thread before any thread starts, and closed here after they all stopped. */
+ * thread before any thread starts, and closed here after they all stopped.
+ * This file is the engine's host: it owns SIGINT/SIGTERM during a run, the
+ * progress and summary lines, os.exit inside callbacks and the exit status
+ * main.c reports; processor.c does none of that. */
 #include <limits.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <lauxlib.h>
 
 #include "bind.h"
 #include "marshal.h"
 #include "processor.h"
+#include "report.h"
 #include "runtime.h"
+#include "sigwatch.h"
 #include "transfer.h"
 
 #define BIND_PROCESSOR_MT "ddb.Processor"
 #define BIND_WORKERS_MT   "ddb.ProcessorWorkers"
 #define BIND_RESULT_MT    "ddb.ProcessorResult"
-#define INTERRUPTED_KEY  "ddbrun.interrupted"
+#define BIND_ENGINE_MT    "ddb.ProcessorEngine"
+
+/* How often the live terminal line is redrawn. */
+#define BIND_PROGRESS_LINE_MS 200
 
 typedef struct bind_processor {
     processor_options o;
     ddb_config cfg;
 } bind_processor;
 
-typedef struct worker_state {
+typedef struct bind_workers bind_workers;
+
+typedef struct bind_worker_state {
     lua_State *L;
-    int fn_ref, ctx_ref;
+    bind_workers *ws;
+    int fn_ref;
+    int ctx_ref;
     long timeout_ms;
     struct timespec deadline;
     int timed_out;
-    long long lease;    /* the current record's fencing token, -1 without leases */
-} worker_state;
+    int called_exit;           /* this worker's callback called os.exit */
+    long long lease;           /* the current record's fencing token, -1 without leases */
+} bind_worker_state;
 
-typedef struct workers {
+struct bind_workers {
     int count;
-    worker_state *w;
-    void **data;      /* &w[i], as processor_run takes it */
-} workers;
+    bind_worker_state *w;
+    void **data;               /* &w[i], as bind_processor_new takes it */
+    processor *engine;         /* set once the engine exists */
+    atomic_int exit_code;      /* -1, or the code of the first os.exit in a callback */
+    atomic_int exit_close;     /* that call's `close` argument */
+};
+
+/* The host's side of one run, shared with the signal watcher. */
+typedef struct bind_run {
+    processor *engine;
+    const processor_options *o;
+    int signals;               /* SIGINT/SIGTERM seen; the watcher's only */
+    int first_signal;          /* read after sigwatch_stop joined the watcher */
+} bind_run;
 
 /* --- options --- */
 
-static void apply_option(lua_State *L, bind_processor *p)
+/* progress = true (a live line), false, or "log" (a plain line every progress_interval_ms). */
+static int bind_processor_check_progress(lua_State *L)
+{
+    if (lua_isboolean(L, -1))
+        return lua_toboolean(L, -1) ? PROCESSOR_PROGRESS_LINE : PROCESSOR_PROGRESS_OFF;
+    if (lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), "log") == 0)
+        return PROCESSOR_PROGRESS_LOG;
+    return luaL_error(L, "ddb.processor: option 'progress' must be true, false or \"log\"");
+}
+
+/* summary = true (one text line), false, or "json" (one JSON line). */
+static int bind_processor_check_summary(lua_State *L)
+{
+    if (lua_isboolean(L, -1))
+        return lua_toboolean(L, -1) ? PROCESSOR_SUMMARY_TEXT : PROCESSOR_SUMMARY_OFF;
+    if (lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), "json") == 0)
+        return PROCESSOR_SUMMARY_JSON;
+    return luaL_error(L, "ddb.processor: option 'summary' must be true, false or \"json\"");
+}
+
+static void bind_processor_apply_option(lua_State *L, bind_processor *p)
 {
     if (lua_type(L, -2) != LUA_TSTRING) luaL_error(L, "ddb.processor: option names must be strings");
     const char *key = lua_tostring(L, -2);
@@ -59,9 +106,10 @@ static void apply_option(lua_State *L, bind_processor *p)
         lua_Number m = lua_tonumber(L, -1);
         if (!(m >= 1 && m <= 10)) luaL_error(L, "ddb.processor: option 'backoff_multiplier' must be a number from 1 to 10");
         p->o.backoff_multiplier = m;
-    } else if (strcmp(key, "progress") == 0 || strcmp(key, "summary") == 0) {
-        if (!lua_isboolean(L, -1)) luaL_error(L, "ddb.processor: option '%s' must be true or false", key);
-        *(key[0] == 'p' ? &p->o.progress : &p->o.summary) = lua_toboolean(L, -1);
+    } else if (strcmp(key, "progress") == 0) {
+        p->o.progress = bind_processor_check_progress(L);
+    } else if (strcmp(key, "summary") == 0) {
+        p->o.summary = bind_processor_check_summary(L);
     } else if (strcmp(key, "table") == 0) {
         bind_copy_name(L, "ddb.processor", key, p->o.table.table, sizeof p->o.table.table);
     } else if (strcmp(key, "errors_file") == 0) {
@@ -79,7 +127,7 @@ static void apply_option(lua_State *L, bind_processor *p)
     }
 }
 
-static int processor_gc(lua_State *L)
+static int bind_processor_gc(lua_State *L)
 {
     bind_processor *p = luaL_checkudata(L, 1, BIND_PROCESSOR_MT);
     config_clear(&p->cfg);
@@ -87,7 +135,7 @@ static int processor_gc(lua_State *L)
 }
 
 /* ddb.processor([options]) */
-static int processor_new(lua_State *L)
+static int bind_processor_new(lua_State *L)
 {
     int has_opts = !lua_isnoneornil(L, 1);
     if (has_opts) luaL_checktype(L, 1, LUA_TTABLE);
@@ -98,47 +146,76 @@ static int processor_new(lua_State *L)
     if (processor_options_from_env(&p->o, err, sizeof err) != 0) return luaL_error(L, "ddb.processor: %s", err);
     bind_client_check_config(L, 0, &p->cfg);
     if (has_opts)
-        for (lua_pushnil(L); lua_next(L, 1); lua_pop(L, 1)) apply_option(L, p);
+        for (lua_pushnil(L); lua_next(L, 1); lua_pop(L, 1)) bind_processor_apply_option(L, p);
     if (config_check(&p->cfg, err, sizeof err) != 0) return luaL_error(L, "ddb.processor: %s", err);
     return 1;
 }
 
 /* --- worker states --- */
 
-static void close_workers(workers *ws)
+static void bind_processor_close_workers(bind_workers *ws)
 {
-    for (int i = 0; i < ws->count; i++)
-        if (ws->w[i].L) lua_close(ws->w[i].L);
+    for (int i = 0; i < ws->count; i++) {
+        if (ws->w[i].L)
+            lua_close(ws->w[i].L);
+    }
     free(ws->w);
     free(ws->data);
-    ws->w = NULL, ws->data = NULL, ws->count = 0;
+    ws->w = NULL;
+    ws->data = NULL;
+    ws->count = 0;
 }
 
-static int workers_gc(lua_State *L)
+static int bind_processor_workers_gc(lua_State *L)
 {
-    close_workers(luaL_checkudata(L, 1, BIND_WORKERS_MT));
+    bind_processor_close_workers(luaL_checkudata(L, 1, BIND_WORKERS_MT));
     return 0;
 }
 
 /* ctx.client's constructor: a client for the processor's configuration. */
-static int new_worker_client(lua_State *L)
+static int bind_processor_worker_client(lua_State *L)
 {
     bind_client_new(L, lua_touserdata(L, 1));
     return 1;
 }
 
-/* Runs in the worker state: set package.path/cpath as the caller's, require
- * ddb and build ctx = {worker = n}, whose client and records are created on
- * first use (a callback that never calls DynamoDB itself costs no
- * connection). Arguments: worker number, table name, index name, the
+/* os.exit inside a callback. exit() on a worker thread would tear the process
+ * down while the other workers are inside curl and OpenSSL, so it stops the
+ * run instead; process_all then exits with this code from the main thread
+ * once every worker stopped. The first call wins. It raises to leave the
+ * callback; its record is neither marked nor counted as failed. */
+static int bind_processor_worker_exit(lua_State *L)
+{
+    bind_worker_state *w = *(bind_worker_state **)lua_getextraspace(L);
+    int code = EXIT_SUCCESS;
+    if (lua_isboolean(L, 1))
+        code = lua_toboolean(L, 1) ? EXIT_SUCCESS : EXIT_FAILURE;
+    else
+        code = (int)luaL_optinteger(L, 1, EXIT_SUCCESS);
+    w->called_exit = 1;
+    int none = -1;
+    if (atomic_compare_exchange_strong(&w->ws->exit_code, &none, code))
+        atomic_store(&w->ws->exit_close, lua_toboolean(L, 2));
+    if (w->ws->engine)
+        processor_request_stop(w->ws->engine, PROCESSOR_STOP_EXIT);
+    return luaL_error(L, "os.exit(%d) in a callback: the run stops, then ddbrun exits", code);
+}
+
+/* Runs in the worker state: set package.path/cpath as the caller's, replace
+ * os.exit, require ddb and build ctx = {worker = n}, whose client and records
+ * are created on first use (a callback that never calls DynamoDB itself costs
+ * no connection). Arguments: worker number, table name, index name, the
  * ddb_config as light userdata (it outlives the states), path, cpath. */
-static int build_worker_context(lua_State *L)
+static int bind_processor_worker_context(lua_State *L)
 {
     lua_getglobal(L, "package");
     lua_pushvalue(L, 5);
     lua_setfield(L, -2, "path");
     lua_pushvalue(L, 6);
     lua_setfield(L, -2, "cpath");
+    lua_getglobal(L, "os");
+    lua_pushcfunction(L, bind_processor_worker_exit);
+    lua_setfield(L, -2, "exit");
     lua_settop(L, 4);
     lua_getglobal(L, "require");
     lua_pushliteral(L, "ddb");
@@ -147,14 +224,14 @@ static int build_worker_context(lua_State *L)
     lua_pushvalue(L, 1);
     lua_pushvalue(L, 2);
     lua_pushvalue(L, 3);
-    lua_pushcfunction(L, new_worker_client);
+    lua_pushcfunction(L, bind_processor_worker_client);
     lua_pushvalue(L, 4);
     lua_call(L, 5, 1);
     return 1;
 }
 
 /* Pushes package[field] of L as a string (for handing it to a worker). */
-static const char *package_field(lua_State *L, const char *field)
+static const char *bind_processor_package_field(lua_State *L, const char *field)
 {
     lua_getglobal(L, "package");
     lua_getfield(L, -1, field);
@@ -163,23 +240,27 @@ static const char *package_field(lua_State *L, const char *field)
 }
 
 /* Builds worker i's state; returns 0, or -1 with a message in err. */
-static int build_worker(lua_State *L, bind_processor *p, worker_state *w, int i, char *err, size_t errlen)
+static int bind_processor_build_worker(lua_State *L, bind_processor *p, bind_workers *ws, int i,
+                                       char *err, size_t errlen)
 {
-    lua_State *W = w->L = runtime_new_state(NULL, 1);   /* paths are copied from L below */
+    bind_worker_state *w = &ws->w[i];
+    lua_State *W = runtime_new_state(NULL, 1);   /* paths are copied from L below */
+    w->L = W;
     if (!W) {
         snprintf(err, errlen, "not enough memory for worker %d's Lua state", i + 1);
         return -1;
     }
-    *(worker_state **)lua_getextraspace(W) = w;
+    *(bind_worker_state **)lua_getextraspace(W) = w;
+    w->ws = ws;
     w->timeout_ms = p->o.timeout_ms;
     lua_pushcfunction(W, runtime_traceback);
-    lua_pushcfunction(W, build_worker_context);
+    lua_pushcfunction(W, bind_processor_worker_context);
     lua_pushinteger(W, i + 1);
     lua_pushstring(W, p->o.table.table);
     lua_pushstring(W, p->o.table.index);
     lua_pushlightuserdata(W, &p->cfg);
-    lua_pushstring(W, package_field(L, "path"));
-    lua_pushstring(W, package_field(L, "cpath"));
+    lua_pushstring(W, bind_processor_package_field(L, "path"));
+    lua_pushstring(W, bind_processor_package_field(L, "cpath"));
     lua_pop(L, 2);
     if (lua_pcall(W, 6, 1, 1) != LUA_OK) {
         snprintf(err, errlen, "worker %d: %s", i + 1, lua_tostring(W, -1));
@@ -187,26 +268,29 @@ static int build_worker(lua_State *L, bind_processor *p, worker_state *w, int i,
     }
     w->ctx_ref = luaL_ref(W, LUA_REGISTRYINDEX);
     lua_settop(W, 0);
-    if (transfer_value(L, 2, W, "callback", err, errlen) != 0) return -1;
+    if (transfer_value(L, 2, W, "callback", err, errlen) != 0)
+        return -1;
     w->fn_ref = luaL_ref(W, LUA_REGISTRYINDEX);
     return 0;
 }
 
-static workers *build_workers(lua_State *L, bind_processor *p)
+static bind_workers *bind_processor_build_workers(lua_State *L, bind_processor *p)
 {
-    workers *ws = lua_newuserdatauv(L, sizeof *ws, 0);
+    bind_workers *ws = lua_newuserdatauv(L, sizeof *ws, 0);
     memset(ws, 0, sizeof *ws);
+    atomic_init(&ws->exit_code, -1);
     luaL_setmetatable(L, BIND_WORKERS_MT);
     int n = p->o.max_workers;
     ws->w = calloc((size_t)n, sizeof *ws->w);
     ws->data = calloc((size_t)n, sizeof *ws->data);
-    if (!ws->w || !ws->data) luaL_error(L, "process_all: out of memory");
+    if (!ws->w || !ws->data)
+        luaL_error(L, "process_all: out of memory");
     char err[1024];
     for (int i = 0; i < n; i++) {
         ws->count = i + 1;
         ws->data[i] = &ws->w[i];
-        if (build_worker(L, p, &ws->w[i], i, err, sizeof err) != 0) {
-            close_workers(ws);   /* now rather than at collection */
+        if (bind_processor_build_worker(L, p, ws, i, err, sizeof err) != 0) {
+            bind_processor_close_workers(ws);   /* now rather than at collection */
             luaL_error(L, "process_all: %s", err);
         }
     }
@@ -215,87 +299,219 @@ static workers *build_workers(lua_State *L, bind_processor *p)
 
 /* --- running the callback in a worker --- */
 
-static int past(const struct timespec *deadline)
+static int bind_processor_past(const struct timespec *deadline)
 {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
-    return now.tv_sec > deadline->tv_sec || (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec);
+    if (now.tv_sec != deadline->tv_sec)
+        return now.tv_sec > deadline->tv_sec;
+    return now.tv_nsec >= deadline->tv_nsec;
 }
 
-static void timeout_hook(lua_State *L, lua_Debug *ar)
+static void bind_processor_timeout_hook(lua_State *L, lua_Debug *ar)
 {
     (void)ar;
-    worker_state *w = *(worker_state **)lua_getextraspace(L);
-    if (past(&w->deadline)) {
+    bind_worker_state *w = *(bind_worker_state **)lua_getextraspace(L);
+    if (bind_processor_past(&w->deadline)) {
         w->timed_out = 1;
         luaL_error(L, "callback timed out after %d ms", (int)w->timeout_ms);
     }
 }
 
 /* Inside the protected call: callback(record, ctx). */
-static int call_callback(lua_State *L)
+static int bind_processor_call_callback(lua_State *L)
 {
-    worker_state *w = *(worker_state **)lua_getextraspace(L);
+    bind_worker_state *w = *(bind_worker_state **)lua_getextraspace(L);
     const json_t *item = lua_touserdata(L, 1);
     lua_settop(L, 0);
     lua_rawgeti(L, LUA_REGISTRYINDEX, w->fn_ref);
     marshal_push_item(L, item);
     lua_rawgeti(L, LUA_REGISTRYINDEX, w->ctx_ref);
-    if (w->lease >= 0) lua_pushinteger(L, (lua_Integer)w->lease);
-    else lua_pushnil(L);
+    if (w->lease >= 0)
+        lua_pushinteger(L, (lua_Integer)w->lease);
+    else
+        lua_pushnil(L);
     lua_setfield(L, -2, "lease");
     lua_call(L, 2, 2);
     /* a failure's reason becomes a string here, where __tostring may raise */
-    if (!lua_isnil(L, 2) && lua_isnil(L, 1)) luaL_tolstring(L, 2, NULL), lua_replace(L, 2);
+    if (!lua_isnil(L, 2) && lua_isnil(L, 1)) {
+        luaL_tolstring(L, 2, NULL);
+        lua_replace(L, 2);
+    }
     return 2;
 }
 
-static void set_deadline(worker_state *w)
+static void bind_processor_set_deadline(bind_worker_state *w)
 {
     clock_gettime(CLOCK_MONOTONIC, &w->deadline);
     w->deadline.tv_sec += w->timeout_ms / 1000;
     w->deadline.tv_nsec += (w->timeout_ms % 1000) * 1000000L;
-    if (w->deadline.tv_nsec >= 1000000000L) w->deadline.tv_sec++, w->deadline.tv_nsec -= 1000000000L;
+    if (w->deadline.tv_nsec >= 1000000000L) {
+        w->deadline.tv_sec++;
+        w->deadline.tv_nsec -= 1000000000L;
+    }
 }
 
-/* A callback fails by raising, or by returning false or nil, message. */
-static processor_callback_result run_in_worker(void *data, int worker, const json_t *item, long long lease,
-                                              char *msg, size_t msglen)
+/* The callback's return contract, for values (ok, reason) at stack slots 1
+ * and 2: it fails by returning false (with an optional reason), or nil with a
+ * reason (Lua's `return nil, err` idiom). Anything else, nothing included, is
+ * success. */
+static int bind_processor_returned_failure(lua_State *L)
 {
-    (void)worker;
-    worker_state *w = data;
-    w->lease = lease;
+    if (lua_isboolean(L, 1))
+        return !lua_toboolean(L, 1);
+    return lua_isnil(L, 1) && !lua_isnil(L, 2);
+}
+
+/* Runs the callback under the timeout; returns the status of lua_pcall with
+ * (ok, reason) or the error on the stack. */
+static int bind_processor_call(bind_worker_state *w, const json_t *item)
+{
     lua_State *L = w->L;
     lua_settop(L, 0);
     lua_pushcfunction(L, runtime_traceback);
-    lua_pushcfunction(L, call_callback);
+    lua_pushcfunction(L, bind_processor_call_callback);
     lua_pushlightuserdata(L, (void *)item);
     w->timed_out = 0;
     if (w->timeout_ms > 0) {
-        set_deadline(w);
-        lua_sethook(L, timeout_hook, LUA_MASKCOUNT, 1000);
+        bind_processor_set_deadline(w);
+        lua_sethook(L, bind_processor_timeout_hook, LUA_MASKCOUNT, 1000);
     }
     int status = lua_pcall(L, 1, 2, 1);
-    if (w->timeout_ms > 0) lua_sethook(L, NULL, 0, 0);
+    if (w->timeout_ms > 0)
+        lua_sethook(L, NULL, 0, 0);
+    lua_remove(L, 1);   /* the message handler */
+    return status;
+}
+
+static processor_callback_result bind_processor_run_in_worker(void *data, int worker, const json_t *item,
+                                                               long long lease, char *msg, size_t msglen)
+{
+    (void)worker;
+    bind_worker_state *w = data;
+    w->lease = lease;
+    lua_State *L = w->L;
+    if (atomic_load(&w->ws->exit_code) >= 0)
+        return PROCESSOR_CALLBACK_ABANDONED;   /* a callback called os.exit: run nothing more */
+    w->called_exit = 0;
+    int status = bind_processor_call(w, item);
     processor_callback_result r = PROCESSOR_CALLBACK_OK;
-    if (w->timed_out) {
+    if (w->called_exit) {
+        r = PROCESSOR_CALLBACK_ABANDONED;
+    } else if (w->timed_out) {
         /* even if the callback caught the timeout error and returned */
         snprintf(msg, msglen, "callback timed out after %ld ms", w->timeout_ms);
         r = PROCESSOR_CALLBACK_TIMEOUT;
     } else if (status != LUA_OK) {
         snprintf(msg, msglen, "%s", lua_tostring(L, -1) ? lua_tostring(L, -1) : "error without a message");
         r = PROCESSOR_CALLBACK_ERROR;
-    } else if ((lua_isboolean(L, 2) && !lua_toboolean(L, 2)) || (lua_isnil(L, 2) && !lua_isnil(L, 3))) {
-        snprintf(msg, msglen, "%s", lua_isstring(L, 3) ? lua_tostring(L, 3) : "callback returned false");
+    } else if (bind_processor_returned_failure(L)) {
+        snprintf(msg, msglen, "%s", lua_isstring(L, 2) ? lua_tostring(L, 2) : "callback returned false");
         r = PROCESSOR_CALLBACK_ERROR;
     }
     lua_settop(L, 0);
     return r;
 }
 
+/* --- the host side of a run: signals, progress, summary, exit status --- */
+
+/* On the signal watcher's thread. The first signal stops the run gracefully;
+ * a second one exits at once, after flushing what the script wrote. */
+static void bind_processor_on_signal(void *host, int sig)
+{
+    bind_run *run = host;
+    run->signals++;
+    if (run->signals == 1) {
+        run->first_signal = sig;
+        fprintf(stderr, "\nddbrun: stopping: finishing the records in progress (press Ctrl-C again to abort)\n");
+        fflush(stderr);
+        processor_request_stop(run->engine, sig == SIGTERM ? PROCESSOR_STOP_TERMINATE : PROCESSOR_STOP_INTERRUPT);
+        return;
+    }
+    fprintf(stderr, "\nddbrun: aborted; records whose callbacks had not finished were not marked\n");
+    fflush(NULL);   /* the script's buffered stdout and files */
+    _exit(128 + sig);
+}
+
+/* On the thread that runs the processor, every progress interval. */
+static void bind_processor_on_progress(void *host, const processor_stats *stats)
+{
+    bind_run *run = host;
+    if (run->o->progress == PROCESSOR_PROGRESS_LOG)
+        report_progress_log(stderr, stats);
+    else
+        report_progress_line(stderr, stats);
+}
+
+static long bind_processor_progress_interval(const processor_options *o)
+{
+    if (o->progress == PROCESSOR_PROGRESS_LINE)
+        return BIND_PROGRESS_LINE_MS;
+    if (o->progress == PROCESSOR_PROGRESS_LOG)
+        return o->progress_interval_ms;
+    return 0;
+}
+
+static processor_stop_reason bind_processor_signal_reason(int sig)
+{
+    return sig == SIGTERM ? PROCESSOR_STOP_TERMINATE : PROCESSOR_STOP_INTERRUPT;
+}
+
+/* Runs the engine with the signal watcher around it. A signal that came after
+ * the run finished still counts: the user asked to stop. Returns what
+ * processor_run returns. */
+static int bind_processor_execute(bind_run *run, processor_result *result, ddb_error *err)
+{
+    sigwatch *watch = sigwatch_start(bind_processor_on_signal, run);
+    if (!watch) {
+        ddb_error_set(err, "ThreadError", 0, "cannot start the signal watcher");
+        return -1;
+    }
+    int rc = processor_run(run->engine, result, err);
+    int late = sigwatch_stop(watch);
+    if (run->signals > 0)
+        result->stopped = bind_processor_signal_reason(run->first_signal);
+    else if (late && result->stopped == PROCESSOR_STOP_NONE)
+        result->stopped = bind_processor_signal_reason(late);
+    return rc;
+}
+
+static void bind_processor_print_summary(const processor_options *o, const processor_result *r, int rc,
+                                         const ddb_error *err)
+{
+    if (o->summary == PROCESSOR_SUMMARY_TEXT)
+        report_summary_text(stderr, r, o->progress == PROCESSOR_PROGRESS_LINE);
+    else if (o->summary == PROCESSOR_SUMMARY_JSON && report_summary_json(stderr, r, rc != 0 ? err : NULL) != 0)
+        fprintf(stderr, "ddbrun: out of memory writing the JSON summary\n");
+    else if (o->summary == PROCESSOR_SUMMARY_OFF && o->progress == PROCESSOR_PROGRESS_LINE)
+        fputs("\r\033[K", stderr);   /* leave no half line behind */
+}
+
+/* The drain outlived drain_timeout_ms: callbacks still run on the worker
+ * states, which therefore cannot be closed; the engine handed the leases
+ * back. Say so and exit as the signal would have. */
+static void bind_processor_give_up(const bind_run *run, const ddb_error *err)
+{
+    fprintf(stderr, "ddbrun: %s\n", err->message);
+    fflush(NULL);
+    _exit(128 + (run->first_signal ? run->first_signal : SIGTERM));
+}
+
+/* Tells main.c how the script should exit when it ends without error. */
+static void bind_processor_set_exit_status(lua_State *L, processor_stop_reason stopped)
+{
+    runtime_host *host = runtime_host_of(L);
+    if (!host || host->exit_status != 0)
+        return;
+    if (stopped == PROCESSOR_STOP_INTERRUPT)
+        host->exit_status = 128 + SIGINT;
+    else if (stopped == PROCESSOR_STOP_TERMINATE)
+        host->exit_status = 128 + SIGTERM;
+}
+
 /* --- results --- */
 
-static void push_errors(lua_State *L, const processor_result *r)
+static void bind_processor_push_errors(lua_State *L, const processor_result *r)
 {
     lua_createtable(L, (int)r->error_count, 0);
     for (size_t i = 0; i < r->error_count; i++) {
@@ -310,39 +526,76 @@ static void push_errors(lua_State *L, const processor_result *r)
     }
 }
 
-static void push_stats(lua_State *L, const processor_result *r, int workers)
+static void bind_processor_push_stats(lua_State *L, const processor_result *r, int workers)
 {
-    lua_createtable(L, 0, 7);
-    bind_set_integer(L, "processed", r->processed);
-    bind_set_integer(L, "failed", r->failed);
-    bind_set_integer(L, "skipped", r->skipped);
+    const processor_stats *s = &r->stats;
+    lua_createtable(L, 0, 12);
+    bind_set_integer(L, "processed", s->processed);
+    bind_set_integer(L, "failed", s->failed);
+    bind_set_integer(L, "skipped", s->skipped);
+    bind_set_integer(L, "parked", s->parked);
     bind_set_integer(L, "workers", workers);
     bind_set_integer(L, "errors_lost", r->errors_lost);
-    bind_set_integer(L, "parked", r->parked);
-    lua_pushnumber(L, r->consumed_wcu);
-    lua_setfield(L, -2, "consumed_wcu");
-    lua_pushnumber(L, r->consumed_rcu);
-    lua_setfield(L, -2, "consumed_rcu");
-    lua_pushnumber(L, r->lease_wcu);
-    lua_setfield(L, -2, "lease_wcu");
-    lua_pushnumber(L, r->lease_rcu);
-    lua_setfield(L, -2, "lease_rcu");
-    lua_pushnumber(L, r->elapsed_s);
+    lua_pushnumber(L, s->elapsed_s);
     lua_setfield(L, -2, "elapsed_s");
-    lua_pushnumber(L, r->elapsed_s > 0 ? r->processed / r->elapsed_s : 0);
+    lua_pushnumber(L, s->elapsed_s > 0 ? s->processed / s->elapsed_s : 0);
     lua_setfield(L, -2, "records_per_s");
-    lua_pushboolean(L, r->interrupted);
+    if (s->capacity_metered) {
+        lua_pushnumber(L, s->consumed_wcu);
+        lua_setfield(L, -2, "consumed_wcu");
+        lua_pushnumber(L, s->consumed_rcu);
+        lua_setfield(L, -2, "consumed_rcu");
+        lua_pushnumber(L, s->lease_wcu);
+        lua_setfield(L, -2, "lease_wcu");
+        lua_pushnumber(L, s->lease_rcu);
+        lua_setfield(L, -2, "lease_rcu");
+    }
+    lua_pushboolean(L, r->stopped == PROCESSOR_STOP_INTERRUPT || r->stopped == PROCESSOR_STOP_TERMINATE);
     lua_setfield(L, -2, "interrupted");
+    bind_set_string(L, "stopped", report_stop_name(r->stopped));
 }
 
-static int result_gc(lua_State *L)
+/* The run could not finish (the GSI could not be read): raise err as a
+ * ddb.Error that also carries what was done, as .errors and .stats. */
+static int bind_processor_raise_with_result(lua_State *L, const ddb_error *err, const processor_result *r,
+                                            int workers)
+{
+    bind_client_push_error(L, err);
+    bind_processor_push_errors(L, r);
+    lua_setfield(L, -2, "errors");
+    bind_processor_push_stats(L, r, workers);
+    lua_setfield(L, -2, "stats");
+    return lua_error(L);
+}
+
+static int bind_processor_result_gc(lua_State *L)
 {
     processor_result_free(luaL_checkudata(L, 1, BIND_RESULT_MT));
     return 0;
 }
 
-/* processor:process_all(callback) -> errors, stats */
-static int processor_process_all(lua_State *L)
+static int bind_processor_engine_gc(lua_State *L)
+{
+    processor **engine = luaL_checkudata(L, 1, BIND_ENGINE_MT);
+    processor_free(*engine);
+    *engine = NULL;
+    return 0;
+}
+
+/* A callback called os.exit: exit the way os.exit in the script would. */
+static void bind_processor_exit(lua_State *L, bind_workers *ws)
+{
+    lua_getglobal(L, "os");
+    lua_getfield(L, -1, "exit");
+    lua_pushinteger(L, atomic_load(&ws->exit_code));
+    lua_pushboolean(L, atomic_load(&ws->exit_close));
+    lua_call(L, 2, 0);
+}
+
+/* processor:process_all(callback) -> errors, stats. When the GSI cannot be
+ * read (after the processor's retries) it raises a ddb.Error carrying
+ * .errors and .stats of what was done. */
+static int bind_processor_process_all(lua_State *L)
 {
     bind_processor *p = luaL_checkudata(L, 1, BIND_PROCESSOR_MT);
     luaL_checktype(L, 2, LUA_TFUNCTION);
@@ -351,31 +604,48 @@ static int processor_process_all(lua_State *L)
     /* refuse what cannot be carried before building any worker state */
     if (transfer_check(L, 2, "callback", err_text, sizeof err_text) != 0)
         return luaL_error(L, "process_all: %s", err_text);
-    workers *ws = build_workers(L, p);
+    bind_workers *ws = bind_processor_build_workers(L, p);
     processor_result *result = lua_newuserdatauv(L, sizeof *result, 0);
     memset(result, 0, sizeof *result);
     luaL_setmetatable(L, BIND_RESULT_MT);   /* frees the result even if pushing it raises */
+    processor **engine = lua_newuserdatauv(L, sizeof *engine, 0);
+    *engine = NULL;
+    luaL_setmetatable(L, BIND_ENGINE_MT);
+    bind_run run = { NULL, &p->o, 0, 0 };
+    processor_hooks hooks = { bind_processor_on_progress, &run, bind_processor_progress_interval(&p->o) };
     ddb_error err;
-    int rc = processor_run(&p->o, &p->cfg, run_in_worker, ws->data, result, &err);
-    close_workers(ws);
-    if (result->interrupted) {
-        lua_pushboolean(L, 1);
-        lua_setfield(L, LUA_REGISTRYINDEX, INTERRUPTED_KEY);
-    }
-    if (rc != 0) return bind_client_raise(L, &err);
-    push_errors(L, result);
-    push_stats(L, result, p->o.max_workers);
+    *engine = processor_new(&p->o, &p->cfg, bind_processor_run_in_worker, ws->data, &hooks, &err);
+    if (!*engine)
+        return bind_client_raise(L, &err);
+    run.engine = *engine;
+    ws->engine = *engine;
+    int rc = bind_processor_execute(&run, result, &err);
+    if (rc != 0 && strcmp(err.code, "DrainTimeout") == 0)
+        bind_processor_give_up(&run, &err);
+    processor_free(*engine);   /* now: the run is over */
+    *engine = NULL;
+    ws->engine = NULL;
+    bind_processor_close_workers(ws);
+    bind_processor_print_summary(&p->o, result, rc, &err);
+    bind_processor_set_exit_status(L, result->stopped);
+    if (atomic_load(&ws->exit_code) >= 0)
+        bind_processor_exit(L, ws);
+    if (rc != 0)
+        return bind_processor_raise_with_result(L, &err, result, p->o.max_workers);
+    bind_processor_push_errors(L, result);
+    bind_processor_push_stats(L, result, p->o.max_workers);
     return 2;
 }
 
-static int processor_options_table(lua_State *L)
+static int bind_processor_options_table(lua_State *L)
 {
     bind_processor *p = luaL_checkudata(L, 1, BIND_PROCESSOR_MT);
-    lua_createtable(L, 0, 12);
+    lua_createtable(L, 0, 14);
     bind_set_integer(L, "max_workers", p->o.max_workers);
     bind_set_integer(L, "max_retries", p->o.max_retries);
     bind_set_integer(L, "backoff_base_ms", p->o.backoff_base_ms);
-    lua_pushnumber(L, p->o.backoff_multiplier), lua_setfield(L, -2, "backoff_multiplier");
+    lua_pushnumber(L, p->o.backoff_multiplier);
+    lua_setfield(L, -2, "backoff_multiplier");
     bind_set_integer(L, "backoff_cap_ms", p->o.backoff_cap_ms);
     bind_set_integer(L, "callback_retries", p->o.callback_retries);
     bind_set_integer(L, "timeout_ms", p->o.timeout_ms);
@@ -384,39 +654,42 @@ static int processor_options_table(lua_State *L)
     bind_set_integer(L, "max_errors", p->o.max_errors);
     bind_set_integer(L, "drain_timeout_ms", p->o.drain_timeout_ms);
     bind_set_string(L, "errors_file", p->o.errors_file);
-    lua_pushboolean(L, p->o.progress), lua_setfield(L, -2, "progress");
+    bind_set_integer(L, "progress_interval_ms", p->o.progress_interval_ms);
+    if (p->o.progress == PROCESSOR_PROGRESS_LOG)
+        lua_pushliteral(L, "log");
+    else
+        lua_pushboolean(L, p->o.progress == PROCESSOR_PROGRESS_LINE);
+    lua_setfield(L, -2, "progress");
+    if (p->o.summary == PROCESSOR_SUMMARY_JSON)
+        lua_pushliteral(L, "json");
+    else
+        lua_pushboolean(L, p->o.summary == PROCESSOR_SUMMARY_TEXT);
+    lua_setfield(L, -2, "summary");
     bind_set_string(L, "table", p->o.table.table);
     bind_set_string(L, "index", p->o.table.index);
     bind_set_string(L, "endpoint", p->cfg.endpoint);
     return 1;
 }
 
-static const luaL_Reg processor_methods[] = {
-    { "process_all", processor_process_all },
-    { "options", processor_options_table },
+static const luaL_Reg bind_processor_methods[] = {
+    { "process_all", bind_processor_process_all },
+    { "options", bind_processor_options_table },
     { NULL, NULL },
 };
 
 void bind_processor_register(lua_State *L)
 {
-    bind_gc_metatable(L, BIND_WORKERS_MT, workers_gc);
-    bind_gc_metatable(L, BIND_RESULT_MT, result_gc);
+    bind_gc_metatable(L, BIND_WORKERS_MT, bind_processor_workers_gc);
+    bind_gc_metatable(L, BIND_RESULT_MT, bind_processor_result_gc);
+    bind_gc_metatable(L, BIND_ENGINE_MT, bind_processor_engine_gc);
 
     luaL_newmetatable(L, BIND_PROCESSOR_MT);
-    lua_pushcfunction(L, processor_gc);
+    lua_pushcfunction(L, bind_processor_gc);
     lua_setfield(L, -2, "__gc");
-    luaL_newlib(L, processor_methods);
+    luaL_newlib(L, bind_processor_methods);
     lua_setfield(L, -2, "__index");
     lua_setfield(L, -2, "Processor");
 
-    lua_pushcfunction(L, processor_new);
+    lua_pushcfunction(L, bind_processor_new);
     lua_setfield(L, -2, "processor");
-}
-
-int bind_processor_interrupted(lua_State *L)
-{
-    lua_getfield(L, LUA_REGISTRYINDEX, INTERRUPTED_KEY);
-    int interrupted = lua_toboolean(L, -1);
-    lua_pop(L, 1);
-    return interrupted;
 }

@@ -60,7 +60,10 @@ static int parse_options(int argc, char **argv, options *o)
     for (i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (a[0] != '-' || strcmp(a, "-") == 0) break;
-        if (strcmp(a, "--") == 0) { i++; break; }
+        if (strcmp(a, "--") == 0) {
+            i++;
+            break;
+        }
         if (strcmp(a, "-v") == 0) o->version = 1;
         else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) o->help = 1;
         else if (strcmp(a, "--no-env") == 0) o->no_env = 1;
@@ -237,8 +240,11 @@ int main(int argc, char **argv)
         curl_global_cleanup();
         return EXIT_FAILURE;
     }
+    runtime_host host = { 0 };
+    runtime_set_host(L, &host);
     int status = run(L, argc, argv, &o);
-    if (status == EXIT_SUCCESS && bind_processor_interrupted(L)) status = 130;   /* as a shell reports Ctrl-C */
+    if (status == EXIT_SUCCESS && host.exit_status != 0)
+        status = host.exit_status;   /* as a shell reports the signal that stopped the run */
     lua_close(L);
     curl_global_cleanup();
     return status;

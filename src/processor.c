@@ -1,9 +1,7 @@
 #include "processor.h"
 
-#include <errno.h>
 #include <stddef.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +11,7 @@
 
 #include "lease.h"
 #include "options.h"
+#include "queue.h"
 
 /* --- options --- */
 
@@ -27,6 +26,7 @@ static const option_spec INT_OPTIONS[] = {
     { "lease_ms", "PROCESSOR_LEASE_MS", 0, 86400000, 0, offsetof(processor_options, lease_ms) },
     { "queue_size", "PROCESSOR_QUEUE_SIZE", 0, 1000000, 0, offsetof(processor_options, queue_size) },
     { "page_size", "PROCESSOR_PAGE_SIZE", 0, 1000000, PROCESSOR_DEFAULT_PAGE_SIZE, offsetof(processor_options, page_size) },
+    { "progress_interval_ms", "PROCESSOR_PROGRESS_INTERVAL_MS", 100, 86400000, 10000, offsetof(processor_options, progress_interval_ms) },
     { "max_failures", "PROCESSOR_MAX_FAILURES", 0, 1000000, 0, offsetof(processor_options, max_failures) },
     { "max_errors", "PROCESSOR_MAX_ERRORS", 0, 10000000, FAILURES_DEFAULT_MAX, offsetof(processor_options, max_errors) },
     { "drain_timeout_ms", "PROCESSOR_DRAIN_TIMEOUT_MS", 0, 86400000, 25000, offsetof(processor_options, drain_timeout_ms) },
@@ -39,12 +39,48 @@ int processor_option_set(processor_options *o, const char *name, long v, const c
     return options_set(o, INT_OPTIONS, INT_OPTION_COUNT, name, v, label, err, errlen);
 }
 
+/* PROCESSOR_PROGRESS: auto (a live line when stderr is a terminal), 1/on, 0/off, log. */
+static int processor_progress_from_env(processor_options *o, char *err, size_t errlen)
+{
+    const char *v = getenv("PROCESSOR_PROGRESS");
+    o->progress = isatty(STDERR_FILENO) ? PROCESSOR_PROGRESS_LINE : PROCESSOR_PROGRESS_OFF;
+    if (!v || !*v || strcmp(v, "auto") == 0)
+        return 0;
+    if (strcmp(v, "1") == 0 || strcmp(v, "on") == 0)
+        o->progress = PROCESSOR_PROGRESS_LINE;
+    else if (strcmp(v, "0") == 0 || strcmp(v, "off") == 0)
+        o->progress = PROCESSOR_PROGRESS_OFF;
+    else if (strcmp(v, "log") == 0)
+        o->progress = PROCESSOR_PROGRESS_LOG;
+    else {
+        snprintf(err, errlen, "PROCESSOR_PROGRESS must be auto, on, off or log, not '%s'", v);
+        return -1;
+    }
+    return 0;
+}
+
+/* PROCESSOR_SUMMARY: 1/on/text (the default), 0/off, json. */
+static int processor_summary_from_env(processor_options *o, char *err, size_t errlen)
+{
+    const char *v = getenv("PROCESSOR_SUMMARY");
+    o->summary = PROCESSOR_SUMMARY_TEXT;
+    if (!v || !*v || strcmp(v, "1") == 0 || strcmp(v, "on") == 0 || strcmp(v, "text") == 0)
+        return 0;
+    if (strcmp(v, "0") == 0 || strcmp(v, "off") == 0)
+        o->summary = PROCESSOR_SUMMARY_OFF;
+    else if (strcmp(v, "json") == 0)
+        o->summary = PROCESSOR_SUMMARY_JSON;
+    else {
+        snprintf(err, errlen, "PROCESSOR_SUMMARY must be on, off or json, not '%s'", v);
+        return -1;
+    }
+    return 0;
+}
+
 int processor_options_from_env(processor_options *o, char *err, size_t errlen)
 {
     memset(o, 0, sizeof *o);
     o->backoff_multiplier = 2.0;
-    o->progress = isatty(STDERR_FILENO);
-    o->summary = 1;
     if (options_from_env(o, INT_OPTIONS, INT_OPTION_COUNT, err, errlen) != 0 ||
         record_table_from_env(&o->table, err, errlen) != 0)
         return -1;
@@ -57,150 +93,78 @@ int processor_options_from_env(processor_options *o, char *err, size_t errlen)
             return -1;
         }
     }
+    if (processor_progress_from_env(o, err, errlen) != 0 || processor_summary_from_env(o, err, errlen) != 0)
+        return -1;
     const char *errors_file = getenv("PROCESSOR_ERRORS_FILE");
     if (errors_file && strlen(errors_file) >= sizeof o->errors_file) {
         snprintf(err, errlen, "PROCESSOR_ERRORS_FILE is longer than %zu bytes", sizeof o->errors_file - 1);
         return -1;
     }
     snprintf(o->errors_file, sizeof o->errors_file, "%s", errors_file ? errors_file : "");
-    const char *progress = getenv("PROCESSOR_PROGRESS");
-    if (progress && *progress && strcmp(progress, "auto") != 0)
-        o->progress = strcmp(progress, "0") != 0 && strcmp(progress, "off") != 0;
     return 0;
-}
-
-/* --- the bounded queue between producer and workers --- */
-
-typedef struct queue {
-    pthread_mutex_t lock;
-    pthread_cond_t not_empty, not_full;
-    json_t **items;
-    int cap, head, count;
-    atomic_int closed;      /* the producer is done */
-    atomic_int stopping;    /* take no more records */
-} queue;
-
-/* Always leaves q destroyable, even when the allocation fails. */
-static int queue_init(queue *q, int cap)
-{
-    memset(q, 0, sizeof *q);
-    pthread_mutex_init(&q->lock, NULL);
-    pthread_cond_init(&q->not_empty, NULL);
-    pthread_cond_init(&q->not_full, NULL);
-    q->items = calloc((size_t)cap, sizeof *q->items);
-    q->cap = q->items ? cap : 0;
-    return q->items ? 0 : -1;
-}
-
-static void queue_destroy(queue *q)
-{
-    for (int i = 0; i < q->count; i++) json_decref(q->items[(q->head + i) % q->cap]);
-    free(q->items);
-    pthread_mutex_destroy(&q->lock);
-    pthread_cond_destroy(&q->not_empty);
-    pthread_cond_destroy(&q->not_full);
-}
-
-/* Takes ownership of item; front: ahead of every queued record. Returns -1
- * (and drops it) once stopping. */
-static int queue_push(queue *q, json_t *item, int front)
-{
-    pthread_mutex_lock(&q->lock);
-    if (q->count == q->cap)
-        while (q->count > q->cap / 2 && !q->stopping) pthread_cond_wait(&q->not_full, &q->lock);
-    int stopping = q->stopping;
-    if (!stopping && front) {
-        q->head = (q->head + q->cap - 1) % q->cap;
-        q->items[q->head] = item;
-        q->count++;
-        pthread_cond_signal(&q->not_empty);
-    } else if (!stopping) {
-        q->items[(q->head + q->count++) % q->cap] = item;
-        pthread_cond_signal(&q->not_empty);
-    }
-    pthread_mutex_unlock(&q->lock);
-    if (stopping) json_decref(item);
-    return stopping ? -1 : 0;
-}
-
-/* The next record (the caller owns it), or NULL when done or stopping. */
-static json_t *queue_pop(queue *q)
-{
-    pthread_mutex_lock(&q->lock);
-    while (q->count == 0 && !q->closed && !q->stopping) pthread_cond_wait(&q->not_empty, &q->lock);
-    json_t *item = NULL;
-    if (q->count > 0 && !q->stopping) {
-        item = q->items[q->head];
-        q->head = (q->head + 1) % q->cap;
-        q->count--;
-        /* wake the producer only when half the queue is free, not per record */
-        if (q->count == q->cap / 2) pthread_cond_signal(&q->not_full);
-    }
-    pthread_mutex_unlock(&q->lock);
-    return item;
-}
-
-static void queue_set(queue *q, atomic_int *flag)
-{
-    pthread_mutex_lock(&q->lock);
-    atomic_store(flag, 1);
-    pthread_cond_broadcast(&q->not_empty);
-    pthread_cond_broadcast(&q->not_full);
-    pthread_mutex_unlock(&q->lock);
 }
 
 /* --- the run --- */
 
-typedef struct processor processor;
-
-typedef struct worker {
+typedef struct processor_worker {
     processor *p;
     int index;
     void *data;
     ddb_client *client;
     pthread_t thread;
-    atomic_long processed, failed, skipped, parked;
+    atomic_long processed;
+    atomic_long failed;
+    atomic_long skipped;
+    atomic_long parked;
     atomic_int busy;                 /* in a callback now */
-} worker;
+} processor_worker;
 
 struct processor {
     const processor_options *o;
     processor_callback cb;
+    processor_hooks hooks;           /* all zero when the host gave none */
     queue q;
-    retry_policy policy;
-    lease_set *leases;               /* NULL without lease_ms */
-    atomic_int running_threads;      /* workers and the producer still running */
-    failures fails;
+    retry_policy policy;             /* every DynamoDB call of the run, the GSI query included */
+    const ddb_config *cfg;
+    lease_set *leases;               /* with lease_ms, during processor_run */
+    pthread_mutex_t run_lock;        /* guards running_threads and started */
+    pthread_cond_t run_changed;      /* signalled when a thread ends or a stop is requested */
+    int running_threads;             /* workers and the producer still running */
+    double started;                  /* monotonic seconds at the start of the run, 0 before */
+    atomic_int stop;                 /* processor_stop_reason of the first stop request */
+    int ran;
+    failures fails;                  /* thread-safe on its own */
+    int drain_expired;               /* the run loop gave up waiting for callbacks */
     ddb_client *producer_client;
     pthread_t producer;
-    int producer_failed;
-    int interrupted;                 /* a signal asked to stop */
-    ddb_error producer_error;        /* written by the producer, read after join */
-    worker *workers;
+    int producer_failed;             /* written by the producer, read after join */
+    ddb_error producer_error;        /* likewise */
+    processor_worker *workers;
 };
 
-static double now_s(void)
+static double processor_now_s(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static void add_error(processor *p, const json_t *item, const char *kind, const char *message, int attempts)
+static void processor_add_error(processor *p, const json_t *item, const char *kind, const char *message,
+                                int attempts)
 {
     failures_add(&p->fails, record_account_id(item), record_run_time(item), kind, message, attempts);
 }
 
-static void add_ddb_error(processor *p, const json_t *item, const char *what, const ddb_error *err)
+static void processor_add_ddb_error(processor *p, const json_t *item, const char *what, const ddb_error *err)
 {
     char msg[1400];
     snprintf(msg, sizeof msg, "%s: %s: %s", what, err->code, err->message);
-    add_error(p, item, "dynamodb", msg, err->attempts);
+    processor_add_error(p, item, "dynamodb", msg, err->attempts);
 }
 
 /* Runs the callback, again up to callback_retries times while it errors. */
-static processor_callback_result run_callback(worker *w, const json_t *item, long long lease, char *msg,
-                                              size_t msglen, int *attempts)
+static processor_callback_result processor_run_callback(processor_worker *w, const json_t *item, long long lease,
+                                                        char *msg, size_t msglen, int *attempts)
 {
     processor *p = w->p;
     processor_callback_result r;
@@ -210,71 +174,80 @@ static processor_callback_result run_callback(worker *w, const json_t *item, lon
         ++*attempts;
         msg[0] = '\0';
         r = p->cb(w->data, w->index, item, lease, msg, msglen);
-    } while (r == PROCESSOR_CALLBACK_ERROR && *attempts <= p->o->callback_retries && !p->q.stopping);
+    } while (r == PROCESSOR_CALLBACK_ERROR && *attempts <= p->o->callback_retries && !atomic_load(&p->q.stopping));
     atomic_store(&w->busy, 0);
     return r;
 }
 
 /* The one check every write about a record goes through, right before it is
- * sent: with leases, the record's portion lease must still be valid on this
- * process's monotonic clock (with its safety margin). */
-static int write_allowed(processor *p, int portion)
+ * sent (the mark path calls it whatever shape it takes): with leases, the
+ * record's portion lease must still be valid on this process's monotonic
+ * clock, with its safety margin. */
+static int processor_write_allowed(processor *p, int portion)
 {
     return !p->leases || lease_check(p->leases, portion);
 }
 
-static void refuse_late_write(worker *w, const json_t *item)
-{
-    add_error(w->p, item, "lease", "the lease on its portion expired before the record was marked; it stays unprocessed", 1);
-    w->failed++;
-}
-
 /* After a failed callback: with max_failures, counts the failure on the item
  * and parks the record at the limit. */
-static void note_failure(worker *w, const json_t *item, int portion, const char *msg)
+static void processor_note_failure(processor_worker *w, const json_t *item, int portion, const char *msg)
 {
     processor *p = w->p;
-    if (p->o->max_failures <= 0 || !write_allowed(p, portion)) return;
+    if (p->o->max_failures <= 0 || !processor_write_allowed(p, portion))
+        return;
     ddb_error err;
     int parked;
-    record_mark_result r = record_note_failure(w->client, &p->o->table, record_account_id(item), record_run_time(item),
-                                               record_failures(item), p->o->max_failures, msg, &parked, &p->policy, &err);
-    if (r == RECORD_MARKED && parked) w->parked++;
+    record_mark_result r = record_note_failure(w->client, &p->o->table, record_account_id(item),
+                                               record_run_time(item), record_failures(item), p->o->max_failures,
+                                               msg, &parked, &p->policy, &err);
+    if (r == RECORD_MARKED && parked)
+        w->parked++;
 }
 
-static void finish_record(worker *w, const json_t *item, int portion, processor_callback_result r, const char *msg,
-                          int attempts)
+/* Marks a record whose callback succeeded and counts the outcome. */
+static void processor_mark(processor_worker *w, const json_t *item, int portion)
 {
     processor *p = w->p;
-    const char *acct = record_account_id(item), *rt = record_run_time(item);
-    ddb_error err;
-    if (r != PROCESSOR_CALLBACK_OK) {
-        add_error(p, item, r == PROCESSOR_CALLBACK_TIMEOUT ? "timeout" : "callback", msg, attempts);
+    if (!processor_write_allowed(p, portion)) {
+        processor_add_error(p, item, "lease",
+                            "the lease on its portion expired before the record was marked; it stays unprocessed", 1);
         w->failed++;
-        note_failure(w, item, portion, msg);
         return;
     }
-    if (!write_allowed(p, portion)) {
-        refuse_late_write(w, item);
-        return;
-    }
-    record_mark_result m = record_mark_processed(w->client, &p->o->table, acct, rt, NULL, &p->policy, &err);
+    ddb_error err;
+    record_mark_result m = record_mark_processed(w->client, &p->o->table, record_account_id(item),
+                                                 record_run_time(item), NULL, &p->policy, &err);
     if (m == RECORD_MARKED) {
         w->processed++;
     } else if (m == RECORD_NOT_MARKED) {
         w->skipped++;   /* another process marked it first */
     } else {
-        add_ddb_error(p, item, "marking processed", &err);
+        processor_add_ddb_error(p, item, "marking processed", &err);
         w->failed++;
     }
 }
 
-static void process_one(worker *w, const json_t *item)
+static void processor_finish(processor_worker *w, const json_t *item, int portion, processor_callback_result r,
+                             const char *msg, int attempts)
+{
+    if (r == PROCESSOR_CALLBACK_OK) {
+        processor_mark(w, item, portion);
+        return;
+    }
+    if (r == PROCESSOR_CALLBACK_ABANDONED)
+        return;
+    processor_add_error(w->p, item, r == PROCESSOR_CALLBACK_TIMEOUT ? "timeout" : "callback", msg, attempts);
+    w->failed++;
+    processor_note_failure(w, item, portion, msg);
+}
+
+static void processor_process_one(processor_worker *w, const json_t *item)
 {
     processor *p = w->p;
-    const char *acct = record_account_id(item), *rt = record_run_time(item);
+    const char *acct = record_account_id(item);
+    const char *rt = record_run_time(item);
     if (!acct || !rt) {
-        add_error(p, item, "invalid", "the record has no AccountId or RunTime string", 0);
+        processor_add_error(p, item, "invalid", "the record has no AccountId or RunTime string", 0);
         w->failed++;
         return;
     }
@@ -286,35 +259,45 @@ static void process_one(worker *w, const json_t *item)
     }
     char msg[4096];
     int attempts;
-    processor_callback_result r = run_callback(w, item, token, msg, sizeof msg, &attempts);
-    finish_record(w, item, portion, r, msg, attempts);
-    if (p->leases) lease_end(p->leases, portion);
+    processor_callback_result r = processor_run_callback(w, item, token, msg, sizeof msg, &attempts);
+    processor_finish(w, item, portion, r, msg, attempts);
+    if (p->leases)
+        lease_end(p->leases, portion);
 }
 
-static void *worker_main(void *arg)
+/* Every thread of the run ends here, so the run loop wakes at once. */
+static void processor_thread_ended(processor *p)
 {
-    worker *w = arg;
+    pthread_mutex_lock(&p->run_lock);
+    p->running_threads--;
+    pthread_cond_broadcast(&p->run_changed);
+    pthread_mutex_unlock(&p->run_lock);
+}
+
+static void *processor_worker_main(void *arg)
+{
+    processor_worker *w = arg;
     json_t *item;
     while ((item = queue_pop(&w->p->q)) != NULL) {
-        process_one(w, item);
+        processor_process_one(w, item);
         json_decref(item);
     }
-    atomic_fetch_sub(&w->p->running_threads, 1);
+    processor_thread_ended(w->p);
     return NULL;
 }
 
 /* The pass being read: its id, whether its records go to the front of the
  * queue, and how many records other processes still have to do. */
-typedef struct pass {
+typedef struct processor_pass {
     unsigned id;
     int front;
     int busy;
-} pass;
+} processor_pass;
 
 /* Queues the item (a reference the caller gives up) when it is this pass's
  * to run; counts it as busy when another process has it to do. Returns -1
  * to stop the pass (stopping, or another protocol's item). */
-static int offer(processor *p, json_t *item, pass *ps)
+static int processor_offer(processor *p, json_t *item, processor_pass *ps)
 {
     char msg[1000];
     if (lease_foreign_item(item, p->o->table.table, msg, sizeof msg)) {
@@ -323,42 +306,63 @@ static int offer(processor *p, json_t *item, pass *ps)
         json_decref(item);
         return -1;
     }
-    if (!p->leases) return queue_push(&p->q, item, 0);
-    const char *acct = record_account_id(item), *rt = record_run_time(item);
+    if (!p->leases)
+        return queue_push(&p->q, item);
+    const char *acct = record_account_id(item);
+    const char *rt = record_run_time(item);
     int portion = acct && rt ? lease_portion_of(lease_portions(p->leases), acct, rt) : 0;
     lease_class c = acct && rt ? lease_classify(p->leases, ps->id, portion) : LEASE_MINE;
-    if (c == LEASE_BUSY) ps->busy++;
+    if (c == LEASE_BUSY)
+        ps->busy++;
     if (c != LEASE_MINE || !lease_enqueue(p->leases, portion)) {
         json_decref(item);
         return 0;
     }
-    if (queue_push(&p->q, item, ps->front) == 0) return 0;
+    if ((ps->front ? queue_push_front(&p->q, item) : queue_push(&p->q, item)) == 0)
+        return 0;
     lease_end(p->leases, portion);
     return -1;
 }
 
-static int run_pass(processor *p, pass *ps);
+/* Hands a page's records to the queue; returns -1 once the pass must stop. */
+static int processor_enqueue_page(processor *p, json_t *items, processor_pass *ps)
+{
+    for (size_t i = 0; i < json_array_size(items); i++) {
+        /* Detach the item so the queue hands over its only reference:
+         * jansson's counts are not safe to share between threads. */
+        json_t *item = json_incref(json_array_get(items, i));
+        json_array_set_new(items, i, json_null());
+        if (processor_offer(p, item, ps) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int processor_pass_run(processor *p, processor_pass *ps);
 
 /* Portions taken while a long pass runs (a dead process's, a shed one) are
- * read at once in a pass of their own, their records queued first: the
+ * read at once in a pass of their own, their records queued first: a
  * take-over does not wait for this process's own backlog. */
-static int takeover_pass(processor *p)
+static int processor_takeover_pass(processor *p)
 {
-    pass inner = { lease_pass_begin(p->leases), 1, 0 };
-    int rc = run_pass(p, &inner);
-    if (rc == 0) lease_pass_end(p->leases, inner.id);
+    processor_pass inner = { lease_pass_begin(p->leases), 1, 0 };
+    int rc = processor_pass_run(p, &inner);
+    if (rc == 0)
+        lease_pass_end(p->leases, inner.id);
     return rc;
 }
 
 /* One pass over the Processed = 0 index. Returns -1 when stopped or failed. */
-static int run_pass(processor *p, pass *ps)
+static int processor_pass_run(processor *p, processor_pass *ps)
 {
-    record_query q = { RECORD_QUERY_UNPROCESSED, NULL, NULL, NULL, p->o->page_size };
+    record_query q = { RECORD_QUERY_UNPROCESSED, NULL, NULL, NULL, (int)p->o->page_size, &p->policy };
     json_t *start = NULL;
     int rc = 0;
     do {
-        if (p->leases && !ps->front && lease_pass_pending(p->leases) > 0) rc = takeover_pass(p);
-        json_t *items = NULL, *last = NULL;
+        if (p->leases && !ps->front && lease_pass_pending(p->leases) > 0)
+            rc = processor_takeover_pass(p);
+        json_t *items = NULL;
+        json_t *last = NULL;
         if (rc == 0 &&
             record_query_page(p->producer_client, &p->o->table, &q, start, &items, &last, &p->producer_error) != 0) {
             p->producer_failed = 1;
@@ -366,238 +370,335 @@ static int run_pass(processor *p, pass *ps)
         }
         json_decref(start);
         start = last;
-        for (size_t i = 0; i < json_array_size(items) && rc == 0; i++) {
-            /* Detach the item so the queue hands over its only reference:
-             * jansson's counts are not safe to share between threads. */
-            json_t *item = json_incref(json_array_get(items, i));
-            json_array_set_new(items, i, json_null());
-            rc = offer(p, item, ps);
-        }
+        if (rc == 0)
+            rc = processor_enqueue_page(p, items, ps);
         json_decref(items);
-    } while (start && rc == 0 && !p->q.stopping);
+    } while (start && rc == 0 && !atomic_load(&p->q.stopping));
     json_decref(start);
-    return rc == 0 && !p->q.stopping ? 0 : -1;
+    return rc == 0 && !atomic_load(&p->q.stopping) ? 0 : -1;
 }
 
 /* Without leases one pass. With leases, passes until no record is left that
- * another process still has to do: a portion whose owner dies comes back
- * here once its lease expires, and a joiner's shed portions go to it. */
-static void *producer_main(void *arg)
+ * another live process still has to do: a portion whose owner dies comes
+ * back here once its lease expires, and a joiner's shed portions go to it. */
+static void *processor_producer_main(void *arg)
 {
     processor *p = arg;
     for (;;) {
-        pass ps = { p->leases ? lease_pass_begin(p->leases) : 0, 0, 0 };
-        int rc = run_pass(p, &ps);
-        if (!p->leases || rc != 0) break;
+        processor_pass ps = { p->leases ? lease_pass_begin(p->leases) : 0, 0, 0 };
+        int rc = processor_pass_run(p, &ps);
+        if (!p->leases || rc != 0)
+            break;
         lease_pass_end(p->leases, ps.id);
-        if (!ps.busy && !lease_pass_pending(p->leases)) break;
-        if (!lease_pass_pending(p->leases)) lease_wait_ticks(p->leases, 1, &p->q.stopping);
+        int pending = lease_pass_pending(p->leases);
+        if (!ps.busy && !pending)
+            break;
+        if (!pending)
+            lease_wait_ticks(p->leases, 1, &p->q.stopping);
     }
-    queue_set(&p->q, &p->q.closed);
-    atomic_fetch_sub(&p->running_threads, 1);
+    queue_close(&p->q);
+    processor_thread_ended(p);
     return NULL;
 }
 
-static void totals(const processor *p, long *processed, long *failed, long *skipped)
+void processor_snapshot(processor *p, processor_stats *out)
 {
-    *processed = *failed = *skipped = 0;
+    memset(out, 0, sizeof *out);
     for (int i = 0; i < p->o->max_workers; i++) {
-        *processed += p->workers[i].processed;
-        *failed += p->workers[i].failed;
-        *skipped += p->workers[i].skipped;
+        out->processed += atomic_load(&p->workers[i].processed);
+        out->failed += atomic_load(&p->workers[i].failed);
+        out->skipped += atomic_load(&p->workers[i].skipped);
+    }
+    pthread_mutex_lock(&p->run_lock);
+    double started = p->started;
+    pthread_mutex_unlock(&p->run_lock);
+    out->elapsed_s = started > 0 ? processor_now_s() - started : 0;
+}
+
+void processor_request_stop(processor *p, processor_stop_reason why)
+{
+    int none = PROCESSOR_STOP_NONE;
+    atomic_compare_exchange_strong(&p->stop, &none, (int)why);
+    queue_stop(&p->q);
+    pthread_mutex_lock(&p->run_lock);
+    pthread_cond_broadcast(&p->run_changed);
+    pthread_mutex_unlock(&p->run_lock);
+}
+
+processor_stop_reason processor_stop_requested(processor *p)
+{
+    return (processor_stop_reason)atomic_load(&p->stop);
+}
+
+static void processor_add_ms(struct timespec *t, long ms)
+{
+    t->tv_sec += ms / 1000;
+    t->tv_nsec += (ms % 1000) * 1000000L;
+    if (t->tv_nsec >= 1000000000L) {
+        t->tv_sec++;
+        t->tv_nsec -= 1000000000L;
     }
 }
 
-/* What the processor's own requests consumed; read once the threads are joined. */
-static void consumed(processor *p, processor_result *r)
+static int processor_reached(const struct timespec *deadline)
 {
-    double wcu, rcu;
-    ddb_client_consumed(p->producer_client, &wcu, &rcu);
-    r->consumed_wcu = wcu;
-    r->consumed_rcu = rcu;
-    for (int i = 0; i < p->o->max_workers; i++) {
-        ddb_client_consumed(p->workers[i].client, &wcu, &rcu);
-        r->consumed_wcu += wcu;
-        r->consumed_rcu += rcu;
-        r->parked += p->workers[i].parked;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (now.tv_sec != deadline->tv_sec)
+        return now.tv_sec > deadline->tv_sec;
+    return now.tv_nsec >= deadline->tv_nsec;
+}
+
+/* The run loop, on the thread that called processor_run: sleeps until a
+ * thread ends, a stop is requested or the host's progress is due. A stop
+ * request has already stopped the queue; the loop only waits for the
+ * callbacks in flight. */
+static int processor_before(const struct timespec *a, const struct timespec *b)
+{
+    return a->tv_sec != b->tv_sec ? a->tv_sec < b->tv_sec : a->tv_nsec < b->tv_nsec;
+}
+
+/* Once a stop was requested: the deadline of the drain, set on first call. */
+static int processor_drain_deadline(processor *p, struct timespec *drain, int *draining)
+{
+    if (!*draining && p->o->drain_timeout_ms > 0 && processor_stop_requested(p) != PROCESSOR_STOP_NONE) {
+        clock_gettime(CLOCK_MONOTONIC, drain);
+        processor_add_ms(drain, p->o->drain_timeout_ms);
+        *draining = 1;
     }
-    if (!p->leases) return;
-    lease_stats ls;
-    lease_get_stats(p->leases, &ls);
-    r->lease_wcu = ls.wcu;
-    r->lease_rcu = ls.rcu;
-    r->consumed_wcu += ls.wcu;
-    r->consumed_rcu += ls.rcu;
+    return *draining;
 }
 
-static int callbacks_running(const processor *p)
+static void processor_supervise(processor *p)
 {
-    int n = 0;
-    for (int i = 0; i < p->o->max_workers; i++) n += atomic_load(&p->workers[i].busy);
-    return n;
-}
-
-static void print_progress(const processor *p, double elapsed, int final, const processor_result *r)
-{
-    long done, failed, skipped;
-    totals(p, &done, &failed, &skipped);
-    double rate = elapsed > 0 ? done / elapsed : 0;
-    if (final)
-        fprintf(stderr, "%sddbrun: processed %ld, skipped %ld, failed %ld in %.1f s (%.0f records/s); "
-                "consumed %.1f WCU, %.1f RCU\n", p->o->progress ? "\r\033[K" : "", done, skipped, failed, elapsed,
-                rate, r ? r->consumed_wcu : 0, r ? r->consumed_rcu : 0);
-    else
-        fprintf(stderr, "\r\033[K%ld processed · %ld skipped · %ld failed · %.0f rec/s · %.1f s",
-                done, skipped, failed, rate, elapsed);
-    fflush(stderr);
-}
-
-/* A drain that outlived drain_timeout_ms: the callbacks still running are
- * given up. Their leases are handed back (nothing is marked after this: the
- * lease check refuses it) and the process exits, as an orchestrator's
- * SIGKILL would make it anyway. */
-static void drain_timed_out(processor *p, int sig)
-{
-    int running = callbacks_running(p);
-    lease_release_all(p->leases);
-    fprintf(stderr, "ddbrun: the drain took longer than drain_timeout_ms (%ld ms): %d callback%s still running "
-            "were given up, their records stay unprocessed\n", p->o->drain_timeout_ms, running,
-            running == 1 ? "" : "s");
-    _exit(128 + sig);
-}
-
-/* Waits for the workers while handling SIGINT/SIGTERM and drawing progress. */
-static void supervise(processor *p, const sigset_t *signals, double started)
-{
-    /* short ticks so a run ends promptly; progress is redrawn every 10th */
-    struct timespec tick = { 0, 20 * 1000000L };
-    double drain_until = 0;
-    int stop_sig = 0;
-    for (unsigned ticks = 1; atomic_load(&p->running_threads) > 0; ticks++) {
-        int sig = sigtimedwait(signals, NULL, &tick);
-        if (sig > 0 && p->q.stopping) {
-            fprintf(stderr, "\nddbrun: aborted; records whose callbacks had not finished were not marked\n");
-            _exit(128 + sig);
+    long interval = p->hooks.progress ? p->hooks.progress_interval_ms : 0;
+    long step = interval > 0 ? interval : 3600000;
+    struct timespec next;
+    struct timespec drain;
+    int draining = 0;
+    clock_gettime(CLOCK_MONOTONIC, &next);
+    processor_add_ms(&next, step);
+    pthread_mutex_lock(&p->run_lock);
+    while (p->running_threads > 0) {
+        if (processor_drain_deadline(p, &drain, &draining) && processor_reached(&drain)) {
+            p->drain_expired = 1;   /* read by processor_run on this thread */
+            break;
         }
-        if (sig > 0) {
-            p->interrupted = 1;
-            stop_sig = sig;
-            drain_until = now_s() + p->o->drain_timeout_ms / 1000.0;
-            fprintf(stderr, "\nddbrun: stopping: finishing the records in progress (press Ctrl-C again to abort)\n");
-            queue_set(&p->q, &p->q.stopping);
+        const struct timespec *until = draining && processor_before(&drain, &next) ? &drain : &next;
+        if (pthread_cond_timedwait(&p->run_changed, &p->run_lock, until) == 0 || !processor_reached(&next))
+            continue;
+        pthread_mutex_unlock(&p->run_lock);
+        if (interval > 0) {
+            processor_stats s;
+            processor_snapshot(p, &s);
+            p->hooks.progress(p->hooks.host, &s);
         }
-        if (stop_sig && p->o->drain_timeout_ms > 0 && now_s() > drain_until) drain_timed_out(p, stop_sig);
-        if (p->o->progress && ticks % 10 == 0) print_progress(p, now_s() - started, 0, NULL);
+        clock_gettime(CLOCK_MONOTONIC, &next);   /* a slow host skips ticks rather than bunching them */
+        processor_add_ms(&next, step);
+        pthread_mutex_lock(&p->run_lock);
     }
+    pthread_mutex_unlock(&p->run_lock);
 }
 
-static int start_clients(processor *p, const ddb_config *cfg, void **worker_data, ddb_error *err)
+static int processor_start_clients(processor *p, const ddb_config *cfg, void **worker_data, ddb_error *err)
 {
-    if (!(p->producer_client = ddb_client_new(cfg, err))) return -1;
+    p->producer_client = ddb_client_new(cfg, err);
+    if (!p->producer_client)
+        return -1;
     for (int i = 0; i < p->o->max_workers; i++) {
-        worker *w = &p->workers[i];
-        w->p = p, w->index = i, w->data = worker_data[i];
-        if (!(w->client = ddb_client_new(cfg, err))) return -1;
+        processor_worker *w = &p->workers[i];
+        w->p = p;
+        w->index = i;
+        w->data = worker_data[i];
+        w->client = ddb_client_new(cfg, err);
+        if (!w->client)
+            return -1;
     }
     return 0;
 }
 
-static void collect(processor *p, processor_result *result, double started)
+/* Room for a whole page, so the next page is fetched while this one drains. */
+static int processor_default_queue_size(const processor_options *o)
 {
-    totals(p, &result->processed, &result->failed, &result->skipped);
-    result->elapsed_s = now_s() - started;
-    result->interrupted = p->interrupted;
-    failures_take(&p->fails, &result->errors, &result->error_count);
-    result->errors_lost = p->fails.lost;
-    consumed(p, result);
+    int size = o->page_size > 0 ? (int)o->page_size : 1000;   /* 1 MB pages: about 1000 records */
+    int floor = (int)o->max_workers * 4;
+    return size > floor ? size : floor;
 }
 
-static void cleanup(processor *p)
+/* Leaves p freeable by processor_free whatever fails. */
+static int processor_init_sync(processor *p)
 {
-    for (int i = 0; p->workers && i < p->o->max_workers; i++) ddb_client_free(p->workers[i].client);
-    ddb_client_free(p->producer_client);
-    free(p->workers);
-    queue_destroy(&p->q);
-    failures_close(&p->fails);
+    pthread_condattr_t attr;
+    if (pthread_condattr_init(&attr) != 0)
+        return -1;
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);   /* the run loop's deadlines */
+    pthread_cond_init(&p->run_changed, &attr);
+    pthread_condattr_destroy(&attr);
+    pthread_mutex_init(&p->run_lock, NULL);
+    return 0;
 }
 
-/* Starts the producer and the workers; returns how many workers started. */
-static int start_threads(processor *p, ddb_error *err)
+processor *processor_new(const processor_options *o, const ddb_config *cfg, processor_callback cb,
+                         void **worker_data, const processor_hooks *hooks, ddb_error *err)
 {
-    atomic_store(&p->running_threads, 1);   /* the producer */
-    if (pthread_create(&p->producer, NULL, producer_main, p) != 0) {
+    processor *p = calloc(1, sizeof *p);
+    if (!p || processor_init_sync(p) != 0) {
+        free(p);
+        ddb_error_set(err, "OutOfMemory", 0, "out of memory starting the processor");
+        return NULL;
+    }
+    p->o = o;
+    p->cb = cb;
+    if (hooks)
+        p->hooks = *hooks;
+    p->policy = (retry_policy){ o->max_retries + 1, o->backoff_base_ms, o->backoff_multiplier, o->backoff_cap_ms };
+    p->cfg = cfg;
+    char msg[1200];
+    if (failures_init(&p->fails, (size_t)o->max_errors, o->errors_file, msg, sizeof msg) != 0) {
+        ddb_error_set(err, "ConfigError", 0, "%s", msg);
+        goto fail;
+    }
+    int queue_cap = o->queue_size > 0 ? (int)o->queue_size : processor_default_queue_size(o);
+    p->workers = calloc((size_t)o->max_workers, sizeof *p->workers);
+    if (queue_init(&p->q, queue_cap) != 0 || !p->workers) {
+        ddb_error_set(err, "OutOfMemory", 0, "out of memory starting the processor");
+        goto fail;
+    }
+    if (processor_start_clients(p, cfg, worker_data, err) != 0)
+        goto fail;
+    return p;
+fail:
+    processor_free(p);
+    return NULL;
+}
+
+/* Starts the producer and the workers; returns how many workers started, or
+ * -1 when not even the producer did. */
+static int processor_start_threads(processor *p, ddb_error *err)
+{
+    pthread_mutex_lock(&p->run_lock);
+    p->started = processor_now_s();
+    p->running_threads = 1 + (int)p->o->max_workers;
+    pthread_mutex_unlock(&p->run_lock);
+    if (pthread_create(&p->producer, NULL, processor_producer_main, p) != 0) {
         ddb_error_set(err, "ThreadError", 0, "cannot start the producer thread");
         return -1;
     }
     int started = 0;
-    atomic_fetch_add(&p->running_threads, p->o->max_workers);
-    for (; started < p->o->max_workers; started++)
-        if (pthread_create(&p->workers[started].thread, NULL, worker_main, &p->workers[started]) != 0) break;
+    while (started < p->o->max_workers &&
+           pthread_create(&p->workers[started].thread, NULL, processor_worker_main, &p->workers[started]) == 0)
+        started++;
     if (started < p->o->max_workers) {
-        atomic_fetch_sub(&p->running_threads, p->o->max_workers - started);
-        queue_set(&p->q, &p->q.stopping);
+        pthread_mutex_lock(&p->run_lock);
+        p->running_threads -= (int)p->o->max_workers - started;
+        pthread_mutex_unlock(&p->run_lock);
+        processor_request_stop(p, PROCESSOR_STOP_HOST);
         ddb_error_set(err, "ThreadError", 0, "cannot start worker thread %d", started + 1);
     }
     return started;
 }
 
-/* Room for a whole page, so the next page is fetched while this one drains. */
-static int default_queue_size(const processor_options *o)
+/* What the processor's own requests consumed; once the threads are joined
+ * (each client's sums are its thread's). */
+static void processor_consumed(processor *p, processor_stats *s)
 {
-    int size = o->page_size > 0 ? o->page_size : 1000;   /* 1 MB pages: about 1000 records */
-    return size > o->max_workers * 4 ? size : o->max_workers * 4;
+    double wcu, rcu;
+    ddb_client_consumed(p->producer_client, &s->consumed_wcu, &s->consumed_rcu);
+    for (int i = 0; i < p->o->max_workers; i++) {
+        ddb_client_consumed(p->workers[i].client, &wcu, &rcu);
+        s->consumed_wcu += wcu;
+        s->consumed_rcu += rcu;
+        s->parked += atomic_load(&p->workers[i].parked);
+    }
+    s->capacity_metered = 1;
+    if (!p->leases)
+        return;
+    lease_stats ls;
+    lease_get_stats(p->leases, &ls);
+    s->lease_wcu = ls.wcu;
+    s->lease_rcu = ls.rcu;
+    s->consumed_wcu += ls.wcu;
+    s->consumed_rcu += ls.rcu;
 }
 
-int processor_run(const processor_options *o, const ddb_config *cfg, processor_callback cb,
-                  void **worker_data, processor_result *result, ddb_error *err)
+static void processor_collect(processor *p, processor_result *result)
+{
+    processor_snapshot(p, &result->stats);
+    result->stopped = processor_stop_requested(p);
+    failures_take(&p->fails, &result->errors, &result->error_count);
+    result->errors_lost = p->fails.lost;
+}
+
+static int processor_callbacks_running(processor *p)
+{
+    int n = 0;
+    for (int i = 0; i < p->o->max_workers; i++)
+        n += atomic_load(&p->workers[i].busy);
+    return n;
+}
+
+/* A drain that outlived drain_timeout_ms: the callbacks still running are
+ * given up. The leases are handed back first, so nothing is marked after
+ * this (the lease check refuses it); the caller exits the process. */
+static int processor_give_up(processor *p, processor_result *result, ddb_error *err)
+{
+    int running = processor_callbacks_running(p);
+    lease_release_all(p->leases);
+    processor_collect(p, result);
+    result->stats.unfinished = running;
+    ddb_error_set(err, "DrainTimeout", 0,
+                  "the drain took longer than drain_timeout_ms (%ld ms): %d callback%s still running were given up, "
+                  "their records stay unprocessed", p->o->drain_timeout_ms, running, running == 1 ? "" : "s");
+    return -1;
+}
+
+int processor_run(processor *p, processor_result *result, ddb_error *err)
 {
     memset(result, 0, sizeof *result);
-    processor p;
-    memset(&p, 0, sizeof p);
-    p.o = o, p.cb = cb;
-    p.policy = (retry_policy){ o->max_retries + 1, o->backoff_base_ms, o->backoff_multiplier, o->backoff_cap_ms };
-    char msg[1200];
-    if (failures_init(&p.fails, (size_t)o->max_errors, o->errors_file, msg, sizeof msg) != 0) {
-        ddb_error_set(err, "ConfigError", 0, "%s", msg);
-        failures_close(&p.fails);
+    if (p->ran) {
+        ddb_error_set(err, "InvalidState", 0, "a processor runs only once");
         return -1;
     }
-    int queue_cap = o->queue_size > 0 ? o->queue_size : default_queue_size(o);
-    p.workers = calloc((size_t)o->max_workers, sizeof *p.workers);
-    if (queue_init(&p.q, queue_cap) != 0 || !p.workers) {
-        ddb_error_set(err, "OutOfMemory", 0, "out of memory starting the processor");
-        cleanup(&p);
+    p->ran = 1;
+    if (p->o->lease_ms > 0 && !(p->leases = lease_start(p->cfg, &p->o->table, p->o->lease_ms, err)))
+        return -1;
+    int workers = processor_start_threads(p, err);
+    if (workers >= 0)
+        processor_supervise(p);
+    if (p->drain_expired)
+        return processor_give_up(p, result, err);
+    for (int i = 0; i < workers; i++)
+        pthread_join(p->workers[i].thread, NULL);
+    if (workers >= 0)
+        pthread_join(p->producer, NULL);
+    lease_release_all(p->leases);   /* nothing in flight now: hand every lease back */
+    processor_collect(p, result);
+    processor_consumed(p, &result->stats);
+    lease_abandon(p->leases);       /* frees it; the leases are already back */
+    p->leases = NULL;
+    if (workers < p->o->max_workers)
+        return -1;
+    if (p->producer_failed) {
+        *err = p->producer_error;
         return -1;
     }
-    if (start_clients(&p, cfg, worker_data, err) != 0 ||
-        (o->lease_ms && !(p.leases = lease_start(cfg, &o->table, o->lease_ms, err)))) {
-        cleanup(&p);
-        return -1;
-    }
-    sigset_t signals, old;
-    sigemptyset(&signals);
-    sigaddset(&signals, SIGINT);
-    sigaddset(&signals, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &signals, &old);   /* the threads inherit it */
-    double started = now_s();
-    int workers = start_threads(&p, err);
-    int failed_to_start = workers < o->max_workers;
-    if (workers >= 0) supervise(&p, &signals, started);
-    for (int i = 0; i < workers; i++) pthread_join(p.workers[i].thread, NULL);
-    if (workers >= 0) pthread_join(p.producer, NULL);
-    /* a signal that came after the last check must not kill us on unblocking */
-    struct timespec now = { 0, 0 };
-    if (sigtimedwait(&signals, NULL, &now) > 0) p.interrupted = 1;
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    lease_release_all(p.leases);   /* nothing in flight now: hand every lease back */
-    collect(&p, result, started);
-    lease_abandon(p.leases);       /* frees it (the leases are already back) */
-    if (o->summary) print_progress(&p, result->elapsed_s, 1, result);
-    int rc = 0;
-    if (workers < 0 || failed_to_start) rc = -1;
-    else if (p.producer_failed) *err = p.producer_error, rc = -1;
-    cleanup(&p);
-    return rc;
+    return 0;
+}
+
+void processor_free(processor *p)
+{
+    if (!p)
+        return;
+    for (int i = 0; p->workers && i < p->o->max_workers; i++)
+        ddb_client_free(p->workers[i].client);
+    ddb_client_free(p->producer_client);
+    free(p->workers);
+    queue_destroy(&p->q);
+    pthread_mutex_destroy(&p->run_lock);
+    pthread_cond_destroy(&p->run_changed);
+    failures_close(&p->fails);
+    lease_abandon(p->leases);
+    free(p);
 }
 
 void processor_result_free(processor_result *r)

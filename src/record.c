@@ -227,7 +227,7 @@ int record_query_page(ddb_client *c, const record_table *t, const record_query *
     json_t *req = query_request(t, q);
     if (req && start_key) json_object_set(req, "ExclusiveStartKey", (json_t *)start_key);
     json_t *out = NULL;
-    if (call(c, "Query", req, NULL, &out, err) != 0) return -1;
+    if (call(c, "Query", req, q->policy, &out, err) != 0) return -1;
     *items = json_incref(json_object_get(out, "Items"));
     *last_key = json_incref(json_object_get(out, "LastEvaluatedKey"));
     json_decref(out);

@@ -66,6 +66,7 @@ typedef struct record_query {
     const char *account_id;      /* RECORD_QUERY_ACCOUNT */
     const char *from, *to;       /* optional RunTime bounds (inclusive), NULL for none */
     int limit;                   /* items per page, 0 for DynamoDB's 1 MB pages */
+    const retry_policy *policy;  /* NULL: the client's own */
 } record_query;
 
 /* One page of a query. start_key is the previous page's *last_key (NULL for

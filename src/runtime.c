@@ -10,6 +10,22 @@
 #include <lauxlib.h>
 #include <lualib.h>
 
+/* The registry key of the host: the address of this unique object. */
+static const char runtime_host_key = 'h';
+
+void runtime_set_host(lua_State *L, runtime_host *h)
+{
+    lua_pushlightuserdata(L, h);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &runtime_host_key);
+}
+
+runtime_host *runtime_host_of(lua_State *L)
+{
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &runtime_host_key);
+    runtime_host *h = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    return h;
+}
 
 static int set_up_state(lua_State *L)
 {

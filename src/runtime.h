@@ -22,4 +22,18 @@ int runtime_traceback(lua_State *L);
  * (source tree). Writes it into out and returns 0, or returns -1. */
 int runtime_find_lua_dir(char *out, size_t size);
 
+/* What the program running the script (main.c) learns from the bindings
+ * besides the script's own status. One per program, owned by it. */
+typedef struct runtime_host {
+    int exit_status;    /* 0, or the status to exit with when the script ends
+                           without error: 130 after SIGINT, 143 after SIGTERM
+                           stopped a processor run */
+} runtime_host;
+
+/* Attaches h (which outlives L) to L. */
+void runtime_set_host(lua_State *L, runtime_host *h);
+
+/* The host attached to L, or NULL (worker states have none). */
+runtime_host *runtime_host_of(lua_State *L);
+
 #endif

@@ -34,6 +34,9 @@ export DDB_TEST_ENDPOINT="$endpoint" AWS_ENDPOINT_URL_DYNAMODB="$endpoint"
 export AWS_ACCESS_KEY_ID=ddbruntest AWS_SECRET_ACCESS_KEY=ddbruntestsecret AWS_REGION=us-east-1
 export AWS_SHARED_CREDENTIALS_FILE=/dev/null DDBRUN_BIN="$ROOT/$BUILD/ddbrun" DDBRUN_ROOT="$ROOT" DDBRUN_BUILD="$BUILD"
 unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL DYNAMODB_ENDPOINT
+# On a loaded CI box a freshly started DynamoDB Local can take longer than the
+# 10 s default on its first calls; specs about timeouts set their own.
+export DDBRUN_REQUEST_TIMEOUT_MS="${DDBRUN_REQUEST_TIMEOUT_MS:-60000}"
 
 # C units first (test_client_threads talks to the server too), then the specs.
 for t in "$BUILD"/tests/test_*; do

@@ -81,7 +81,10 @@ static void threads_share_a_config_not_a_client(void **state)
     json_t *create = json_pack("{s:s,s:s,s:[{s:s,s:s}],s:[{s:s,s:s}]}", "TableName", table, "BillingMode", "PAY_PER_REQUEST",
                                "AttributeDefinitions", "AttributeName", "id", "AttributeType", "S",
                                "KeySchema", "AttributeName", "id", "KeyType", "HASH");
-    assert_int_equal(0, ddb_client_call_json(admin, "CreateTable", create, NULL, NULL, &err));
+    int created = ddb_client_call_json(admin, "CreateTable", create, NULL, NULL, &err);
+    if (created != 0)
+        print_error("CreateTable: %s: %s\n", err.code, err.message);
+    assert_int_equal(0, created);
     json_decref(create);
 
     job jobs[THREADS];

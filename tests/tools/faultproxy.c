@@ -2,7 +2,7 @@
  *
  *   faultproxy silent [--stats FILE] [--seconds N]
  *   faultproxy proxy --upstream PORT [--rate R] [--faults LIST] [--seed S]
- *                    [--delay-ms MS] [--max-faults N] [--after N] [--stats FILE] [--seconds N]
+ *                    [--delay-ms MS] [--max-faults N] [--after N] [--only OP] [--stats FILE] [--seconds N]
  *   faultproxy meter --upstream PORT [--stats FILE] [--seconds N]
  *
  * Listens on 127.0.0.1 (a free port), prints "PORT <port> PID <pid>", serves
@@ -11,7 +11,9 @@
  * never answers. `proxy` forwards each request to 127.0.0.1:PORT over one
  * kept-alive upstream connection per client connection, and with probability
  * R answers it with a fault from LIST instead (see FP_KIND_NAMES); at most N
- * faults in all with --max-faults, none in the first N requests with --after.
+ * faults in all with --max-faults, none in the first N requests with --after,
+ * and only to operation OP ("Query": X-Amz-Target DynamoDB_20120810.Query)
+ * with --only (the stats count those requests as "only_requests").
  * `meter` forwards every request unchanged and sums, per table, the capacity
  * units DynamoDB reports (the ConsumedCapacity of each response; a failed
  * conditional write counts 1 WCU, as DynamoDB bills it), so specs measure
@@ -73,6 +75,7 @@ typedef struct fp_options {
     long max_faults;              /* -1: no limit */
     long after;                   /* requests served before any fault */
     const char *stats_path;
+    const char *only;             /* NULL: faults for every operation */
     long seconds;
 } fp_options;
 
@@ -85,7 +88,7 @@ typedef struct fp_server {
     int active;                   /* connection threads still running (under lock) */
     uint64_t connections;         /* accepted so far (acceptor thread only) */
     atomic_long injected[FP_KINDS];
-    atomic_long faults, requests, forwarded, upstream_errors, chunked;
+    atomic_long faults, requests, forwarded, upstream_errors, chunked, only_requests;
     struct fp_meter *meter;       /* meter mode: per-table sums */
 } fp_server;
 
@@ -462,12 +465,29 @@ static uint64_t fp_random(uint64_t *state)
 /* The fault for request number n (from 1, over all connections), or -1 for
  * none. It always draws twice, so a connection's sequence of draws depends
  * only on the seed. */
-static int fp_pick_fault(fp_conn *c, long n)
+/* True when the request of len bytes at the start of c->in may get a fault:
+ * there is no --only, or its X-Amz-Target names that operation. */
+static int fp_eligible(fp_conn *c, size_t len)
+{
+    const char *only = c->s->o.only;
+    if (!only) return 1;
+    const char *v;
+    size_t vlen;
+    if (!fp_header(c->in.data, len, "X-Amz-Target", &v, &vlen)) return 0;
+    const char *dot = memchr(v, '.', vlen);
+    if (!dot) return 0;
+    size_t op_len = vlen - (size_t)(dot + 1 - v);
+    if (op_len != strlen(only) || strncmp(dot + 1, only, op_len) != 0) return 0;
+    atomic_fetch_add(&c->s->only_requests, 1);
+    return 1;
+}
+
+static int fp_pick_fault(fp_conn *c, long n, int eligible)
 {
     const fp_options *o = &c->s->o;
     double r = (double)(fp_random(&c->rng) >> 11) / 9007199254740992.0;   /* [0, 1) */
     int kind = o->kinds[fp_random(&c->rng) % (uint64_t)o->kind_count];
-    if (r >= o->rate || n <= o->after) return -1;
+    if (r >= o->rate || n <= o->after || !eligible) return -1;
     if (o->max_faults >= 0 && atomic_fetch_add(&c->s->faults, 1) >= o->max_faults) return -1;
     atomic_fetch_add(&c->s->injected[kind], 1);
     return kind;
@@ -491,7 +511,7 @@ static int fp_corrupt(fp_conn *c)
  * a fault. Returns 0 to keep the connection, -1 to end it. */
 static int fp_handle(fp_conn *c, size_t len, long n)
 {
-    int kind = fp_pick_fault(c, n);
+    int kind = fp_pick_fault(c, n, fp_eligible(c, len));
     switch (kind) {
     case FP_THROTTLE: return fp_send_synthetic(c, 400, "Bad Request", FP_JSON, FP_THROTTLE_BODY, 1);
     case FP_THROTTLING: return fp_send_synthetic(c, 400, "Bad Request", FP_JSON, FP_THROTTLING_BODY, 1);
@@ -698,7 +718,7 @@ static int fp_usage(const char *what, const char *arg)
     fprintf(stderr, "faultproxy: %s%s%s\n"
             "usage: faultproxy silent [--stats FILE] [--seconds N]\n"
             "       faultproxy proxy --upstream PORT [--rate R] [--faults LIST] [--seed S] [--delay-ms MS]\n"
-            "                        [--max-faults N] [--after N] [--stats FILE] [--seconds N]\n"
+            "                        [--max-faults N] [--after N] [--only OP] [--stats FILE] [--seconds N]\n"
             "       faultproxy meter --upstream PORT [--stats FILE] [--seconds N]\n"
             "faults: throttle,throttling,500,503html,reset-before,reset-after,delay,truncate,crc,badjson\n",
             what, arg ? " " : "", arg ? arg : "");
@@ -763,6 +783,8 @@ static int fp_parse_option(const char *name, const char *v, fp_options *o)
         if (fp_parse_long(v, 0, 600000, &o->delay_ms) != 0) return fp_usage("--delay-ms must be 0 to 600000, not", v);
     } else if (strcmp(name, "--max-faults") == 0) {
         if (fp_parse_long(v, 0, 1000000000, &o->max_faults) != 0) return fp_usage("bad --max-faults", v);
+    } else if (strcmp(name, "--only") == 0) {
+        o->only = v;
     } else if (strcmp(name, "--after") == 0) {
         if (fp_parse_long(v, 0, 1000000000, &o->after) != 0) return fp_usage("bad --after", v);
     } else {
@@ -846,8 +868,9 @@ static int fp_write_stats(const fp_server *s)
         return 1;
     }
     for (int k = 0; k < FP_KINDS; k++) fprintf(f, "%s %ld\n", FP_KIND_NAMES[k], atomic_load(&s->injected[k]));
-    fprintf(f, "requests %ld\nforwarded %ld\nupstream_errors %ld\nchunked %ld\nconnections %llu\n",
-            atomic_load(&s->requests), atomic_load(&s->forwarded), atomic_load(&s->upstream_errors),
+    fprintf(f, "requests %ld\nonly_requests %ld\nforwarded %ld\nupstream_errors %ld\nchunked %ld\nconnections %llu\n",
+            atomic_load(&s->requests), atomic_load(&s->only_requests), atomic_load(&s->forwarded),
+            atomic_load(&s->upstream_errors),
             atomic_load(&s->chunked), (unsigned long long)s->connections);
     fp_meter_write(s->meter, f);
     return fclose(f) == 0 ? 0 : 1;
