@@ -6,7 +6,7 @@ BUILD   ?= build
 CC      ?= cc
 OPT     ?= -O2 -g
 SAN     ?=
-PKGS     = lua5.4 libcurl libcrypto jansson zlib
+PKGS     = lua5.4 libcurl libcrypto jansson zlib expat
 
 CFLAGS  += -std=c11 -D_XOPEN_SOURCE=700 -Wall -Wextra -Werror -pthread $(OPT) $(SAN) \
            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -17,9 +17,9 @@ LIB_SRC  = $(filter-out src/main.c,$(wildcard src/*.c))
 LIB_OBJ  = $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o)
 TEST_SRC = $(wildcard tests/test_*.c)
 TEST_BIN = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
-TOOLS    = $(BUILD)/tools/faultproxy
+TOOLS    = $(BUILD)/tools/faultproxy $(BUILD)/tools/credserver
 
-.PHONY: all deps test unit tools demo bench install uninstall clean asan tsan valgrind fuzz
+.PHONY: all deps test unit tools demo bench install uninstall clean asan tsan valgrind fuzz creds-soak
 
 all: $(BUILD)/ddbrun
 
@@ -39,6 +39,10 @@ $(BUILD)/tests/%: tests/%.c $(BUILD)/libddbrun.a $(wildcard tests/*.h) | $(BUILD
 $(BUILD)/tools/faultproxy: tests/tools/faultproxy.c | $(BUILD)/tools
 	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) -ljansson -lz
 
+# The credentials stand-in checks SigV4 with the project's own signer.
+$(BUILD)/tools/credserver: tests/tools/credserver.c $(BUILD)/obj/sigv4.o | $(BUILD)/tools
+	$(CC) $(CFLAGS) -Isrc -o $@ $< $(BUILD)/obj/sigv4.o $(LDFLAGS) $(LDLIBS)
+
 $(BUILD)/obj $(BUILD)/tests $(BUILD)/tools:
 	mkdir -p $@
 
@@ -50,7 +54,7 @@ $(BUILD)/obj $(BUILD)/tests $(BUILD)/tools:
 # tests/fuzz/regressions/NAME/ for test_fuzz_regressions.
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= response marshal dotenv sigv4
+FUZZ_TARGETS ?= response marshal dotenv sigv4 sts
 FUZZ_ARGS    ?=
 FUZZ_SAN      = -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_CFLAGS   = -std=c11 -D_XOPEN_SOURCE=700 -Wall -Wextra -Werror -pthread -g -O1 $(FUZZ_SAN) \
@@ -104,6 +108,15 @@ demo: deps
 bench: deps
 	$(MAKE) all
 	@scripts/bench.sh $(BUILD)/ddbrun
+
+# Credential refresh under load for CREDS_SOAK_SECONDS (20) with CREDS_EXPIRY (4) s
+# credentials: spec/creds_refresh_spec.lua's first case, long (not in `make test`).
+CREDS_SOAK_SECONDS ?= 20
+CREDS_EXPIRY ?= 4
+creds-soak: deps
+	$(MAKE) all unit
+	@DDBRUN_CREDS_SOAK_SECONDS=$(CREDS_SOAK_SECONDS) DDBRUN_CREDS_EXPIRY=$(CREDS_EXPIRY) \
+	  tests/run.sh $(BUILD) spec/creds_refresh_spec.lua
 
 asan:
 	$(MAKE) BUILD=build/asan OPT="-O1 -g -fno-omit-frame-pointer" \

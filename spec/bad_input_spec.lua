@@ -49,10 +49,10 @@ describe("bad input", function()
     assert.is_nil(err:find("bad secret value", 1, true))
   end)
 
-  it("names a missing credential", function()
-    local _, err, code = helper.run("--no-env -l ddb -e 'ddb.client()'", { unset = { "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY" } })
+  it("names a missing credential (on the first call: the chain resolves lazily)", function()
+    local _, err, code = helper.run("--no-env -l ddb -e 'ddb.client():list_tables{}'", { unset = { "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY" } })
     assert.are.equal(1, code)
-    assert.truthy(err:find("no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY", 1, true), err)
+    assert.truthy(err:find("CredentialsError: no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY", 1, true), err)
   end)
 
   it("names a malformed setting", function()

@@ -6,6 +6,7 @@
 
 #include <lauxlib.h>
 
+#include "creds.h"
 #include "dotenv.h"
 #include "bind.h"
 #include "marshal.h"
@@ -112,6 +113,7 @@ static void apply_string_option(lua_State *L, ddb_config *cfg, int which, const 
     };
     if (len >= slots[which].size) luaL_error(L, "ddb.client: option '%s' is too long", key);
     memcpy(slots[which].dst, v, len + 1);
+    if (which >= 2 && which <= 4) snprintf(cfg->static_source, sizeof cfg->static_source, "ddb.client options");
 }
 
 /* Returns 1 when key is a whole-number option (and sets it), 0 otherwise. */
@@ -159,8 +161,8 @@ void bind_client_check_config(lua_State *L, int idx, ddb_config *cfg)
     }
     /* a region given without any endpoint setting moves the default endpoint along */
     lua_getfield(L, idx, "region");
-    if (!lua_isnil(L, -1) && !endpoint_given && !config_endpoint_from_env())
-        snprintf(cfg->endpoint, sizeof cfg->endpoint, "https://dynamodb.%s.amazonaws.com", cfg->region);
+    if (!lua_isnil(L, -1) && !endpoint_given && !config_endpoint_from_env() && config_default_endpoint(cfg, err, sizeof err) != 0)
+        luaL_error(L, "ddb.client: %s", err);
     lua_pop(L, 1);
 }
 
@@ -231,6 +233,20 @@ static int client_call(lua_State *L)
     return 1;
 }
 
+/* info.credentials = { source = "...", expiration = "2026-...Z" or nil }; never the keys. */
+static void push_credentials_info(lua_State *L, ddb_client *c)
+{
+    char source[320], when[32];
+    long long expiration_ms;
+    ddb_error err;
+    if (ddb_client_credentials(c, source, sizeof source, &expiration_ms, &err) != 0) bind_client_raise(L, &err);
+    lua_createtable(L, 0, 2);
+    bind_set_string(L, "source", source);
+    creds_format_time(expiration_ms, when);
+    if (expiration_ms) bind_set_string(L, "expiration", when);
+    lua_setfield(L, -2, "credentials");
+}
+
 static int client_info(lua_State *L)
 {
     const ddb_config *cfg = ddb_client_config(bind_client_check(L, 1));
@@ -243,6 +259,7 @@ static int client_info(lua_State *L)
     lua_setfield(L, -2, "connect_timeout_ms");
     lua_pushinteger(L, cfg->request_timeout_ms);
     lua_setfield(L, -2, "request_timeout_ms");
+    push_credentials_info(L, bind_client_check(L, 1));
     return 1;
 }
 

@@ -10,6 +10,7 @@
 #include <openssl/crypto.h>
 #include <zlib.h>
 
+#include "creds.h"
 #include "http.h"
 #include "sigv4.h"
 #include "version.h"
@@ -22,6 +23,10 @@ struct ddb_client {
     char path[512];     /* the endpoint's path, "/" by default */
     uint64_t rng;
     double consumed_wcu, consumed_rcu;   /* from ConsumedCapacity in responses */
+    creds_value creds;          /* what the signer holds */
+    unsigned long creds_gen;    /* their generation in cfg.creds, 0 before the first */
+    long long clock_offset_ms;  /* static keys: the signing clock's correction */
+    long long server_date_ms;   /* the Date of the last error answer, 0 when absent */
 };
 
 #define TARGET_PREFIX "DynamoDB_20120810."
@@ -82,7 +87,10 @@ ddb_client *ddb_client_new(const ddb_config *cfg, ddb_error *err)
         ddb_client_free(c);
         return NULL;
     }
-    if (sigv4_signer_init(&c->signer, cfg->access_key, cfg->secret_key, cfg->region, "dynamodb") != 0) {
+    int static_keys = cfg->access_key[0] || !cfg->creds;
+    if (static_keys && (snprintf(c->creds.access_key, sizeof c->creds.access_key, "%s", cfg->access_key) < 0 ||
+                        snprintf(c->creds.session_token, sizeof c->creds.session_token, "%s", cfg->session_token) < 0 ||
+                        sigv4_signer_init(&c->signer, cfg->access_key, cfg->secret_key, cfg->region, "dynamodb") != 0)) {
         ddb_error_set(err, "ConfigError", 0, "AWS credentials or region too long");
         ddb_client_free(c);
         return NULL;
@@ -101,6 +109,7 @@ void ddb_client_free(ddb_client *c)
     if (!c) return;
     http_conn_free(c->http);
     sigv4_signer_clear(&c->signer);
+    creds_value_clear(&c->creds);
     config_clear(&c->cfg);
     free(c);
 }
@@ -108,6 +117,64 @@ void ddb_client_free(ddb_client *c)
 const ddb_config *ddb_client_config(const ddb_client *c)
 {
     return &c->cfg;
+}
+
+static creds_cache *chain_cache(const ddb_client *c)
+{
+    return c->cfg.access_key[0] ? NULL : c->cfg.creds;
+}
+
+/* Makes the signer hold the cache's current credentials. */
+static int refresh_credentials(ddb_client *c, ddb_error *err)
+{
+    creds_cache *cache = chain_cache(c);
+    if (!cache) return 0;
+    char msg[CREDS_ERROR_SIZE];
+    unsigned long gen = c->creds_gen;
+    if (creds_cache_get(cache, &c->creds, &gen, msg, sizeof msg) != 0) {
+        ddb_error_set(err, "CredentialsError", 0, "%s", msg);
+        return -1;
+    }
+    if (gen == c->creds_gen) return 0;
+    c->creds_gen = 0;
+    if (sigv4_signer_init(&c->signer, c->creds.access_key, c->creds.secret_key, c->cfg.region, "dynamodb") != 0) {
+        ddb_error_set(err, "CredentialsError", 0, "the credentials or the region are too long to sign with");
+        return -1;
+    }
+    c->creds_gen = gen;
+    return 0;
+}
+
+int ddb_client_credentials(ddb_client *c, char *source, size_t size, long long *expiration_ms, ddb_error *err)
+{
+    if (refresh_credentials(c, err) != 0) return -1;
+    if (chain_cache(c)) {
+        creds_cache_describe(chain_cache(c), source, size, expiration_ms);
+    } else {
+        snprintf(source, size, "%s", c->cfg.static_source[0] ? c->cfg.static_source : "ddb.client options");
+        *expiration_ms = 0;
+    }
+    return 0;
+}
+
+static long long signing_clock_ms(ddb_client *c)
+{
+    creds_cache *cache = chain_cache(c);
+    return cache ? creds_cache_now_ms(cache) : creds_wall_ms() + c->clock_offset_ms;
+}
+
+/* After an answer that the request's time is too far from AWS's: takes the
+ * clock from the answer's Date. Returns 1 when the request is worth sending again. */
+static int correct_clock(ddb_client *c, const ddb_error *err)
+{
+    int skewed = strcmp(err->code, "RequestTimeTooSkewed") == 0 ||
+                 (strcmp(err->code, "InvalidSignatureException") == 0 &&
+                  (strstr(err->message, "Signature expired") || strstr(err->message, "Signature not yet current")));
+    if (!skewed || !c->server_date_ms) return 0;
+    long long offset = c->server_date_ms - creds_wall_ms();
+    if (chain_cache(c)) creds_cache_set_clock_offset_ms(chain_cache(c), offset);
+    else c->clock_offset_ms = offset;
+    return 1;
 }
 
 /* Replaces every occurrence of secret in s by "****": server messages may
@@ -135,8 +202,8 @@ static void error_from_response(ddb_client *c, const http_response *r, ddb_error
     if (!code) code = r->status >= 500 ? (r->status == 503 ? "ServiceUnavailable" : "InternalServerError") : "HttpError";
     char *full = message ? strdup(message) : NULL;
     if (full) {
-        redact(full, c->cfg.secret_key);
-        redact(full, c->cfg.session_token);
+        redact(full, c->creds.secret_key[0] ? c->creds.secret_key : c->cfg.secret_key);
+        redact(full, c->creds.session_token);
     }
     if (message)
         ddb_error_set(err, code, 0, "%s", full ? full : "(message withheld: out of memory)");
@@ -169,16 +236,16 @@ static size_t build_headers(ddb_client *c, const char *op, const char *body, siz
                             const char **lines, char bufs[][4200], int *failed)
 {
     char amz_date[17], target[160];
-    sigv4_amz_date((long long)time(NULL), amz_date);
+    sigv4_amz_date(signing_clock_ms(c) / 1000, amz_date);
     snprintf(target, sizeof target, TARGET_PREFIX "%s", op);
     sigv4_header signed_headers[5] = {
         { "content-type", "application/x-amz-json-1.0" },
         { "host", c->host },
         { "x-amz-date", amz_date },
         { "x-amz-target", target },
-        { "x-amz-security-token", c->cfg.session_token },
+        { "x-amz-security-token", c->creds.session_token },
     };
-    size_t nsigned = c->cfg.session_token[0] ? 5 : 4;
+    size_t nsigned = c->creds.session_token[0] ? 5 : 4;
     sigv4_request req = { "POST", c->path, NULL, signed_headers, nsigned, body, body_len, amz_date };
     char auth[512];
     *failed = sigv4_authorization(&c->signer, &req, auth, sizeof auth) != 0;
@@ -187,7 +254,7 @@ static size_t build_headers(ddb_client *c, const char *op, const char *body, siz
     add_line(lines, bufs, &n, "X-Amz-Date: %s", amz_date);
     add_line(lines, bufs, &n, "X-Amz-Target: %s", target);
     add_line(lines, bufs, &n, "Host: %s", c->host);
-    if (nsigned == 5) add_line(lines, bufs, &n, "X-Amz-Security-Token: %s", c->cfg.session_token);
+    if (nsigned == 5) add_line(lines, bufs, &n, "X-Amz-Security-Token: %s", c->creds.session_token);
     lines[n++] = "Content-Type: application/x-amz-json-1.0";
     lines[n++] = "User-Agent: ddbrun/" DDBRUN_VERSION;
     lines[n++] = "Expect:";   /* no 100-continue round trip for large bodies */
@@ -245,6 +312,8 @@ static int send_once(ddb_client *c, const char *op, const char *body, size_t bod
     const char *lines[8];
     char bufs[5][4200];
     int failed;
+    c->server_date_ms = 0;
+    if (refresh_credentials(c, err) != 0) return -1;
     size_t n = build_headers(c, op, body, body_len, lines, bufs, &failed);
     if (failed) {
         ddb_error_set(err, "OutOfMemory", 0, "out of memory signing the request");
@@ -253,7 +322,7 @@ static int send_once(ddb_client *c, const char *op, const char *body, size_t bod
     http_response r;
     http_error herr;
     int rc = http_post(c->http, c->cfg.endpoint, lines, n, body, body_len, &r, &herr);
-    if (c->cfg.session_token[0]) OPENSSL_cleanse(bufs, sizeof bufs);   /* the token line is a secret */
+    if (c->creds.session_token[0]) OPENSSL_cleanse(bufs, sizeof bufs);   /* the token line is a secret */
     if (rc != 0) {
         ddb_error_set(err, herr.code, retry_is_retryable(herr.code, 0), "%s", herr.message);
         return -1;
@@ -265,6 +334,7 @@ static int send_once(ddb_client *c, const char *op, const char *body, size_t bod
         return -1;
     }
     if (r.status != 200) {
+        if (creds_parse_http_date(r.date, &c->server_date_ms) != 0) c->server_date_ms = 0;
         error_from_response(c, &r, err);
         err->uncertain = r.maybe_resent;
         /* DynamoDB bills a failed conditional write (1 WCU for a small item) */
@@ -300,9 +370,13 @@ int ddb_client_call(ddb_client *c, const char *op, const char *body, size_t body
                     const retry_policy *policy, json_t **out, ddb_error *err)
 {
     const retry_policy *p = policy ? policy : &c->cfg.retry;
-    int uncertain = 0;
+    int uncertain = 0, clock_corrected = 0;
     for (int attempt = 1;; attempt++) {
         int rc = send_once(c, op, body, body_len, out, err);
+        if (rc != 0 && !clock_corrected && correct_clock(c, err)) {
+            clock_corrected = 1;   /* once per call, as the SDKs do; not an attempt */
+            rc = send_once(c, op, body, body_len, out, err);
+        }
         if (rc == 0) return 0;
         err->attempts = attempt;
         err->uncertain |= uncertain;

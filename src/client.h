@@ -31,8 +31,15 @@ void ddb_client_free(ddb_client *c);
 
 const ddb_config *ddb_client_config(const ddb_client *c);
 
+/* The credential source in use ("environment", "instance metadata ROLE")
+ * and their expiry (Unix ms, 0: none), resolving them first when needed (the
+ * network may be asked). Returns 0, or -1 with err (CredentialsError). */
+int ddb_client_credentials(ddb_client *c, char *source, size_t size, long long *expiration_ms, ddb_error *err);
+
 /* Calls operation op ("PutItem") with a JSON body, retrying retryable errors
- * under policy (NULL: the client's own). On success returns 0 and, when out
+ * under policy (NULL: the client's own). Credentials come from the config's
+ * cache before every attempt; an answer that the signature's clock is skewed
+ * corrects the signing clock from the answer's Date and is retried once. On success returns 0 and, when out
  * is not NULL, sets *out to the parsed response (a new reference the caller
  * owns). On failure returns -1 with err filled. */
 int ddb_client_call(ddb_client *c, const char *op, const char *body, size_t body_len,

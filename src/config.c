@@ -1,4 +1,7 @@
 #include "config.h"
+#include "creds.h"
+#include "creds_chain.h"
+#include "endpoints.h"
 #include "options.h"
 
 #include <ctype.h>
@@ -55,82 +58,41 @@ static int double_setting(const char *name, double min, double max, double *out,
     return 0;
 }
 
-static char *trim(char *s)
-{
-    while (isspace((unsigned char)*s)) s++;
-    char *e = s + strlen(s);
-    while (e > s && isspace((unsigned char)e[-1])) *--e = '\0';
-    return s;
-}
-
-static void credentials_path(char *out, size_t size)
-{
-    const char *file = env("AWS_SHARED_CREDENTIALS_FILE");
-    const char *home = env("HOME");
-    if (file) snprintf(out, size, "%s", file);
-    else if (home) snprintf(out, size, "%s/.aws/credentials", home);
-    else out[0] = '\0';
-}
-
-/* Copies one "key = value" line of the profile section into cfg. */
-static int credentials_line(ddb_config *cfg, const char *path, int lineno, char *line,
-                            char *err, size_t errlen)
-{
-    char *eq = strchr(line, '=');
-    if (!eq) {
-        snprintf(err, errlen, "%s:%d: expected 'key = value'", path, lineno);
-        return -1;
-    }
-    *eq = '\0';
-    const char *key = trim(line), *value = trim(eq + 1);
-    char name[1200];
-    snprintf(name, sizeof name, "%.1000s:%d: %.100s", path, lineno, key);
-    if (strcmp(key, "aws_access_key_id") == 0)
-        return copy_setting(cfg->access_key, sizeof cfg->access_key, name, value, err, errlen);
-    if (strcmp(key, "aws_secret_access_key") == 0)
-        return copy_setting(cfg->secret_key, sizeof cfg->secret_key, name, value, err, errlen);
-    if (strcmp(key, "aws_session_token") == 0)
-        return copy_setting(cfg->session_token, sizeof cfg->session_token, name, value, err, errlen);
-    return 0;
-}
-
-/* Reads the [profile] section of the shared credentials file, if there is one. */
-static int read_credentials_file(ddb_config *cfg, char *err, size_t errlen)
-{
-    char path[1024];
-    credentials_path(path, sizeof path);
-    FILE *f = path[0] ? fopen(path, "r") : NULL;
-    if (!f) return 0;
-    const char *profile = env("AWS_PROFILE") ? env("AWS_PROFILE") : "default";
-    char line[8192];
-    int in_profile = 0, lineno = 0, rc = 0;
-    while (rc == 0 && fgets(line, sizeof line, f)) {
-        lineno++;
-        char *s = trim(line);
-        if (*s == '\0' || *s == '#' || *s == ';') continue;
-        if (*s == '[') {
-            char *close = strchr(s, ']');
-            if (close) *close = '\0';
-            in_profile = strcmp(trim(s + 1), profile) == 0;
-        } else if (in_profile) {
-            rc = credentials_line(cfg, path, lineno, s, err, errlen);
-        }
-    }
-    fclose(f);
-    return rc;
-}
-
+/* Environment keys, unless AWS_PROFILE names a profile (the SDK for
+ * JavaScript v3 does the same); otherwise the shared chain cache. */
 static int resolve_credentials(ddb_config *cfg, char *err, size_t errlen)
 {
     const char *id = env("AWS_ACCESS_KEY_ID"), *secret = env("AWS_SECRET_ACCESS_KEY");
-    if (id || secret) {
+    if ((id || secret) && !env("AWS_PROFILE")) {
         const char *token = env("AWS_SESSION_TOKEN");
+        snprintf(cfg->static_source, sizeof cfg->static_source, "environment");
         return copy_setting(cfg->access_key, sizeof cfg->access_key, "AWS_ACCESS_KEY_ID", id ? id : "", err, errlen)
             || copy_setting(cfg->secret_key, sizeof cfg->secret_key, "AWS_SECRET_ACCESS_KEY", secret ? secret : "", err, errlen)
             || copy_setting(cfg->session_token, sizeof cfg->session_token, "AWS_SESSION_TOKEN", token ? token : "", err, errlen)
             ? -1 : 0;
     }
-    return read_credentials_file(cfg, err, errlen);
+    cfg->creds = creds_cache_shared(cfg->region, cfg->ca_bundle, err, errlen);
+    return cfg->creds ? 0 : -1;
+}
+
+static int resolve_region(ddb_config *cfg, char *err, size_t errlen)
+{
+    const char *region = env("AWS_REGION") ? env("AWS_REGION") : env("AWS_DEFAULT_REGION");
+    if (region) return copy_setting(cfg->region, sizeof cfg->region, "AWS_REGION", region, err, errlen);
+    char from_profile[64];
+    int found = creds_profile_setting("region", from_profile, sizeof from_profile, err, errlen);
+    if (found < 0) return -1;
+    snprintf(cfg->region, sizeof cfg->region, "%s", found ? from_profile : CONFIG_DEFAULT_REGION);
+    return 0;
+}
+
+int config_default_endpoint(ddb_config *cfg, char *err, size_t errlen)
+{
+    int fips, dualstack;
+    if (endpoints_flag("AWS_USE_FIPS_ENDPOINT", env("AWS_USE_FIPS_ENDPOINT"), &fips, err, errlen) ||
+        endpoints_flag("AWS_USE_DUALSTACK_ENDPOINT", env("AWS_USE_DUALSTACK_ENDPOINT"), &dualstack, err, errlen))
+        return -1;
+    return endpoints_resolve("dynamodb", cfg->region, fips, dualstack, cfg->endpoint, sizeof cfg->endpoint, err, errlen);
 }
 
 static const char *const ENDPOINT_NAMES[] = { "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL", "DYNAMODB_ENDPOINT" };
@@ -147,8 +109,7 @@ static int resolve_endpoint(ddb_config *cfg, char *err, size_t errlen)
     for (size_t i = 0; i < sizeof ENDPOINT_NAMES / sizeof *ENDPOINT_NAMES; i++)
         if (env(ENDPOINT_NAMES[i]))
             return copy_setting(cfg->endpoint, sizeof cfg->endpoint, ENDPOINT_NAMES[i], env(ENDPOINT_NAMES[i]), err, errlen);
-    snprintf(cfg->endpoint, sizeof cfg->endpoint, "https://dynamodb.%s.amazonaws.com", cfg->region);
-    return 0;
+    return config_default_endpoint(cfg, err, errlen);
 }
 
 /* One table for ddb.client{...} and the environment. */
@@ -172,9 +133,8 @@ int config_from_env(ddb_config *cfg, char *err, size_t errlen)
 {
     memset(cfg, 0, sizeof *cfg);
     cfg->retry = retry_default_policy();
-    const char *region = env("AWS_REGION") ? env("AWS_REGION") : env("AWS_DEFAULT_REGION");
     const char *ca = env("AWS_CA_BUNDLE");
-    if (copy_setting(cfg->region, sizeof cfg->region, "AWS_REGION", region ? region : CONFIG_DEFAULT_REGION, err, errlen) ||
+    if (resolve_region(cfg, err, errlen) ||
         resolve_endpoint(cfg, err, errlen) ||
         (ca && copy_setting(cfg->ca_bundle, sizeof cfg->ca_bundle, "AWS_CA_BUNDLE", ca, err, errlen)) ||
         options_from_env(cfg, LONG_OPTIONS, LONG_OPTION_COUNT, err, errlen) ||
@@ -193,7 +153,9 @@ static int is_printable(const char *s)
 
 int config_check(const ddb_config *cfg, char *err, size_t errlen)
 {
-    if (!cfg->access_key[0] || !cfg->secret_key[0]) {
+    if (!cfg->access_key[0] && !cfg->secret_key[0] && cfg->creds) {
+        /* the chain resolves on the first request */
+    } else if (!cfg->access_key[0] || !cfg->secret_key[0]) {
         snprintf(err, errlen, "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
                  "(environment or .env), or add a profile to ~/.aws/credentials");
         return -1;

@@ -8,12 +8,18 @@
 
 #include "retry.h"
 
+struct creds_cache;
+
 typedef struct ddb_config {
     char endpoint[512];          /* "https://dynamodb.eu-west-1.amazonaws.com" */
     char region[64];
     char access_key[128];
     char secret_key[256];
     char session_token[4096];
+    /* When the keys above are empty: the process-wide credential cache for
+     * these settings (not owned, never freed; see creds.h). */
+    struct creds_cache *creds;
+    char static_source[32];      /* where the keys above came from: "environment" */
     char ca_bundle[1024];        /* "" = the system's trust store */
     long connect_timeout_ms;
     long request_timeout_ms;
@@ -27,10 +33,11 @@ typedef struct ddb_config {
 /* Resolves:
  *   endpoint   AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL, DYNAMODB_ENDPOINT,
  *              else https://dynamodb.<region>.amazonaws.com
- *   region     AWS_REGION, AWS_DEFAULT_REGION, else us-east-1
- *   keys       AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN,
- *              else [AWS_PROFILE or default] in AWS_SHARED_CREDENTIALS_FILE
- *              or ~/.aws/credentials
+ *              (AWS_USE_FIPS_ENDPOINT / AWS_USE_DUALSTACK_ENDPOINT: see endpoints.h)
+ *   region     AWS_REGION, AWS_DEFAULT_REGION, the profile's region, else us-east-1
+ *   keys       AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN
+ *              when AWS_PROFILE is not set, else the shared cache of the
+ *              provider chain (creds_chain.h), which resolves lazily
  *   TLS        AWS_CA_BUNDLE
  *   timeouts   DDBRUN_CONNECT_TIMEOUT_MS, DDBRUN_REQUEST_TIMEOUT_MS
  *   retries    AWS_MAX_ATTEMPTS, DDBRUN_RETRY_BASE_MS, DDBRUN_RETRY_MULTIPLIER,
@@ -42,7 +49,11 @@ int config_from_env(ddb_config *cfg, char *err, size_t errlen);
 /* True when the environment names an endpoint (so the region does not choose it). */
 int config_endpoint_from_env(void);
 
-/* Checks that cfg can sign requests: credentials present, access key
+/* Sets cfg->endpoint to the default for cfg->region (FIPS, dual-stack from
+ * the environment). Returns 0 or -1 with err set. */
+int config_default_endpoint(ddb_config *cfg, char *err, size_t errlen);
+
+/* Checks that cfg can sign requests: credentials present (or a cache), access key
  * printable, endpoint http(s). Returns 0 or -1 with err set. */
 int config_check(const ddb_config *cfg, char *err, size_t errlen);
 

@@ -75,6 +75,8 @@ static size_t on_header(char *line, size_t size, size_t n, void *ud)
     char crc[32];
     if (header_value(line, len, "x-amzn-RequestId", c->resp->request_id, sizeof c->resp->request_id))
         return len;
+    if (header_value(line, len, "Date", c->resp->date, sizeof c->resp->date))
+        return len;
     if (header_value(line, len, "x-amz-crc32", crc, sizeof crc)) {
         char *end;
         c->resp->crc32 = strtoul(crc, &end, 10);

@@ -14,6 +14,7 @@ typedef struct http_response {
     char request_id[128];     /* x-amzn-RequestId, "" when absent */
     int has_crc32;
     unsigned long crc32;      /* x-amz-crc32 */
+    char date[40];            /* the Date header, "" when absent */
     int maybe_resent;         /* curl reconnected although a connection was kept
                                  alive: it may have sent the request twice */
 } http_response;

@@ -32,8 +32,10 @@ endpoint="$(scripts/ddb_local.sh start "$PORT")" || { echo "cannot start DynamoD
 
 export DDB_TEST_ENDPOINT="$endpoint" AWS_ENDPOINT_URL_DYNAMODB="$endpoint"
 export AWS_ACCESS_KEY_ID=ddbruntest AWS_SECRET_ACCESS_KEY=ddbruntestsecret AWS_REGION=us-east-1
-export AWS_SHARED_CREDENTIALS_FILE=/dev/null DDBRUN_BIN="$ROOT/$BUILD/ddbrun" DDBRUN_ROOT="$ROOT" DDBRUN_BUILD="$BUILD"
-unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL DYNAMODB_ENDPOINT
+# No profile files and no instance metadata: the credential specs point the chain at tests/tools/credserver.
+export AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_CONFIG_FILE=/dev/null AWS_EC2_METADATA_DISABLED=true DDBRUN_BIN="$ROOT/$BUILD/ddbrun" DDBRUN_ROOT="$ROOT" DDBRUN_BUILD="$BUILD"
+unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL DYNAMODB_ENDPOINT AWS_WEB_IDENTITY_TOKEN_FILE AWS_ROLE_ARN \
+  AWS_CONTAINER_CREDENTIALS_RELATIVE_URI AWS_CONTAINER_CREDENTIALS_FULL_URI AWS_USE_FIPS_ENDPOINT AWS_USE_DUALSTACK_ENDPOINT
 # On a loaded CI box a freshly started DynamoDB Local can take longer than the
 # 10 s default on its first calls; specs about timeouts set their own.
 export DDBRUN_REQUEST_TIMEOUT_MS="${DDBRUN_REQUEST_TIMEOUT_MS:-60000}"

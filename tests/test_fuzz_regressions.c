@@ -28,6 +28,9 @@
 #define LLVMFuzzerTestOneInput fuzz_sigv4_one
 #include "fuzz/fuzz_sigv4.c"
 #undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_sts_one
+#include "fuzz/fuzz_sts.c"
+#undef LLVMFuzzerTestOneInput
 
 /* Relative to the repository root, where tests/run.sh runs the units. */
 #define REGRESSIONS_DIR "tests/fuzz/regressions"
@@ -114,6 +117,12 @@ static void test_sigv4(void **state)
     run_dir("sigv4", fuzz_sigv4_one);
 }
 
+static void test_sts(void **state)
+{
+    (void)state;
+    run_dir("sts", fuzz_sts_one);
+}
+
 /* The targets keep one Lua state each for the whole process; close them so valgrind sees no leak. */
 static int close_states(void **state)
 {
@@ -131,6 +140,7 @@ int main(void)
         cmocka_unit_test(test_marshal),
         cmocka_unit_test(test_dotenv),
         cmocka_unit_test(test_sigv4),
+        cmocka_unit_test(test_sts),
     };
     return cmocka_run_group_tests(tests, NULL, close_states);
 }

@@ -1,0 +1,88 @@
+/* AWS credentials: the provider chain behind one process-wide cache per set
+ * of settings, so every client built from the same settings (all of a
+ * processor's workers, every ddb.client() of a script) shares one set of
+ * temporary credentials and one refresh.
+ *
+ * Threads: a creds_cache is shared by any number of threads; its fields are
+ * guarded by its own mutex (creds_cache.lock in creds.c), never held while a
+ * source is asked (network, child process). One refresh runs at a time per
+ * cache; others keep signing with the still-valid credentials meanwhile.
+ * Caches live until the process exits (clients hold plain pointers). */
+#ifndef DDBRUN_CREDS_H
+#define DDBRUN_CREDS_H
+
+#include <stddef.h>
+
+#define CREDS_KEY_SIZE 128
+#define CREDS_SECRET_SIZE 128
+#define CREDS_TOKEN_SIZE 4096
+#define CREDS_SOURCE_SIZE 320
+#define CREDS_ERROR_SIZE 768
+
+typedef struct creds_value {
+    char access_key[CREDS_KEY_SIZE];
+    char secret_key[CREDS_SECRET_SIZE];
+    char session_token[CREDS_TOKEN_SIZE];   /* "" for long-term keys */
+    long long expiration_ms;                /* Unix ms; 0 = does not expire */
+} creds_value;
+
+/* The settings the chain reads, copied from the environment once (worker
+ * threads never call getenv). Owns its text. */
+typedef struct creds_env {
+    char *text;     /* "NAME=value\0NAME=value\0..." */
+    size_t len;
+} creds_env;
+
+/* Copies the variables the chain reads, plus the resolved region and CA
+ * bundle (as ddbrun.region / ddbrun.ca_bundle). Returns 0 or -1 (no memory). */
+int creds_env_capture(creds_env *e, const char *region, const char *ca_bundle);
+/* The value of name, NULL when unset or empty; points into e. */
+const char *creds_env_get(const creds_env *e, const char *name);
+/* True for "true"/"1" (any case). */
+int creds_env_true(const creds_env *e, const char *name);
+/* Wipes (it may hold keys) and frees. */
+void creds_env_free(creds_env *e);
+
+typedef struct creds_cache creds_cache;
+
+/* The process-wide cache for the current environment's settings (region and
+ * ca_bundle included), created on first use. Resolves nothing: credentials
+ * are fetched on the first creds_cache_get. Returns NULL with err set when out
+ * of memory. The cache is never freed. */
+creds_cache *creds_cache_shared(const char *region, const char *ca_bundle, char *err, size_t errlen);
+
+/* Makes sure the current credentials are valid, refreshing first when they
+ * are due (single flight), and copies them into *out (the caller wipes them)
+ * unless *generation already is theirs; *generation is then updated (start
+ * it at 0). Returns 0, or -1 with err naming the source and the
+ * problem (never a secret) when no valid credentials are left. */
+int creds_cache_get(creds_cache *c, creds_value *out, unsigned long *generation, char *err, size_t errlen);
+
+/* The source in use ("instance metadata ddbrun-role"), "" before the first
+ * fetch, and the expiry (0: none) of the credentials held. */
+void creds_cache_describe(creds_cache *c, char *source, size_t size, long long *expiration_ms);
+
+/* The signing clock: the wall clock plus an offset learnt from the server's
+ * Date when AWS refused a request as too skewed. */
+long long creds_cache_now_ms(creds_cache *c);
+void creds_cache_set_clock_offset_ms(creds_cache *c, long long offset_ms);
+
+/* Wall-clock Unix milliseconds. */
+long long creds_wall_ms(void);
+/* Parses "2026-12-01T14:00:00Z" (fraction and +hh:mm allowed). Returns 0 or -1. */
+int creds_parse_time(const char *text, long long *ms);
+/* Parses an HTTP Date ("Tue, 01 Dec 2026 14:00:00 GMT"). Returns 0 or -1. */
+int creds_parse_http_date(const char *text, long long *ms);
+/* Formats ms as "2026-12-01T14:00:00Z". */
+void creds_format_time(long long ms, char out[32]);
+
+/* Wipes *v. */
+void creds_value_clear(creds_value *v);
+
+/* Copies the credential fields of a JSON document (IMDS, container and
+ * credential_process use the same names; token_field is "Token" or
+ * "SessionToken"). Returns 0, or -1 with err = what is missing. */
+struct json_t;
+int creds_from_json(const struct json_t *doc, const char *token_field, creds_value *out, char *err, size_t errlen);
+
+#endif

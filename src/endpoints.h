@@ -1,0 +1,19 @@
+/* Default AWS endpoints for DynamoDB and STS in every partition: aws
+ * (amazonaws.com), aws-cn (amazonaws.com.cn), aws-us-gov, with the FIPS and
+ * dual-stack variants. */
+#ifndef DDBRUN_ENDPOINTS_H
+#define DDBRUN_ENDPOINTS_H
+
+#include <stddef.h>
+
+/* Writes "https://<name>" for service ("dynamodb" or "sts") in region into
+ * out. Returns 0, or -1 with err set when the variant does not exist there
+ * (FIPS outside the US and Canada) or out is too small. */
+int endpoints_resolve(const char *service, const char *region, int fips, int dualstack,
+                      char *out, size_t size, char *err, size_t errlen);
+
+/* Parses a true/false setting (AWS_USE_FIPS_ENDPOINT); NULL is false.
+ * Returns 0, or -1 with err naming the setting. */
+int endpoints_flag(const char *name, const char *value, int *out, char *err, size_t errlen);
+
+#endif
