@@ -587,7 +587,13 @@ lease_set *lease_start(const ddb_config *cfg, const record_table *t, long lease_
         ddb_error_set(err, "RandomError", 0, "getrandom failed: cannot make a lease owner id");
         goto fail;
     }
-    if (!(l->client = ddb_client_new(cfg, err)) || lease_protocol(l, err) != 0) goto fail;
+    /* a heartbeat answered after half a lease is of no use: give up on it sooner */
+    ddb_config lease_cfg = *cfg;
+    long cap = lease_ms / 2 > 1000 ? lease_ms / 2 : 1000;
+    if (lease_cfg.request_timeout_ms > cap) lease_cfg.request_timeout_ms = cap;
+    l->client = ddb_client_new(&lease_cfg, err);
+    config_clear(&lease_cfg);
+    if (!l->client || lease_protocol(l, err) != 0) goto fail;
     if (!(l->p = calloc((size_t)l->portions, sizeof *l->p))) {
         ddb_error_set(err, "OutOfMemory", 0, "out of memory starting the leases");
         goto fail;
