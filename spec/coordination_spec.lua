@@ -251,14 +251,19 @@ describe("coordination across processes (lease_ms)", function()
     wait_until("the first process to begin callbacks", function() return lines_in(logs[1], "B ") >= 2 end, 60)
     local b = spawn(env_for(name, logs[2], { WORK_MS = "300", WORKERS = "2" }))
     wait_until("the second to begin callbacks", function() return lines_in(logs[2], "B ") >= 1 end, 60)
-    os.execute("kill -STOP " .. a.pid)
-    local stopped_at = helper.now()
-    -- a's in-flight records are taken over and run again by b
-    local in_flight = {}
-    for key in pairs(runs_by_key({ logs[1] })) do
-      local list = runs_by_key({ logs[1] })[key]
-      if list[#list].unfinished then in_flight[key] = true end
+    -- stop a while a callback of its runs (a callback may end between the look and the stop: again)
+    local in_flight, stopped_at = {}, nil
+    for _ = 1, 50 do
+      wait_until("a callback of a in flight", function() return lines_in(logs[1], "B ") > lines_in(logs[1], "E ") end, 60)
+      os.execute("kill -STOP " .. a.pid)
+      stopped_at = helper.now()
+      for key, list in pairs(runs_by_key({ logs[1] })) do
+        if list[#list].unfinished then in_flight[key] = true end
+      end
+      if next(in_flight) then break end
+      os.execute("kill -CONT " .. a.pid)
     end
+    -- a's in-flight records are taken over and run again by b
     wait_until("b to run a's in-flight records", function()
       local runs = runs_by_key({ logs[2] })
       for key in pairs(in_flight) do if not runs[key] or runs[key][1].unfinished then return false end end

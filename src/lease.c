@@ -293,7 +293,8 @@ static int lease_observe(lease_set *l, ddb_error *err)
 
 static int lease_swept_now(const lease_portion *p)
 {
-    return p->held && p->done_epoch == p->epoch && p->inflight == 0;
+    /* not while being handed back: its queued records were given up, not done */
+    return p->held && !p->releasing && p->done_epoch == p->epoch && p->inflight == 0;
 }
 
 static void lease_heartbeat_member(lease_set *l, long long now)
@@ -652,9 +653,23 @@ void lease_abandon(lease_set *l)
 
 /* --- the producer --- */
 
+/* A portion wants a pass when it is held and not passed over in its current
+ * epoch; only once none of its records is queued, so that no record is
+ * queued twice. */
 static int lease_pass_wants(const lease_portion *p)
 {
-    return p->held && !p->releasing && p->pass_epoch != p->epoch && p->done_epoch != p->epoch;
+    return p->held && !p->releasing && p->pass_epoch != p->epoch && p->done_epoch != p->epoch && p->inflight == 0;
+}
+
+/* Under the lock: a record of a portion still held was given up because the
+ * lease's validity lapsed (slow heartbeats); the portion is read again in a
+ * later pass rather than left for the next run. */
+static void lease_needs_pass_again(lease_portion *p)
+{
+    if (p->held && !p->releasing) {
+        p->done_epoch = LEASE_NO_EPOCH;
+        p->pass_epoch = LEASE_NO_EPOCH;
+    }
 }
 
 unsigned lease_pass_begin(lease_set *l)
@@ -761,6 +776,8 @@ int lease_begin(lease_set *l, int portion, long long *token)
     lease_portion *p = &l->p[portion];
     if (!p->releasing) lease_wait_renewal(l, p);
     int ok = p->held && !p->releasing && lease_now_ms() < p->valid_until_ms;
+    if (!ok)
+        lease_needs_pass_again(p);
     *token = p->token;
     pthread_mutex_unlock(&l->lock);
     return ok;
@@ -771,6 +788,8 @@ int lease_check(lease_set *l, int portion)
     pthread_mutex_lock(&l->lock);
     lease_wait_renewal(l, &l->p[portion]);
     int ok = l->p[portion].held && lease_now_ms() < l->p[portion].valid_until_ms;
+    if (!ok)
+        lease_needs_pass_again(&l->p[portion]);
     pthread_mutex_unlock(&l->lock);
     return ok;
 }
