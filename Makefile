@@ -12,6 +12,10 @@ CFLAGS  += -std=c11 -D_XOPEN_SOURCE=700 -Wall -Wextra -Werror -pthread $(OPT) $(
            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDFLAGS += -pthread $(SAN)
 LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
+# Only the interactive prompt (src/repl.c) uses readline: linked into ddbrun,
+# not into the test and fuzz binaries. (Its pkg-config cflags would redefine
+# _XOPEN_SOURCE; the headers need none.)
+READLINE_LIBS = $(shell pkg-config --libs readline 2>/dev/null || echo -lreadline)
 
 LIB_SRC  = $(filter-out src/main.c,$(wildcard src/*.c))
 LIB_OBJ  = $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o)
@@ -19,7 +23,7 @@ TEST_SRC = $(wildcard tests/test_*.c)
 TEST_BIN = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 TOOLS    = $(BUILD)/tools/faultproxy $(BUILD)/tools/credserver
 
-.PHONY: all deps test unit tools demo bench install uninstall clean asan tsan valgrind fuzz creds-soak
+.PHONY: all deps test unit tools demo bench install uninstall clean asan tsan valgrind fuzz creds-soak check deb
 
 all: $(BUILD)/ddbrun
 
@@ -30,7 +34,7 @@ $(BUILD)/libddbrun.a: $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/ddbrun: $(BUILD)/obj/main.o $(BUILD)/libddbrun.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(READLINE_LIBS) $(LDLIBS)
 
 $(BUILD)/tests/%: tests/%.c $(BUILD)/libddbrun.a $(wildcard tests/*.h) | $(BUILD)/tests
 	$(CC) $(CFLAGS) -Isrc -o $@ $< $(BUILD)/libddbrun.a $(LDFLAGS) $(LDLIBS) -lcmocka
@@ -98,8 +102,19 @@ tools: $(TOOLS)
 # Everything: C units, then busted specs (inside ddbrun) against a DynamoDB Local
 # that tests/run.sh starts on a free port and always stops.
 test: deps
-	$(MAKE) all unit
+	$(MAKE) all unit deb
 	@tests/run.sh $(BUILD)
+
+# Static checks: luacheck, the LuaLS annotations cover the API, the man page
+# renders without warnings and documents .env.example. Ends "N passed, N failed".
+check: deps
+	$(MAKE) all
+	@scripts/check.sh $(BUILD)
+
+# ddbrun_VERSION_ARCH.deb from what `make install PREFIX=/usr` installs
+# (spec/deb_spec.lua installs and removes it).
+deb: all
+	@scripts/make_deb.sh $(BUILD)
 
 demo: deps
 	$(MAKE) all
@@ -132,14 +147,19 @@ valgrind: deps
 	@RUNNER="valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=99" \
 	  DEMO_RECORDS=200 scripts/demo.sh $(BUILD)/ddbrun
 
+# The binary finds its modules at ../share/ddbrun/lua (src/runtime.c).
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/ddbrun/lua/ddb
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/ddbrun/lua/ddb \
+	  $(DESTDIR)$(PREFIX)/share/ddbrun/scripts $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 755 $(BUILD)/ddbrun $(DESTDIR)$(PREFIX)/bin/ddbrun
 	install -m 644 lua/*.lua $(DESTDIR)$(PREFIX)/share/ddbrun/lua/
 	install -m 644 lua/ddb/*.lua $(DESTDIR)$(PREFIX)/share/ddbrun/lua/ddb/
+	install -m 644 scripts/create_tables.lua scripts/*_example.lua $(DESTDIR)$(PREFIX)/share/ddbrun/scripts/
+	install -m 644 ddbrun.1 $(DESTDIR)$(PREFIX)/share/man/man1/ddbrun.1
 
 uninstall:
-	rm -rf $(DESTDIR)$(PREFIX)/bin/ddbrun $(DESTDIR)$(PREFIX)/share/ddbrun
+	rm -rf $(DESTDIR)$(PREFIX)/bin/ddbrun $(DESTDIR)$(PREFIX)/share/ddbrun \
+	  $(DESTDIR)$(PREFIX)/share/man/man1/ddbrun.1
 
 clean:
 	rm -rf build

@@ -465,7 +465,7 @@ describe("ddb.processor across processes", function()
 
   it("PROCESSOR_SUMMARY=json prints the summary as one JSON line with every field", function()
     local cjson = require("cjson")
-    local name, counter = records_table(), counter_table()
+    local name = records_table()
     load(name, 20)
     local script = helper.script([[
       local ddb = require("ddb")

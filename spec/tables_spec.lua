@@ -1,5 +1,4 @@
 -- scripts/create_tables.lua and the table layout it creates.
-local ddb = require("ddb")
 local tables = require("ddb.tables")
 local helper = require("helper")
 

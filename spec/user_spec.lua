@@ -1,5 +1,4 @@
 -- The User model (lua/ddb/user.lua) against DynamoDB Local.
-local ddb = require("ddb")
 local User = require("ddb.user")
 local tables = require("ddb.tables")
 local helper = require("helper")

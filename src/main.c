@@ -14,6 +14,7 @@
 
 #include "dotenv.h"
 #include "bind.h"
+#include "repl.h"
 #include "runtime.h"
 
 static const char *const PROGNAME = "ddbrun";
@@ -24,6 +25,7 @@ static void print_usage(FILE *f)
         "usage: %s [options] [script [args]]\n"
         "Available options are:\n"
         "  -e stat    execute string 'stat'\n"
+        "  -i         enter interactive mode after executing 'script'\n"
         "  -l mod     require library 'mod' into global 'mod'\n"
         "  -E         ignore environment variables (LUA_INIT, LUA_PATH, LUA_CPATH)\n"
         "  -W         turn warnings on\n"
@@ -48,6 +50,7 @@ typedef struct options {
     int version, help;
     int no_env;
     int ignore_lua_env, warnings;
+    int interactive;
     const char *env_file;
 } options;
 
@@ -69,6 +72,7 @@ static int parse_options(int argc, char **argv, options *o)
         else if (strcmp(a, "--no-env") == 0) o->no_env = 1;
         else if (strcmp(a, "-E") == 0) o->ignore_lua_env = 1;
         else if (strcmp(a, "-W") == 0) o->warnings = 1;
+        else if (strcmp(a, "-i") == 0) o->interactive = 1;
         else if (strcmp(a, "--env") == 0 || strcmp(a, "-e") == 0 || strcmp(a, "-l") == 0) {
             if (++i >= argc) {
                 fprintf(stderr, "%s: '%s' needs an argument\n", PROGNAME, a);
@@ -204,12 +208,10 @@ static int run(lua_State *L, int argc, char **argv, const options *o)
     if (o->warnings) lua_warning(L, "@on", 0);
     if (!o->ignore_lua_env && run_lua_init(L) != 0) return EXIT_FAILURE;
     if (run_code_options(L, o->script, argv) != 0) return EXIT_FAILURE;
-    if (o->script < argc) return run_script(L, argc, argv, o->script) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-    if (has_code_option(argv, o->script) || o->version) return EXIT_SUCCESS;
-    if (isatty(STDIN_FILENO)) {
-        print_usage(stderr);
-        return EXIT_FAILURE;
-    }
+    if (o->script < argc && run_script(L, argc, argv, o->script) != 0) return EXIT_FAILURE;
+    if (o->interactive) return repl_run(L, PROGNAME);
+    if (o->script < argc || has_code_option(argv, o->script) || o->version) return EXIT_SUCCESS;
+    if (isatty(STDIN_FILENO)) return repl_run(L, PROGNAME);
     char *dash[] = { "-" };
     return run_script(L, 1, dash, 0) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
