@@ -333,10 +333,7 @@ describe("poison records and the failure report", function()
     local records = ddb.records { client = client, table = name, index = "Processed" }
     load(name, 5)
     local poison = "acct-002"
-    local calls
     local function run()
-      calls = {}
-      local seen = {}
       local errors, stats = processor(name, { max_failures = 3, lease_ms = 3000, max_workers = 2 }):process_all(
         function(record)
           if record.AccountId == "acct-002" then error("poisoned") end

@@ -42,8 +42,9 @@ local function states(name)
   local processed, unprocessed = {}, {}
   for _, item in ipairs(client:scan_all { TableName = name, ConsistentRead = true }) do
     local key = item.AccountId .. "|" .. item.RunTime
-    if item.AccountId == "ddbrun#coordination" then   -- the leases, not a record
-    elseif item.Processed == 1 then processed[key] = item else unprocessed[key] = item end
+    local is_record = item.AccountId ~= "ddbrun#coordination"   -- not the leases
+    if is_record and item.Processed == 1 then processed[key] = item
+    elseif is_record then unprocessed[key] = item end
   end
   return processed, unprocessed
 end
