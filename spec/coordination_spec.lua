@@ -271,10 +271,20 @@ describe("coordination across processes (lease_ms)", function()
     end, 120)
     wait_until("3 x lease_ms of stop", function() return helper.now() - stopped_at >= 4.5 end, 10)
     os.execute("kill -CONT " .. a.pid)
-    local ra, rb = result_of(finish(a, 300)), result_of(finish(b, 300))
+    local outa, outb = finish(a, 300), finish(b, 300)
+    local ra, rb = result_of(outa), result_of(outb)
     assert.is_true(size(in_flight) >= 1)
     assert.is_true(ra.lease_errors >= 1, "a's late marks were not refused")
     local processed = count_states(name)
+    if processed ~= 200 and os.getenv("COORD_DEBUG") then
+      for _, item in ipairs(client:scan_all { TableName = name, ConsistentRead = true }) do
+        if item.AccountId ~= COORD and item.Processed ~= 1 then print("left", item.AccountId .. "|" .. item.RunTime) end
+      end
+      for _, item in ipairs(lease_items(name)) do print(item.RunTime, item.Owner, item.Counter, item.Swept) end
+      print("a log:\n" .. helper.read_file(logs[1]))
+      print("b log:\n" .. helper.read_file(logs[2]))
+      print("a:\n" .. outa .. "\nb:\n" .. outb)
+    end
     assert.are.equal(200, processed)
     assert.are.equal(200, ra.processed + rb.processed)
     print(string.format("\n  SIGSTOP: %d in-flight records taken over, %d late marks refused", size(in_flight), ra.lease_errors))

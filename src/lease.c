@@ -21,6 +21,8 @@ typedef struct lease_portion {
     unsigned pass_id;           /* that pass */
     unsigned done_epoch;        /* epoch whose records were all queued by a finished pass */
     int inflight;               /* records queued or running */
+    int failed;                 /* records of this epoch that ended unprocessed here */
+    int leftover;               /* records an outer pass found still unprocessed, nothing in flight */
     int swept_published;        /* the Swept value of our last write */
     /* observed */
     int exists;
@@ -363,6 +365,7 @@ static int lease_take(lease_set *l, int i, long long seen, int inherit_swept, co
         p->held = 1;
         p->releasing = 0;
         p->epoch++;
+        p->failed = 0;
         p->done_epoch = inherit_swept ? p->epoch : LEASE_NO_EPOCH;
         p->valid_until_ms = sent + l->lease_ms - l->margin_ms;
         p->last_beat_ms = sent;
@@ -702,7 +705,11 @@ lease_class lease_classify(lease_set *l, unsigned pass, int portion)
     lease_portion *p = &l->p[portion];
     lease_class c;
     int current = p->held && !p->releasing && p->pass_epoch == p->epoch;
-    if (p->held && !p->releasing && p->done_epoch == p->epoch) c = LEASE_MINE_DONE;
+    if (p->held && !p->releasing && p->done_epoch == p->epoch) {
+        c = LEASE_MINE_DONE;
+        if (p->inflight == 0)
+            p->leftover++;   /* all its records are done here: this one failed, or was lost */
+    }
     else if (current && p->pass_id == pass) c = LEASE_MINE;
     else if (current) c = LEASE_MINE_DONE;   /* another pass queues it */
     else if (p->held) c = LEASE_BUSY;        /* taken since (the next pass queues it), or shed */
@@ -721,13 +728,27 @@ int lease_enqueue(lease_set *l, int portion)
     return ok;
 }
 
-void lease_pass_end(lease_set *l, unsigned pass)
+void lease_pass_end(lease_set *l, unsigned pass, int outer)
 {
     pthread_mutex_lock(&l->lock);
     for (int i = 0; i < l->portions; i++) {
         lease_portion *p = &l->p[i];
-        if (p->held && !p->releasing && p->pass_epoch == p->epoch && p->pass_id == pass) p->done_epoch = p->epoch;
+        if (p->held && !p->releasing && p->pass_epoch == p->epoch && p->pass_id == pass)
+            p->done_epoch = p->epoch;
+        /* more records left than failed here: some were given up on the way
+         * (a lapse, a hand-back race); read the portion again */
+        if (outer && p->held && !p->releasing && p->done_epoch == p->epoch && p->leftover > p->failed)
+            lease_needs_pass_again(p);
+        if (outer)
+            p->leftover = 0;
     }
+    pthread_mutex_unlock(&l->lock);
+}
+
+void lease_record_failed(lease_set *l, int portion)
+{
+    pthread_mutex_lock(&l->lock);
+    l->p[portion].failed++;
     pthread_mutex_unlock(&l->lock);
 }
 
@@ -739,6 +760,30 @@ void lease_wait_ticks(lease_set *l, int ticks, atomic_int *stop)
         struct timespec t;
         clock_gettime(CLOCK_REALTIME, &t);
         t.tv_nsec += 50 * 1000000L;   /* wake up to look at *stop */
+        if (t.tv_nsec >= 1000000000L) {
+            t.tv_sec++;
+            t.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&l->ticked, &l->lock, &t);
+    }
+    pthread_mutex_unlock(&l->lock);
+}
+
+static int lease_inflight(lease_set *l)
+{
+    int n = 0;
+    for (int i = 0; i < l->portions; i++)
+        n += l->p[i].inflight;
+    return n;
+}
+
+void lease_wait_drained(lease_set *l, atomic_int *stop)
+{
+    pthread_mutex_lock(&l->lock);
+    while (lease_inflight(l) > 0 && !(stop && atomic_load(stop)) && l->thread_started) {
+        struct timespec t;
+        clock_gettime(CLOCK_REALTIME, &t);
+        t.tv_nsec += 20 * 1000000L;
         if (t.tv_nsec >= 1000000000L) {
             t.tv_sec++;
             t.tv_nsec -= 1000000000L;

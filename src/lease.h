@@ -100,8 +100,14 @@ lease_class lease_classify(lease_set *l, unsigned pass, int portion);
 /* Counts a record of a held portion as queued; 0 when the portion is no
  * longer ours (do not queue it). */
 int lease_enqueue(lease_set *l, int portion);
-/* Ends pass `pass`: its portions, held throughout, are passed over. */
-void lease_pass_end(lease_set *l, unsigned pass);
+/* Ends pass `pass`: its portions, held throughout, are passed over. An outer
+ * pass (not a take-over pass inside one) also sends through another pass any
+ * portion in which it found more records left than failed here. */
+void lease_pass_end(lease_set *l, unsigned pass, int outer);
+/* A record of the portion ended unprocessed here (failed, or its mark refused). */
+void lease_record_failed(lease_set *l, int portion);
+/* Waits until no record queued with lease_enqueue is left in flight, or *stop. */
+void lease_wait_drained(lease_set *l, atomic_int *stop);
 /* Waits until the heartbeat thread has run `ticks` more rounds, or *stop. */
 void lease_wait_ticks(lease_set *l, int ticks, atomic_int *stop);
 

@@ -259,8 +259,11 @@ static void processor_process_one(processor_worker *w, const json_t *item)
     }
     char msg[4096];
     int attempts;
+    long failed_before = atomic_load(&w->failed);
     processor_callback_result r = processor_run_callback(w, item, token, msg, sizeof msg, &attempts);
     processor_finish(w, item, portion, r, msg, attempts);
+    if (p->leases && atomic_load(&w->failed) != failed_before)
+        lease_record_failed(p->leases, portion);
     if (p->leases)
         lease_end(p->leases, portion);
 }
@@ -348,7 +351,7 @@ static int processor_takeover_pass(processor *p)
     processor_pass inner = { lease_pass_begin(p->leases), 1, 0 };
     int rc = processor_pass_run(p, &inner);
     if (rc == 0)
-        lease_pass_end(p->leases, inner.id);
+        lease_pass_end(p->leases, inner.id, 0);
     return rc;
 }
 
@@ -384,16 +387,22 @@ static int processor_pass_run(processor *p, processor_pass *ps)
 static void *processor_producer_main(void *arg)
 {
     processor *p = arg;
+    int drained = 0;
     for (;;) {
         processor_pass ps = { p->leases ? lease_pass_begin(p->leases) : 0, 0, 0 };
         int rc = processor_pass_run(p, &ps);
         if (!p->leases || rc != 0)
             break;
-        lease_pass_end(p->leases, ps.id);
+        lease_pass_end(p->leases, ps.id, 1);
         int pending = lease_pass_pending(p->leases);
-        if (!ps.busy && !pending)
+        if (!ps.busy && !pending && drained)
             break;
-        if (!pending)
+        /* before ending, let every queued record finish and look once more:
+         * one given up on the way (a lapse, a hand-back) is read again */
+        drained = !ps.busy && !pending;
+        if (drained)
+            lease_wait_drained(p->leases, &p->q.stopping);
+        else if (!pending)
             lease_wait_ticks(p->leases, 1, &p->q.stopping);
     }
     queue_close(&p->q);
