@@ -422,7 +422,8 @@ describe("ddb.processor across processes", function()
   it("a second Ctrl-C aborts at once, marking nothing unfinished and keeping what the script printed", function()
     local name, counter = records_table(), counter_table()
     load(name, 400)
-    local p = spawn { RECORDS_TABLE = name, COUNTER_TABLE = counter, WORKERS = "2", WORK_MS = "300", SAY_BEFORE = "1" }
+    -- callbacks long enough that the drain outlasts a busy box's reaction to the first line
+    local p = spawn { RECORDS_TABLE = name, COUNTER_TABLE = counter, WORKERS = "2", WORK_MS = "3000", SAY_BEFORE = "1" }
     wait_for_callbacks(counter, 1)
     os.execute("kill -INT " .. p.pid)
     wait_for_line(p, "stopping:")   -- the first was acknowledged: the second cannot merge with it
