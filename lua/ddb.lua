@@ -5,7 +5,7 @@ local core = require("ddb.core")
 
 local ddb = { version = core.version, Error = core.Error }
 for _, name in ipairs { "null", "set", "binary", "number", "list", "map", "is_null", "type_of",
-                        "client", "parse_env", "sleep_ms", "records", "processor" } do
+                        "client", "parse_env", "sleep_ms", "records", "processor", "limits" } do
   ddb[name] = core[name]
 end
 
@@ -96,20 +96,34 @@ local function unprocessed_error(what, left, attempts)
   }, core.Error)
 end
 
--- Sends one BatchWriteItem chunk until DynamoDB has taken all of it.
-local function write_chunk(client, request_items, opts)
+-- Sends one batch chunk until DynamoDB has taken all of it. what is "Items"
+-- (BatchWriteItem) or "Keys" (BatchGetItem), naming the field the leftovers
+-- come back in; count(left) counts them; on_response(out) sees every answer.
+local function until_processed(client, what, chunk, opts, count, on_response)
+  local op = what == "Items" and "BatchWriteItem" or "BatchGetItem"
   local attempts = opts.max_attempts or 8
   for attempt = 1, attempts do
-    local out = client:call("BatchWriteItem", { RequestItems = request_items })
-    request_items = out.UnprocessedItems
-    if not request_items or next(request_items) == nil then return end
+    local out = client:call(op, { RequestItems = chunk })
+    if on_response then on_response(out) end
+    chunk = out["Unprocessed" .. what]
+    if not chunk or next(chunk) == nil then return end
     if attempt < attempts then backoff(attempt, opts) end
   end
+  local err = unprocessed_error(what, count(chunk), attempts)
+  err.unprocessed = chunk
+  error(err, 0)
+end
+
+local function count_writes(request_items)
   local left = 0
   for _, list in pairs(request_items) do left = left + #list end
-  local err = unprocessed_error("Items", left, attempts)
-  err.unprocessed = request_items
-  error(err, 0)
+  return left
+end
+
+local function count_keys(request_items)
+  local left = 0
+  for _, spec in pairs(request_items) do left = left + #spec.Keys end
+  return left
 end
 
 -- Splits {Table = {request, ...}, ...} into chunks of at most `size` requests.
@@ -136,7 +150,9 @@ end
 -- RequestItems shape) in chunks of 25, retrying UnprocessedItems with back-off.
 -- opts: max_attempts (8), base_ms (50), cap_ms (5000).
 function Client:batch_write_all(request_items, opts)
-  for _, chunk in ipairs(chunks(request_items, 25)) do write_chunk(self, chunk, opts or {}) end
+  for _, chunk in ipairs(chunks(request_items, 25)) do
+    until_processed(self, "Items", chunk, opts or {}, count_writes)
+  end
 end
 
 local function keys_request_like(spec)
@@ -148,27 +164,16 @@ end
 -- Gets any number of keys (BatchGetItem's RequestItems shape) in chunks of
 -- 100, retrying UnprocessedKeys. Returns { Table = { item, ... }, ... }.
 function Client:batch_get_all(request_items, opts)
-  opts = opts or {}
-  local responses, attempts = {}, opts.max_attempts or 8
+  local responses = {}
   for table_name in pairs(request_items) do responses[table_name] = {} end
-  for _, chunk in ipairs(chunks(request_items, 100, keys_request_like)) do
-    for attempt = 1, attempts do
-      local out = self:call("BatchGetItem", { RequestItems = chunk })
-      for table_name, list in pairs(out.Responses or {}) do
-        local dst = responses[table_name]
-        for _, item in ipairs(list) do dst[#dst + 1] = item end
-      end
-      chunk = out.UnprocessedKeys
-      if not chunk or next(chunk) == nil then break end
-      if attempt == attempts then
-        local left = 0
-        for _, spec in pairs(chunk) do left = left + #spec.Keys end
-        local err = unprocessed_error("Keys", left, attempts)
-        err.unprocessed = chunk
-        error(err, 0)
-      end
-      backoff(attempt, opts)
+  local function collect(out)
+    for table_name, list in pairs(out.Responses or {}) do
+      local dst = responses[table_name]
+      for _, item in ipairs(list) do dst[#dst + 1] = item end
     end
+  end
+  for _, chunk in ipairs(chunks(request_items, 100, keys_request_like)) do
+    until_processed(self, "Keys", chunk, opts or {}, count_keys, collect)
   end
   return responses
 end

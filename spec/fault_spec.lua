@@ -252,6 +252,42 @@ describe("faults: a conditional write reset after it was applied", function()
   end
 end)
 
+-- issue 9.2: a transaction whose answer is lost is sent again with the same
+-- ClientRequestToken, so DynamoDB applies each logical call once
+describe("faults: transactions reset after they were applied", function()
+  local name
+  setup(function() name = helper.create_table(direct, "pk") end)
+  teardown(function() pcall(direct.delete_table, direct, { TableName = name }) end)
+
+  local function add_one(client, token)
+    client:transact_write_items { ClientRequestToken = token, TransactItems = { { Update = {
+      TableName = name, Key = { pk = "counter" }, UpdateExpression = "ADD n :one",
+      ExpressionAttributeValues = { [":one"] = 1 } } } } }
+  end
+
+  it("applies each of 40 calls exactly once through 40% resets", function()
+    local proxy = start_proxy("--rate 0.4 --seed 9 --faults reset-after")
+    local ok, err = pcall(function()
+      local client = proxied(proxy, { max_attempts = 20, retry_base_ms = 1, retry_cap_ms = 5 })
+      for _ = 1, 40 do add_one(client) end
+      local stats = proxy:stop()
+      assert.is_true(stats["reset-after"] > 0, "no reset was injected")
+      local item = direct:get_item { TableName = name, Key = { pk = "counter" }, ConsistentRead = true }.Item
+      assert.are.equal(40, item.n)
+    end)
+    proxy:stop()
+    if not ok then error(err, 0) end
+  end)
+
+  it("keeps a token the caller set", function()
+    direct:delete_item { TableName = name, Key = { pk = "counter" } }
+    add_one(direct, "caller-token-1")
+    add_one(direct, "caller-token-1")
+    add_one(direct, "caller-token-2")
+    assert.are.equal(2, direct:get_item { TableName = name, Key = { pk = "counter" }, ConsistentRead = true }.Item.n)
+  end)
+end)
+
 describe("faults: each kind on a single call", function()
   local EXPECTED = {
     { "throttle", "ProvisionedThroughputExceededException", 400 },

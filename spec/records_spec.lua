@@ -95,21 +95,24 @@ describe("ddb.records", function()
   end)
 
   local invalid = {
-    { "a missing AccountId", { RunTime = "2026-01-01T00:00:00Z" }, "AccountId is missing" },
-    { "a missing RunTime", { AccountId = "A" }, "RunTime is missing" },
-    { "a RunTime that is not ISO-8601", { AccountId = "A", RunTime = "yesterday" }, "RunTime 'yesterday' is not an ISO-8601 UTC time" },
-    { "an impossible date", { AccountId = "A", RunTime = "2026-02-30T00:00:00Z" }, "is not an ISO-8601 UTC time" },
+    { "a missing AccountId", { RunTime = "2026-01-01T00:00:00Z" }, "AccountId is missing: it must be a non-empty string" },
+    { "a missing RunTime", { AccountId = "A" }, "RunTime is missing: it must be an ISO-8601 UTC time string" },
+    { "a RunTime that is not ISO-8601", { AccountId = "A", RunTime = "yesterday" },
+      "RunTime 'yesterday' is not an ISO-8601 UTC time like 2026-02-17T12:00:00Z" },
+    { "an impossible date", { AccountId = "A", RunTime = "2026-02-30T00:00:00Z" },
+      "RunTime '2026-02-30T00:00:00Z' is not an ISO-8601 UTC time like 2026-02-17T12:00:00Z" },
     { "Processed = 2", { AccountId = "A", RunTime = "2026-01-01T00:00:00Z", Processed = 2 }, "Processed must be the number 0 (unprocessed) or 1 (processed)" },
-    { "Processed as a string", { AccountId = "A", RunTime = "2026-01-01T00:00:00Z", Processed = "0" }, "Processed must be the number 0" },
+    { "Processed as a string", { AccountId = "A", RunTime = "2026-01-01T00:00:00Z", Processed = "0" }, "Processed must be the number 0 (unprocessed) or 1 (processed)" },
     { "a numeric AccountId", { AccountId = 5, RunTime = "2026-01-01T00:00:00Z" }, "AccountId must be a string" },
-    { "an item over 400 KB", { AccountId = "A", RunTime = "2026-01-01T00:00:00Z", Big = string.rep("x", 410 * 1024) }, "over DynamoDB's limit of 400 KB" },
+    { "an item over 400 KB", { AccountId = "A", RunTime = "2026-01-01T00:00:00Z", Big = string.rep("x", 410 * 1024) },
+      "the item is about 419890 bytes, over DynamoDB's limit of 400 KB" },
     { "an AccountId over 2048 bytes", { AccountId = string.rep("a", 2049), RunTime = "2026-01-01T00:00:00Z" }, "AccountId is longer than 2048 bytes" },
   }
   for _, case in ipairs(invalid) do
     it("refuses " .. case[1] .. " before any request", function()
       local ok, err = pcall(records.put_item, records, case[2])
       assert.is_false(ok)
-      assert.truthy(tostring(err):find(case[3], 1, true), tostring(err))
+      assert.are.equal("record: " .. case[3], err)
     end)
   end
 
@@ -117,20 +120,39 @@ describe("ddb.records", function()
     for _, method in ipairs { "get_item", "mark_as_processed", "delete_item" } do
       local ok, err = pcall(records[method], records, "A", "not a time")
       assert.is_false(ok)
-      assert.truthy(tostring(err):find("RunTime 'not a time' is not an ISO-8601", 1, true), method)
+      assert.are.equal("RunTime 'not a time' is not an ISO-8601 UTC time like 2026-02-17T12:00:00Z", err, method)
     end
     local ok, err = pcall(records.query_by_account, records, "A", { from = "June" })
     assert.is_false(ok)
-    assert.truthy(err:find("from 'June' is not an ISO-8601", 1, true))
+    assert.are.equal("from 'June' is not an ISO-8601 UTC time like 2026-02-17T12:00:00Z", err)
   end)
 
-  it("refuses keys with NUL bytes or invalid UTF-8, and over-long bounds", function()
-    local ok, err = pcall(records.get_item, records, "ACC\0X", "2026-01-01T00:00:00Z")
+  -- issue 9.1: a C string would cut "ACC\0X" to "ACC" and address another record
+  it("keys with a NUL byte work end to end: put, get, mark, query and the processor", function()
+    local T = "2026-01-01T00:00:00Z"
+    local keys = { "ACC", "ACC\0X", "B", "B\0" }
+    for _, k in ipairs(keys) do records:put_item { AccountId = k, RunTime = T, Tag = k } end
+    for _, k in ipairs(keys) do assert.are.equal(k, records:get_item(k, T).Tag) end
+    assert.are.equal(1, #records:query_by_account("ACC\0X"))
+    local errors, stats = ddb.processor { client = client, table = name, index = "Processed", max_workers = 2,
+                                          progress = false, summary = false }:process_all(function() end)
+    assert.are.same({}, errors)
+    assert.are.equal(4, stats.processed)
+    assert.are.equal(0, stats.skipped)
+    for _, k in ipairs(keys) do assert.are.equal(1, records:get_item(k, T).Processed, k) end
+    records:put_item { AccountId = "C\0", RunTime = T }
+    records:put_item { AccountId = "C", RunTime = T }
+    assert.is_true(records:mark_as_processed("C\0", T))
+    assert.are.equal(0, records:get_item("C", T).Processed)
+    records:delete_item("C\0", T)
+    assert.is_nil(records:get_item("C\0", T))
+    assert.is_table(records:get_item("C", T))
+  end)
+
+  it("refuses keys with invalid UTF-8, and over-long bounds", function()
+    local ok, err = pcall(records.query_by_account, records, "\255")
     assert.is_false(ok)
-    assert.truthy(err:find("AccountId contains a NUL byte", 1, true), err)
-    ok, err = pcall(records.query_by_account, records, "\255")
-    assert.is_false(ok)
-    assert.truthy(err:find("AccountId is not valid UTF-8", 1, true), err)
+    assert.are.equal("AccountId is not valid UTF-8", err)
     ok, err = pcall(records.query_by_account, records, "A", { from = "2026-01-01T00:00:00." .. string.rep("0", 5000) .. "Z" })
     assert.is_false(ok)
     assert.truthy(err:find("is not an ISO-8601 UTC time", 1, true), err)

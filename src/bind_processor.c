@@ -89,42 +89,25 @@ static int bind_processor_check_summary(lua_State *L)
     return luaL_error(L, "ddb.processor: option 'summary' must be true, false or \"json\"");
 }
 
-static void bind_processor_apply_option(lua_State *L, bind_processor *p)
+/* The options that are not in the processor's table: progress and summary
+ * (a boolean or a word), the Records table and index, and a client whose
+ * endpoint and credentials to use. */
+static int bind_processor_option(lua_State *L, const char *key, void *ud)
 {
-    if (lua_type(L, -2) != LUA_TSTRING) luaL_error(L, "ddb.processor: option names must be strings");
-    const char *key = lua_tostring(L, -2);
-    char label[96], err[160];
-    snprintf(label, sizeof label, "ddb.processor: option '%.40s'", key);
-    int ok;
-    lua_Integer v = lua_tointegerx(L, -1, &ok);
-    /* a non-integer is pushed out of every range, so it gets the same message */
-    int set = processor_option_set(&p->o, key, ok && v >= LONG_MIN && v <= LONG_MAX ? (long)v : LONG_MIN,
-                                   label, err, sizeof err);
-    if (set < 0) luaL_error(L, "%s", err);
-    if (set > 0) return;
-    if (strcmp(key, "backoff_multiplier") == 0) {
-        lua_Number m = lua_tonumber(L, -1);
-        if (!(m >= 1 && m <= 10)) luaL_error(L, "ddb.processor: option 'backoff_multiplier' must be a number from 1 to 10");
-        p->o.backoff_multiplier = m;
-    } else if (strcmp(key, "progress") == 0) {
+    bind_processor *p = ud;
+    if (strcmp(key, "progress") == 0)
         p->o.progress = bind_processor_check_progress(L);
-    } else if (strcmp(key, "summary") == 0) {
+    else if (strcmp(key, "summary") == 0)
         p->o.summary = bind_processor_check_summary(L);
-    } else if (strcmp(key, "table") == 0) {
+    else if (strcmp(key, "table") == 0)
         bind_copy_name(L, "ddb.processor", key, p->o.table.table, sizeof p->o.table.table);
-    } else if (strcmp(key, "errors_file") == 0) {
-        size_t len;
-        const char *path = lua_tolstring(L, -1, &len);
-        if (lua_type(L, -1) != LUA_TSTRING || len >= sizeof p->o.errors_file || strlen(path) != len)
-            luaL_error(L, "ddb.processor: option 'errors_file' must be a file name (a string without NUL bytes)");
-        memcpy(p->o.errors_file, path, len + 1);
-    } else if (strcmp(key, "index") == 0) {
+    else if (strcmp(key, "index") == 0)
         bind_copy_name(L, "ddb.processor", key, p->o.table.index, sizeof p->o.table.index);
-    } else if (strcmp(key, "client") == 0) {
+    else if (strcmp(key, "client") == 0)
         p->cfg = *ddb_client_config(bind_client_check(L, -1));
-    } else {
-        luaL_error(L, "ddb.processor: unknown option '%s'", key);
-    }
+    else
+        return 0;
+    return 1;
 }
 
 static int bind_processor_gc(lua_State *L)
@@ -144,9 +127,9 @@ static int bind_processor_new(lua_State *L)
     luaL_setmetatable(L, BIND_PROCESSOR_MT);
     char err[512];
     if (processor_options_from_env(&p->o, err, sizeof err) != 0) return luaL_error(L, "ddb.processor: %s", err);
-    bind_client_check_config(L, 0, &p->cfg);
+    bind_config_resolve(L, 0, &p->cfg);
     if (has_opts)
-        for (lua_pushnil(L); lua_next(L, 1); lua_pop(L, 1)) bind_processor_apply_option(L, p);
+        bind_apply_options(L, 1, "ddb.processor", &processor_option_table, &p->o, bind_processor_option, p);
     if (config_check(&p->cfg, err, sizeof err) != 0) return luaL_error(L, "ddb.processor: %s", err);
     return 1;
 }
@@ -560,7 +543,7 @@ static void bind_processor_push_stats(lua_State *L, const processor_result *r, i
 static int bind_processor_raise_with_result(lua_State *L, const ddb_error *err, const processor_result *r,
                                             int workers)
 {
-    bind_client_push_error(L, err);
+    bind_push_error(L, err);
     bind_processor_push_errors(L, r);
     lua_setfield(L, -2, "errors");
     bind_processor_push_stats(L, r, workers);
@@ -616,7 +599,7 @@ static int bind_processor_process_all(lua_State *L)
     ddb_error err;
     *engine = processor_new(&p->o, &p->cfg, bind_processor_run_in_worker, ws->data, &hooks, &err);
     if (!*engine)
-        return bind_client_raise(L, &err);
+        return bind_raise_error(L, &err);
     run.engine = *engine;
     ws->engine = *engine;
     int rc = bind_processor_execute(&run, result, &err);

@@ -17,7 +17,7 @@ typedef struct bind_records {
 } bind_records;
 
 /* The records object at 1 and its client (kept as the object's user value). */
-static bind_records *check_records(lua_State *L, ddb_client **client)
+static bind_records *bind_records_check(lua_State *L, ddb_client **client)
 {
     bind_records *r = luaL_checkudata(L, 1, BIND_RECORDS_MT);
     lua_getiuservalue(L, 1, 1);
@@ -26,14 +26,14 @@ static bind_records *check_records(lua_State *L, ddb_client **client)
     return r;
 }
 
-static void copy_name(lua_State *L, int opts, const char *field, char *dst, size_t size)
+static void bind_records_copy_name(lua_State *L, int opts, const char *field, char *dst, size_t size)
 {
     if (lua_getfield(L, opts, field) != LUA_TNIL) bind_copy_name(L, "ddb.records", field, dst, size);
     lua_pop(L, 1);
 }
 
 /* ddb.records([{client =, table =, index =}]) */
-static int records_new(lua_State *L)
+static int bind_records_new(lua_State *L)
 {
     int has_opts = !lua_isnoneornil(L, 1);
     if (has_opts) luaL_checktype(L, 1, LUA_TTABLE);
@@ -42,8 +42,8 @@ static int records_new(lua_State *L)
     char err[256];
     if (record_table_from_env(&r->table, err, sizeof err) != 0) return luaL_error(L, "ddb.records: %s", err);
     if (has_opts) {
-        copy_name(L, 1, "table", r->table.table, sizeof r->table.table);
-        copy_name(L, 1, "index", r->table.index, sizeof r->table.index);
+        bind_records_copy_name(L, 1, "table", r->table.table, sizeof r->table.table);
+        bind_records_copy_name(L, 1, "index", r->table.index, sizeof r->table.index);
         lua_getfield(L, 1, "client");
     } else {
         lua_pushnil(L);
@@ -51,7 +51,7 @@ static int records_new(lua_State *L)
     if (lua_isnil(L, -1)) {
         lua_pop(L, 1);
         ddb_config cfg;
-        bind_client_check_config(L, 0, &cfg);
+        bind_config_resolve(L, 0, &cfg);
         bind_client_new(L, &cfg);
         config_clear(&cfg);
     }
@@ -60,26 +60,26 @@ static int records_new(lua_State *L)
     return 1;
 }
 
-/* A key string: C strings cut at NUL, so one inside would address another record. */
-static const char *check_key_string(lua_State *L, int idx, const char *field)
+/* A key string: any valid UTF-8, U+0000 included (it has a length). */
+static const char *bind_records_key_string(lua_State *L, int idx, const char *field, size_t *len)
 {
-    size_t len;
-    const char *s = luaL_checklstring(L, idx, &len);
-    if (strlen(s) != len) luaL_error(L, "%s contains a NUL byte", field);
-    if (!marshal_utf8_valid(s, len)) luaL_error(L, "%s is not valid UTF-8", field);
+    const char *s = luaL_checklstring(L, idx, len);
+    if (!marshal_utf8_valid(s, *len))
+        luaL_error(L, "%s is not valid UTF-8", field);
     return s;
 }
 
-static void check_key(lua_State *L, int first, const char **acct, const char **rt)
+static void bind_records_key_arg(lua_State *L, int first, record_key *key)
 {
-    *acct = check_key_string(L, first, "AccountId");
-    *rt = check_key_string(L, first + 1, "RunTime");
     char err[256];
-    if (record_validate_key(*acct, *rt, err, sizeof err) != 0) luaL_error(L, "%s", err);
+    key->account_id = bind_records_key_string(L, first, "AccountId", &key->account_id_len);
+    key->run_time = bind_records_key_string(L, first + 1, "RunTime", &key->run_time_len);
+    if (record_validate_key(key, err, sizeof err) != 0)
+        luaL_error(L, "%s", err);
 }
 
 /* Marshals the item at 2, defaulting Processed to 0. Returns a new reference. */
-static json_t *checked_item(lua_State *L)
+static json_t *bind_records_checked_item(lua_State *L)
 {
     luaL_checktype(L, 2, LUA_TTABLE);
     char err[512];
@@ -96,68 +96,77 @@ static json_t *checked_item(lua_State *L)
     return item;
 }
 
-static int records_put_item(lua_State *L)
+static int bind_records_put_item(lua_State *L)
 {
     ddb_client *c;
-    bind_records *r = check_records(L, &c);
-    json_t *item = checked_item(L);
+    bind_records *r = bind_records_check(L, &c);
+    json_t *item = bind_records_checked_item(L);
     ddb_error err;
     int rc = record_put(c, &r->table, item, &err);
     json_decref(item);
-    if (rc != 0) return bind_client_raise(L, &err);
+    if (rc != 0) return bind_raise_error(L, &err);
     return 0;
 }
 
-static int records_get_item(lua_State *L)
+/* The records object at 1, its client, and the key at 2 and 3. */
+static bind_records *bind_records_check_with_key(lua_State *L, ddb_client **client, record_key *key)
+{
+    bind_records *r = bind_records_check(L, client);
+    bind_records_key_arg(L, 2, key);
+    return r;
+}
+
+static int bind_records_get_item(lua_State *L)
 {
     ddb_client *c;
-    bind_records *r = check_records(L, &c);
-    const char *acct, *rt;
-    check_key(L, 2, &acct, &rt);
+    record_key key;
+    bind_records *r = bind_records_check_with_key(L, &c, &key);
     json_t **item = bind_json_box(L);
     ddb_error err;
-    if (record_get(c, &r->table, acct, rt, item, &err) != 0) return bind_client_raise(L, &err);
-    if (!*item) return 0;
+    if (record_get(c, &r->table, &key, item, &err) != 0)
+        return bind_raise_error(L, &err);
+    if (!*item)
+        return 0;
     marshal_push_item(L, *item);
     bind_json_box_release(L, -2);
     return 1;
 }
 
-static int records_delete_item(lua_State *L)
+static int bind_records_delete_item(lua_State *L)
 {
     ddb_client *c;
-    bind_records *r = check_records(L, &c);
-    const char *acct, *rt;
-    check_key(L, 2, &acct, &rt);
+    record_key key;
+    bind_records *r = bind_records_check_with_key(L, &c, &key);
     ddb_error err;
-    if (record_delete(c, &r->table, acct, rt, &err) != 0) return bind_client_raise(L, &err);
+    if (record_delete(c, &r->table, &key, &err) != 0)
+        return bind_raise_error(L, &err);
     return 0;
 }
 
-static int records_mark_as_processed(lua_State *L)
+static int bind_records_mark_as_processed(lua_State *L)
 {
     ddb_client *c;
-    bind_records *r = check_records(L, &c);
-    const char *acct, *rt;
-    check_key(L, 2, &acct, &rt);
+    record_key key;
+    bind_records *r = bind_records_check_with_key(L, &c, &key);
     ddb_error err;
-    record_mark_result m = record_mark_processed(c, &r->table, acct, rt, NULL, NULL, &err);
-    if (m == RECORD_FAILED) return bind_client_raise(L, &err);
+    record_mark_result m = record_mark_processed(c, &r->table, &key, NULL, NULL, &err);
+    if (m == RECORD_FAILED)
+        return bind_raise_error(L, &err);
     lua_pushboolean(L, m == RECORD_MARKED);
     return 1;
 }
 
 /* Puts a parked record (Processed = 2, past max_failures) back: true, or
  * false when it is not parked. */
-static int records_requeue(lua_State *L)
+static int bind_records_requeue(lua_State *L)
 {
     ddb_client *c;
-    bind_records *r = check_records(L, &c);
-    const char *acct, *rt;
-    check_key(L, 2, &acct, &rt);
+    record_key key;
+    bind_records *r = bind_records_check_with_key(L, &c, &key);
     ddb_error err;
-    record_mark_result m = record_requeue(c, &r->table, acct, rt, &err);
-    if (m == RECORD_FAILED) return bind_client_raise(L, &err);
+    record_mark_result m = record_requeue(c, &r->table, &key, &err);
+    if (m == RECORD_FAILED)
+        return bind_raise_error(L, &err);
     lua_pushboolean(L, m == RECORD_MARKED);
     return 1;
 }
@@ -174,7 +183,7 @@ typedef struct cursor {
     int started;
 } cursor;
 
-static int cursor_gc(lua_State *L)
+static int bind_records_cursor_gc(lua_State *L)
 {
     cursor *k = luaL_checkudata(L, 1, BIND_CURSOR_MT);
     json_decref(k->items);
@@ -183,7 +192,7 @@ static int cursor_gc(lua_State *L)
     return 0;
 }
 
-static const char *opt_time(lua_State *L, int opts, const char *field, char *dst)
+static const char *bind_records_opt_time(lua_State *L, int opts, const char *field, char *dst)
 {
     if (opts == 0) return NULL;
     lua_getfield(L, opts, field);
@@ -199,17 +208,30 @@ static const char *opt_time(lua_State *L, int opts, const char *field, char *dst
     return v ? dst : NULL;
 }
 
-/* Pushes a cursor for the query; opts is the options table index or 0. */
-static cursor *push_cursor(lua_State *L, record_query_kind kind, const char *acct, int opts)
+static void bind_records_copy_account(lua_State *L, int idx, cursor *k)
+{
+    size_t len;
+    const char *acct = bind_records_key_string(L, idx, "AccountId", &len);
+    if (len == 0 || len > RECORD_MAX_PARTITION_KEY)
+        luaL_error(L, "AccountId must be a non-empty string of at most %d bytes", RECORD_MAX_PARTITION_KEY);
+    memcpy(k->account_id, acct, len);
+    k->q.account_id = k->account_id;
+    k->q.account_id_len = len;
+}
+
+/* Pushes a cursor for the query; acct and opts are the stack indexes of the
+ * AccountId and the options table, or 0. */
+static cursor *bind_records_push_cursor(lua_State *L, record_query_kind kind, int acct, int opts)
 {
     cursor *k = lua_newuserdatauv(L, sizeof *k, 0);
     memset(k, 0, sizeof *k);
     luaL_setmetatable(L, BIND_CURSOR_MT);
     k->q.kind = kind;
     k->remaining = -1;
-    if (acct) k->q.account_id = strcpy(k->account_id, acct);
-    k->q.from = opt_time(L, opts, "from", k->from);
-    k->q.to = opt_time(L, opts, "to", k->to);
+    if (acct)
+        bind_records_copy_account(L, acct, k);
+    k->q.from = bind_records_opt_time(L, opts, "from", k->from);
+    k->q.to = bind_records_opt_time(L, opts, "to", k->to);
     if (opts) {
         lua_getfield(L, opts, "limit");
         if (!lua_isnil(L, -1)) {
@@ -223,7 +245,7 @@ static cursor *push_cursor(lua_State *L, record_query_kind kind, const char *acc
 }
 
 /* Pushes the next item of the cursor, or nothing at the end. */
-static int cursor_next(lua_State *L, cursor *k, ddb_client *c, const record_table *t)
+static int bind_records_cursor_next(lua_State *L, cursor *k, ddb_client *c, const record_table *t)
 {
     while (k->remaining != 0) {
         if (k->items && k->next < json_array_size(k->items)) {
@@ -241,81 +263,97 @@ static int cursor_next(lua_State *L, cursor *k, ddb_client *c, const record_tabl
         ddb_error err;
         int rc = record_query_page(c, t, &k->q, start, &k->items, &k->last_key, &err);
         json_decref(start);
-        if (rc != 0) return bind_client_raise(L, &err);
+        if (rc != 0) return bind_raise_error(L, &err);
     }
     return 0;
 }
 
-static int iterate(lua_State *L)
+static int bind_records_iterate(lua_State *L)
 {
     ddb_client *c;
-    bind_records *r = check_records(L, &c);
+    bind_records *r = bind_records_check(L, &c);
     cursor *k = luaL_checkudata(L, lua_upvalueindex(2), BIND_CURSOR_MT);
-    return cursor_next(L, k, c, &r->table);
+    return bind_records_cursor_next(L, k, c, &r->table);
 }
 
-static int iterator_step(lua_State *L)
+static int bind_records_iterator_step(lua_State *L)
 {
     lua_settop(L, 0);
     lua_pushvalue(L, lua_upvalueindex(1));
-    return iterate(L);
+    return bind_records_iterate(L);
 }
 
-static int push_iterator(lua_State *L, record_query_kind kind, const char *acct, int opts)
+/* acct: the stack index of the AccountId for RECORD_QUERY_ACCOUNT, else 0. */
+static int bind_records_push_iterator(lua_State *L, record_query_kind kind, int acct, int opts)
 {
     lua_pushvalue(L, 1);
-    push_cursor(L, kind, acct, opts);
-    lua_pushcclosure(L, iterator_step, 2);
+    bind_records_push_cursor(L, kind, acct, opts);
+    lua_pushcclosure(L, bind_records_iterator_step, 2);
     return 1;
 }
 
-static int collect_list(lua_State *L, record_query_kind kind, const char *acct, int opts)
+static int bind_records_collect_list(lua_State *L, record_query_kind kind, int acct, int opts)
 {
     ddb_client *c;
-    bind_records *r = check_records(L, &c);
-    cursor *k = push_cursor(L, kind, acct, opts);
+    bind_records *r = bind_records_check(L, &c);
+    cursor *k = bind_records_push_cursor(L, kind, acct, opts);
     int cursor_idx = lua_gettop(L);
     lua_newtable(L);
-    for (lua_Integer n = 1; cursor_next(L, k, c, &r->table) == 1; n++) lua_rawseti(L, -2, n);
+    for (lua_Integer n = 1; bind_records_cursor_next(L, k, c, &r->table) == 1; n++)
+        lua_rawseti(L, -2, n);
     lua_remove(L, cursor_idx);
     return 1;
 }
 
-static int opts_index(lua_State *L, int idx)
+static int bind_records_opts_index(lua_State *L, int idx)
 {
-    if (lua_isnoneornil(L, idx)) return 0;
+    if (lua_isnoneornil(L, idx))
+        return 0;
     luaL_checktype(L, idx, LUA_TTABLE);
     return idx;
 }
 
-static int records_query_unprocessed(lua_State *L) { return collect_list(L, RECORD_QUERY_UNPROCESSED, NULL, opts_index(L, 2)); }
-static int records_query_processed(lua_State *L) { return collect_list(L, RECORD_QUERY_PROCESSED, NULL, opts_index(L, 2)); }
-static int records_query_failed(lua_State *L) { return collect_list(L, RECORD_QUERY_PARKED, NULL, opts_index(L, 2)); }
-static int records_unprocessed(lua_State *L) { return push_iterator(L, RECORD_QUERY_UNPROCESSED, NULL, opts_index(L, 2)); }
-static int records_processed(lua_State *L) { return push_iterator(L, RECORD_QUERY_PROCESSED, NULL, opts_index(L, 2)); }
-
-static const char *check_account(lua_State *L, int idx)
+static int bind_records_query_failed(lua_State *L)
 {
-    const char *acct = check_key_string(L, idx, "AccountId");
-    if (!*acct || strlen(acct) > RECORD_MAX_PARTITION_KEY)
-        luaL_error(L, "AccountId must be a non-empty string of at most %d bytes", RECORD_MAX_PARTITION_KEY);
-    return acct;
+    return bind_records_collect_list(L, RECORD_QUERY_PARKED, 0, bind_records_opts_index(L, 2));
 }
 
-static int records_query_by_account(lua_State *L)
+static int bind_records_query_unprocessed(lua_State *L)
 {
-    return collect_list(L, RECORD_QUERY_ACCOUNT, check_account(L, 2), opts_index(L, 3));
+    return bind_records_collect_list(L, RECORD_QUERY_UNPROCESSED, 0, bind_records_opts_index(L, 2));
 }
 
-static int records_by_account(lua_State *L)
+static int bind_records_query_processed(lua_State *L)
 {
-    return push_iterator(L, RECORD_QUERY_ACCOUNT, check_account(L, 2), opts_index(L, 3));
+    return bind_records_collect_list(L, RECORD_QUERY_PROCESSED, 0, bind_records_opts_index(L, 2));
 }
 
-static int records_info(lua_State *L)
+static int bind_records_unprocessed(lua_State *L)
+{
+    return bind_records_push_iterator(L, RECORD_QUERY_UNPROCESSED, 0, bind_records_opts_index(L, 2));
+}
+
+static int bind_records_processed(lua_State *L)
+{
+    return bind_records_push_iterator(L, RECORD_QUERY_PROCESSED, 0, bind_records_opts_index(L, 2));
+}
+
+static int bind_records_query_by_account(lua_State *L)
+{
+    luaL_checkstring(L, 2);
+    return bind_records_collect_list(L, RECORD_QUERY_ACCOUNT, 2, bind_records_opts_index(L, 3));
+}
+
+static int bind_records_by_account(lua_State *L)
+{
+    luaL_checkstring(L, 2);
+    return bind_records_push_iterator(L, RECORD_QUERY_ACCOUNT, 2, bind_records_opts_index(L, 3));
+}
+
+static int bind_records_info(lua_State *L)
 {
     ddb_client *c;
-    bind_records *r = check_records(L, &c);
+    bind_records *r = bind_records_check(L, &c);
     lua_createtable(L, 0, 2);
     lua_pushstring(L, r->table.table);
     lua_setfield(L, -2, "table");
@@ -324,7 +362,7 @@ static int records_info(lua_State *L)
     return 1;
 }
 
-static int records_client(lua_State *L)
+static int bind_records_client(lua_State *L)
 {
     luaL_checkudata(L, 1, BIND_RECORDS_MT);
     lua_getiuservalue(L, 1, 1);
@@ -332,32 +370,39 @@ static int records_client(lua_State *L)
 }
 
 static const luaL_Reg records_methods[] = {
-    { "put_item", records_put_item },
-    { "get_item", records_get_item },
-    { "delete_item", records_delete_item },
-    { "mark_as_processed", records_mark_as_processed },
-    { "query_unprocessed", records_query_unprocessed },
-    { "query_processed", records_query_processed },
-    { "query_failed", records_query_failed },
-    { "requeue", records_requeue },
-    { "query_by_account", records_query_by_account },
-    { "unprocessed", records_unprocessed },
-    { "processed", records_processed },
-    { "by_account", records_by_account },
-    { "info", records_info },
-    { "client", records_client },
+    { "put_item", bind_records_put_item },
+    { "get_item", bind_records_get_item },
+    { "delete_item", bind_records_delete_item },
+    { "mark_as_processed", bind_records_mark_as_processed },
+    { "query_unprocessed", bind_records_query_unprocessed },
+    { "query_processed", bind_records_query_processed },
+    { "query_failed", bind_records_query_failed },
+    { "requeue", bind_records_requeue },
+    { "query_by_account", bind_records_query_by_account },
+    { "unprocessed", bind_records_unprocessed },
+    { "processed", bind_records_processed },
+    { "by_account", bind_records_by_account },
+    { "info", bind_records_info },
+    { "client", bind_records_client },
     { NULL, NULL },
 };
 
 void bind_records_register(lua_State *L)
 {
-    bind_gc_metatable(L, BIND_CURSOR_MT, cursor_gc);
+    bind_gc_metatable(L, BIND_CURSOR_MT, bind_records_cursor_gc);
 
     luaL_newmetatable(L, BIND_RECORDS_MT);
     luaL_newlib(L, records_methods);
     lua_setfield(L, -2, "__index");
     lua_setfield(L, -2, "Records");
 
-    lua_pushcfunction(L, records_new);
+    lua_pushcfunction(L, bind_records_new);
     lua_setfield(L, -2, "records");
+
+    /* DynamoDB's key and item size limits, for the Lua models (ddb.user) */
+    lua_createtable(L, 0, 3);
+    bind_set_integer(L, "partition_key", RECORD_MAX_PARTITION_KEY);
+    bind_set_integer(L, "sort_key", RECORD_MAX_SORT_KEY);
+    bind_set_integer(L, "item", RECORD_MAX_ITEM_BYTES);
+    lua_setfield(L, -2, "limits");
 }

@@ -8,6 +8,7 @@
 
 #include <curl/curl.h>
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
 #include <zlib.h>
 
 #include "creds.h"
@@ -43,7 +44,7 @@ void ddb_error_set(ddb_error *err, const char *code, int retryable, const char *
 }
 
 /* Splits the endpoint into the Host header value and the path to sign. */
-static int parse_endpoint(ddb_client *c, ddb_error *err)
+static int client_parse_endpoint(ddb_client *c, ddb_error *err)
 {
     CURLU *u = curl_url();
     char *host = NULL, *port = NULL, *path = NULL;
@@ -83,7 +84,7 @@ ddb_client *ddb_client_new(const ddb_config *cfg, ddb_error *err)
     }
     c->cfg = *cfg;
     c->rng = retry_seed(c);
-    if (parse_endpoint(c, err) != 0) {
+    if (client_parse_endpoint(c, err) != 0) {
         ddb_client_free(c);
         return NULL;
     }
@@ -119,15 +120,15 @@ const ddb_config *ddb_client_config(const ddb_client *c)
     return &c->cfg;
 }
 
-static creds_cache *chain_cache(const ddb_client *c)
+static creds_cache *client_chain_cache(const ddb_client *c)
 {
     return c->cfg.access_key[0] ? NULL : c->cfg.creds;
 }
 
 /* Makes the signer hold the cache's current credentials. */
-static int refresh_credentials(ddb_client *c, ddb_error *err)
+static int client_refresh_credentials(ddb_client *c, ddb_error *err)
 {
-    creds_cache *cache = chain_cache(c);
+    creds_cache *cache = client_chain_cache(c);
     if (!cache) return 0;
     char msg[CREDS_ERROR_SIZE];
     unsigned long gen = c->creds_gen;
@@ -147,9 +148,9 @@ static int refresh_credentials(ddb_client *c, ddb_error *err)
 
 int ddb_client_credentials(ddb_client *c, char *source, size_t size, long long *expiration_ms, ddb_error *err)
 {
-    if (refresh_credentials(c, err) != 0) return -1;
-    if (chain_cache(c)) {
-        creds_cache_describe(chain_cache(c), source, size, expiration_ms);
+    if (client_refresh_credentials(c, err) != 0) return -1;
+    if (client_chain_cache(c)) {
+        creds_cache_describe(client_chain_cache(c), source, size, expiration_ms);
     } else {
         snprintf(source, size, "%s", c->cfg.static_source[0] ? c->cfg.static_source : "ddb.client options");
         *expiration_ms = 0;
@@ -157,22 +158,22 @@ int ddb_client_credentials(ddb_client *c, char *source, size_t size, long long *
     return 0;
 }
 
-static long long signing_clock_ms(ddb_client *c)
+static long long client_signing_clock_ms(ddb_client *c)
 {
-    creds_cache *cache = chain_cache(c);
+    creds_cache *cache = client_chain_cache(c);
     return cache ? creds_cache_now_ms(cache) : creds_wall_ms() + c->clock_offset_ms;
 }
 
 /* After an answer that the request's time is too far from AWS's: takes the
  * clock from the answer's Date. Returns 1 when the request is worth sending again. */
-static int correct_clock(ddb_client *c, const ddb_error *err)
+static int client_correct_clock(ddb_client *c, const ddb_error *err)
 {
     int skewed = strcmp(err->code, "RequestTimeTooSkewed") == 0 ||
                  (strcmp(err->code, "InvalidSignatureException") == 0 &&
                   (strstr(err->message, "Signature expired") || strstr(err->message, "Signature not yet current")));
     if (!skewed || !c->server_date_ms) return 0;
     long long offset = c->server_date_ms - creds_wall_ms();
-    if (chain_cache(c)) creds_cache_set_clock_offset_ms(chain_cache(c), offset);
+    if (client_chain_cache(c)) creds_cache_set_clock_offset_ms(client_chain_cache(c), offset);
     else c->clock_offset_ms = offset;
     return 1;
 }
@@ -180,7 +181,7 @@ static int correct_clock(ddb_client *c, const ddb_error *err)
 /* Replaces every occurrence of secret in s by "****": server messages may
  * quote the canonical request, which holds the session token. Applied to the
  * whole message before it is cut to fit, so no part of a secret survives. */
-static void redact(char *s, const char *secret)
+static void client_redact(char *s, const char *secret)
 {
     size_t n = strlen(secret);
     if (n < 4) return;
@@ -191,7 +192,7 @@ static void redact(char *s, const char *secret)
 }
 
 /* Fills err from a non-200 response: {"__type": "ns#Code", "message": "..."}. */
-static void error_from_response(ddb_client *c, const http_response *r, ddb_error *err)
+static void client_error_from_response(ddb_client *c, const http_response *r, ddb_error *err)
 {
     json_t *doc = json_loadb(r->body, r->body_len, 0, NULL);
     const char *type = json_string_value(json_object_get(doc, "__type"));
@@ -202,8 +203,8 @@ static void error_from_response(ddb_client *c, const http_response *r, ddb_error
     if (!code) code = r->status >= 500 ? (r->status == 503 ? "ServiceUnavailable" : "InternalServerError") : "HttpError";
     char *full = message ? strdup(message) : NULL;
     if (full) {
-        redact(full, c->creds.secret_key[0] ? c->creds.secret_key : c->cfg.secret_key);
-        redact(full, c->creds.session_token);
+        client_redact(full, c->creds.secret_key[0] ? c->creds.secret_key : c->cfg.secret_key);
+        client_redact(full, c->creds.session_token);
     }
     if (message)
         ddb_error_set(err, code, 0, "%s", full ? full : "(message withheld: out of memory)");
@@ -217,14 +218,14 @@ static void error_from_response(ddb_client *c, const http_response *r, ddb_error
     snprintf(err->request_id, sizeof err->request_id, "%s", r->request_id);
 }
 
-static int checksum_ok(const http_response *r)
+static int client_checksum_ok(const http_response *r)
 {
     if (!r->has_crc32) return 1;
     return crc32(0L, (const Bytef *)r->body, (uInt)r->body_len) == r->crc32;
 }
 
 /* Appends one formatted header line, stored in the next of bufs. */
-static void add_line(const char **lines, char bufs[][4200], size_t *n, const char *fmt, const char *value)
+static void client_add_line(const char **lines, char bufs[][4200], size_t *n, const char *fmt, const char *value)
 {
     snprintf(bufs[*n], sizeof bufs[*n], fmt, value);
     lines[*n] = bufs[*n];
@@ -232,11 +233,11 @@ static void add_line(const char **lines, char bufs[][4200], size_t *n, const cha
 }
 
 /* Builds the signed header lines for one attempt into lines (storage in bufs). */
-static size_t build_headers(ddb_client *c, const char *op, const char *body, size_t body_len,
+static size_t client_build_headers(ddb_client *c, const char *op, const char *body, size_t body_len,
                             const char **lines, char bufs[][4200], int *failed)
 {
     char amz_date[17], target[160];
-    sigv4_amz_date(signing_clock_ms(c) / 1000, amz_date);
+    sigv4_amz_date(client_signing_clock_ms(c) / 1000, amz_date);
     snprintf(target, sizeof target, TARGET_PREFIX "%s", op);
     sigv4_header signed_headers[5] = {
         { "content-type", "application/x-amz-json-1.0" },
@@ -250,11 +251,11 @@ static size_t build_headers(ddb_client *c, const char *op, const char *body, siz
     char auth[512];
     *failed = sigv4_authorization(&c->signer, &req, auth, sizeof auth) != 0;
     size_t n = 0;
-    add_line(lines, bufs, &n, "Authorization: %s", auth);
-    add_line(lines, bufs, &n, "X-Amz-Date: %s", amz_date);
-    add_line(lines, bufs, &n, "X-Amz-Target: %s", target);
-    add_line(lines, bufs, &n, "Host: %s", c->host);
-    if (nsigned == 5) add_line(lines, bufs, &n, "X-Amz-Security-Token: %s", c->creds.session_token);
+    client_add_line(lines, bufs, &n, "Authorization: %s", auth);
+    client_add_line(lines, bufs, &n, "X-Amz-Date: %s", amz_date);
+    client_add_line(lines, bufs, &n, "X-Amz-Target: %s", target);
+    client_add_line(lines, bufs, &n, "Host: %s", c->host);
+    if (nsigned == 5) client_add_line(lines, bufs, &n, "X-Amz-Security-Token: %s", c->creds.session_token);
     lines[n++] = "Content-Type: application/x-amz-json-1.0";
     lines[n++] = "User-Agent: ddbrun/" DDBRUN_VERSION;
     lines[n++] = "Expect:";   /* no 100-continue round trip for large bodies */
@@ -306,15 +307,15 @@ void ddb_client_consumed(const ddb_client *c, double *wcu, double *rcu)
 }
 
 /* One attempt. */
-static int send_once(ddb_client *c, const char *op, const char *body, size_t body_len,
+static int client_send_once(ddb_client *c, const char *op, const char *body, size_t body_len,
                      json_t **out, ddb_error *err)
 {
     const char *lines[8];
     char bufs[5][4200];
     int failed;
     c->server_date_ms = 0;
-    if (refresh_credentials(c, err) != 0) return -1;
-    size_t n = build_headers(c, op, body, body_len, lines, bufs, &failed);
+    if (client_refresh_credentials(c, err) != 0) return -1;
+    size_t n = client_build_headers(c, op, body, body_len, lines, bufs, &failed);
     if (failed) {
         ddb_error_set(err, "OutOfMemory", 0, "out of memory signing the request");
         return -1;
@@ -327,15 +328,18 @@ static int send_once(ddb_client *c, const char *op, const char *body, size_t bod
         ddb_error_set(err, herr.code, retry_is_retryable(herr.code, 0), "%s", herr.message);
         return -1;
     }
-    if (!checksum_ok(&r)) {
+    /* the status comes first: a 4xx is a refusal even when its body is damaged */
+    int checksum = client_checksum_ok(&r);
+    if (r.status != 200 && checksum) {
+        if (creds_parse_http_date(r.date, &c->server_date_ms) != 0) c->server_date_ms = 0;
+        client_error_from_response(c, &r, err);
+        err->uncertain = r.maybe_resent;
+        return -1;
+    }
+    if (!checksum) {
         ddb_error_set(err, "ChecksumMismatch", 1, "%s: the response does not match its x-amz-crc32 checksum",
                       c->cfg.endpoint);
         err->status = r.status;
-        return -1;
-    }
-    if (r.status != 200) {
-        if (creds_parse_http_date(r.date, &c->server_date_ms) != 0) c->server_date_ms = 0;
-        error_from_response(c, &r, err);
         err->uncertain = r.maybe_resent;
         /* DynamoDB bills a failed conditional write (1 WCU for a small item) */
         if (strcmp(err->code, "ConditionalCheckFailedException") == 0 && !is_read_op(op)) c->consumed_wcu += 1;
@@ -358,9 +362,12 @@ static int send_once(ddb_client *c, const char *op, const char *body, size_t bod
     return 0;
 }
 
-/* Whether the server may have applied a request that failed this way. */
-static int outcome_unknown(const ddb_error *err)
+/* Whether the server may have applied a request that failed this way. A 4xx
+ * answer, damaged or not, says it refused the request. */
+static int client_outcome_unknown(const ddb_error *err)
 {
+    if (err->status >= 400 && err->status < 500)
+        return 0;
     return err->status >= 500 || strcmp(err->code, "ConnectionReset") == 0 ||
            strcmp(err->code, "TimeoutError") == 0 || strcmp(err->code, "InvalidResponse") == 0 ||
            strcmp(err->code, "ChecksumMismatch") == 0;
@@ -372,18 +379,34 @@ int ddb_client_call(ddb_client *c, const char *op, const char *body, size_t body
     const retry_policy *p = policy ? policy : &c->cfg.retry;
     int uncertain = 0, clock_corrected = 0;
     for (int attempt = 1;; attempt++) {
-        int rc = send_once(c, op, body, body_len, out, err);
-        if (rc != 0 && !clock_corrected && correct_clock(c, err)) {
+        int rc = client_send_once(c, op, body, body_len, out, err);
+        if (rc != 0 && !clock_corrected && client_correct_clock(c, err)) {
             clock_corrected = 1;   /* once per call, as the SDKs do; not an attempt */
-            rc = send_once(c, op, body, body_len, out, err);
+            rc = client_send_once(c, op, body, body_len, out, err);
         }
         if (rc == 0) return 0;
         err->attempts = attempt;
         err->uncertain |= uncertain;
         if (!err->retryable || attempt >= p->max_attempts) return -1;
-        uncertain |= err->uncertain || outcome_unknown(err);
+        uncertain |= err->uncertain || client_outcome_unknown(err);
         retry_sleep_ms(retry_delay_ms(p, attempt, &c->rng));
     }
+}
+
+int ddb_client_add_token(const char *op, json_t *request)
+{
+    unsigned char b[16];
+    char token[40];
+    if (strcmp(op, "TransactWriteItems") != 0 || json_object_get(request, "ClientRequestToken"))
+        return 0;
+    if (RAND_bytes(b, sizeof b) != 1)
+        return -1;
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);   /* a version 4 UUID, as the SDKs send */
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    snprintf(token, sizeof token,
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+    return json_object_set_new(request, "ClientRequestToken", json_string(token));
 }
 
 int ddb_client_call_json(ddb_client *c, const char *op, const json_t *request,

@@ -56,6 +56,13 @@ int ddb_client_call_json(ddb_client *c, const char *op, const json_t *request,
  * TransactGetItems; every other operation counts as a write. */
 void ddb_client_consumed(const ddb_client *c, double *wcu, double *rcu);
 
+/* For an operation that takes an idempotency token (TransactWriteItems):
+ * adds a fresh random ClientRequestToken to request unless the caller set
+ * one, so that every attempt of this one logical call carries the same token
+ * and DynamoDB applies it at most once. Returns 0, or -1 out of memory or
+ * entropy. Other operations: nothing, 0. */
+int ddb_client_add_token(const char *op, json_t *request);
+
 /* Fills err as the client does for its own failures (used by callers that
  * detect a problem before sending). */
 void ddb_error_set(ddb_error *err, const char *code, int retryable, const char *fmt, ...);

@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 
+#include "options.h"
 #include "retry.h"
 
 struct creds_cache;
@@ -57,15 +58,11 @@ int config_default_endpoint(ddb_config *cfg, char *err, size_t errlen);
  * printable, endpoint http(s). Returns 0 or -1 with err set. */
 int config_check(const ddb_config *cfg, char *err, size_t errlen);
 
-/* Sets the whole-number option `name` as ddb.client names it
- * (connect_timeout_ms, request_timeout_ms, max_attempts, retry_base_ms,
- * retry_cap_ms) to v. Returns 1 when set, 0 when there is no such option,
- * -1 with err set ("<label> must be a whole number from A to B"). */
-int config_option_set(ddb_config *cfg, const char *name, long v, const char *label, char *err, size_t errlen);
-
-/* Parses a whole-number setting ("DDBRUN_RETRY_BASE_MS") within [min, max]. */
-int config_parse_long(const char *name, const char *text, long min, long max, long *out,
-                      char *err, size_t errlen);
+/* The settings table of a client, for ddb.client{...} and the environment:
+ * endpoint region access_key_id secret_access_key session_token ca_bundle
+ * connect_timeout_ms request_timeout_ms max_attempts retry_base_ms
+ * retry_multiplier retry_cap_ms. */
+extern const option_table config_option_table;
 
 /* Wipes the secrets. */
 void config_clear(ddb_config *cfg);

@@ -12,26 +12,26 @@ typedef struct dotenv_line {
     size_t out_len;
 } dotenv_line;
 
-static void skip_blanks(dotenv_line *l)
+static void dotenv_skip_blanks(dotenv_line *l)
 {
     while (l->p < l->end && (*l->p == ' ' || *l->p == '\t')) l->p++;
 }
 
-static int rest_is_comment(dotenv_line *l)
+static int dotenv_rest_is_comment(dotenv_line *l)
 {
-    skip_blanks(l);
+    dotenv_skip_blanks(l);
     return l->p == l->end || *l->p == '#';
 }
 
-static const char *parse_single_quoted(dotenv_line *l)
+static const char *dotenv_parse_single_quoted(dotenv_line *l)
 {
     for (l->p++; l->p < l->end && *l->p != '\''; l->p++) l->out[l->out_len++] = *l->p;
     if (l->p == l->end) return "unterminated single quote";
     l->p++;
-    return rest_is_comment(l) ? NULL : "unexpected text after closing quote";
+    return dotenv_rest_is_comment(l) ? NULL : "unexpected text after closing quote";
 }
 
-static char unescape(char c)
+static char dotenv_unescape(char c)
 {
     switch (c) {
     case 'n': return '\n';
@@ -41,18 +41,22 @@ static char unescape(char c)
     }
 }
 
-static const char *parse_double_quoted(dotenv_line *l)
+static const char *dotenv_parse_double_quoted(dotenv_line *l)
 {
     for (l->p++; l->p < l->end && *l->p != '"'; l->p++) {
-        if (*l->p == '\\' && l->p + 1 < l->end) l->p++, l->out[l->out_len++] = unescape(*l->p);
-        else l->out[l->out_len++] = *l->p;
+        if (*l->p == '\\' && l->p + 1 < l->end) {
+            l->p++;
+            l->out[l->out_len++] = dotenv_unescape(*l->p);
+        } else {
+            l->out[l->out_len++] = *l->p;
+        }
     }
     if (l->p == l->end) return "unterminated double quote";
     l->p++;
-    return rest_is_comment(l) ? NULL : "unexpected text after closing quote";
+    return dotenv_rest_is_comment(l) ? NULL : "unexpected text after closing quote";
 }
 
-static const char *parse_unquoted(dotenv_line *l)
+static const char *dotenv_parse_unquoted(dotenv_line *l)
 {
     const char *start = l->p, *stop = l->p;
     for (; l->p < l->end; l->p++) {
@@ -64,43 +68,43 @@ static const char *parse_unquoted(dotenv_line *l)
     return NULL;
 }
 
-static int is_key_char(char c, int first)
+static int dotenv_is_key_char(char c, int first)
 {
     return c == '_' || isalpha((unsigned char)c) || (!first && isdigit((unsigned char)c));
 }
 
 /* Parses one non-blank line into key and value (both written into buf, which
  * is at least as long as the line plus two). Returns NULL or the problem. */
-static const char *parse_line(const char *p, const char *end, char *buf,
+static const char *dotenv_parse_line(const char *p, const char *end, char *buf,
                               const char **key, const char **value)
 {
     dotenv_line l = { p, end, NULL, 0 };
-    skip_blanks(&l);
+    dotenv_skip_blanks(&l);
     if (end - l.p > 7 && strncmp(l.p, "export", 6) == 0 && (l.p[6] == ' ' || l.p[6] == '\t')) {
         l.p += 7;
-        skip_blanks(&l);
+        dotenv_skip_blanks(&l);
     }
     const char *k = l.p;
-    while (l.p < l.end && is_key_char(*l.p, l.p == k)) l.p++;
+    while (l.p < l.end && dotenv_is_key_char(*l.p, l.p == k)) l.p++;
     size_t klen = (size_t)(l.p - k);
     if (klen == 0) return "expected KEY=VALUE (a key is letters, digits and _, not starting with a digit)";
-    skip_blanks(&l);
+    dotenv_skip_blanks(&l);
     if (l.p == l.end || *l.p != '=') return "expected '=' after the key";
     l.p++;
-    skip_blanks(&l);
+    dotenv_skip_blanks(&l);
     memcpy(buf, k, klen);
     buf[klen] = '\0';
     l.out = buf + klen + 1;
-    const char *problem = l.p < l.end && *l.p == '\'' ? parse_single_quoted(&l)
-                        : l.p < l.end && *l.p == '"' ? parse_double_quoted(&l)
-                        : parse_unquoted(&l);
+    const char *problem = l.p < l.end && *l.p == '\'' ? dotenv_parse_single_quoted(&l)
+                        : l.p < l.end && *l.p == '"' ? dotenv_parse_double_quoted(&l)
+                        : dotenv_parse_unquoted(&l);
     l.out[l.out_len] = '\0';
     *key = buf;
     *value = l.out;
     return problem;
 }
 
-static int is_blank_or_comment(const char *p, const char *end)
+static int dotenv_is_blank_or_comment(const char *p, const char *end)
 {
     while (p < end && isspace((unsigned char)*p)) p++;
     return p == end || *p == '#';
@@ -114,15 +118,23 @@ int dotenv_parse(const char *text, size_t len, const char *filename,
         snprintf(err, errlen, "%s: out of memory", filename);
         return -1;
     }
+    int rc = dotenv_parse_in(text, len, filename, buf, fn, ud, err, errlen);
+    free(buf);
+    return rc;
+}
+
+int dotenv_parse_in(const char *text, size_t len, const char *filename, char *buf,
+                    dotenv_fn fn, void *ud, char *err, size_t errlen)
+{
     const char *p = text, *end = text + len;
     int rc = 0;
     for (int lineno = 1; p < end && rc == 0; lineno++) {
         const char *eol = memchr(p, '\n', (size_t)(end - p));
         if (!eol) eol = end;
         const char *stop = eol > p && eol[-1] == '\r' ? eol - 1 : eol;
-        if (!is_blank_or_comment(p, stop)) {
+        if (!dotenv_is_blank_or_comment(p, stop)) {
             const char *key, *value;
-            const char *problem = parse_line(p, stop, buf, &key, &value);
+            const char *problem = dotenv_parse_line(p, stop, buf, &key, &value);
             if (problem) {
                 snprintf(err, errlen, "%s:%d: %s", filename, lineno, problem);
                 rc = -1;
@@ -132,18 +144,17 @@ int dotenv_parse(const char *text, size_t len, const char *filename,
         }
         p = eol + 1;
     }
-    free(buf);
     return rc;
 }
 
-static int count_pair(void *ud, const char *key, const char *value)
+static int dotenv_count_pair(void *ud, const char *key, const char *value)
 {
     (void)key, (void)value;
     ++*(int *)ud;
     return 0;
 }
 
-static int set_if_unset(void *ud, const char *key, const char *value)
+static int dotenv_set_if_unset(void *ud, const char *key, const char *value)
 {
     char *err = ud;
     if (setenv(key, value, 0) != 0) {
@@ -153,7 +164,7 @@ static int set_if_unset(void *ud, const char *key, const char *value)
     return 0;
 }
 
-static char *read_file(const char *path, size_t *len, char *err, size_t errlen)
+static char *dotenv_read_file(const char *path, size_t *len, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
@@ -183,13 +194,13 @@ static char *read_file(const char *path, size_t *len, char *err, size_t errlen)
 int dotenv_load(const char *path, char *err, size_t errlen)
 {
     size_t len;
-    char *text = read_file(path, &len, err, errlen);
+    char *text = dotenv_read_file(path, &len, err, errlen);
     if (!text) return -1;
     int pairs = 0;
     /* Validate the whole file first so a bad line sets nothing. */
-    int rc = dotenv_parse(text, len, path, count_pair, &pairs, err, errlen);
+    int rc = dotenv_parse(text, len, path, dotenv_count_pair, &pairs, err, errlen);
     char setenv_err[256] = "";
-    if (rc == 0 && dotenv_parse(text, len, path, set_if_unset, setenv_err, err, errlen) != 0) {
+    if (rc == 0 && dotenv_parse(text, len, path, dotenv_set_if_unset, setenv_err, err, errlen) != 0) {
         snprintf(err, errlen, "%s: %s", path, setenv_err);
         rc = -1;
     }

@@ -15,6 +15,11 @@ typedef int (*dotenv_fn)(void *ud, const char *key, const char *value);
 int dotenv_parse(const char *text, size_t len, const char *filename,
                  dotenv_fn fn, void *ud, char *err, size_t errlen);
 
+/* The same with a work buffer of at least len + 2 bytes from the caller, who
+ * frees it: for a caller whose fn may not return (a Lua error). */
+int dotenv_parse_in(const char *text, size_t len, const char *filename, char *buf,
+                    dotenv_fn fn, void *ud, char *err, size_t errlen);
+
 /* Reads path and sets every key that is not already in the environment (real
  * environment variables win). Returns 0, or -1 with a message in err; a file
  * with an error sets nothing. */

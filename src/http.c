@@ -17,7 +17,7 @@ struct http_conn {
     char *body;
     size_t len, cap;
     int out_of_memory;
-    int kept_alive;           /* the last transfer left a connection open */
+    int requests_sent;        /* times this transfer wrote the request line and headers */
     http_response *resp;      /* the response being filled by the callbacks */
     char curl_error[CURL_ERROR_SIZE];
     struct curl_slist *headers;      /* kept between requests, rewritten in place */
@@ -29,7 +29,7 @@ struct http_conn {
  * not pin memory for the thread's lifetime. */
 #define HTTP_KEEP_BUFFER (256 * 1024)
 
-static int reserve(http_conn *c, size_t need)
+static int http_reserve(http_conn *c, size_t need)
 {
     if (need <= c->cap) return 0;
     size_t cap = c->cap ? c->cap : 16384;
@@ -44,18 +44,18 @@ static int reserve(http_conn *c, size_t need)
     return 0;
 }
 
-static size_t on_body(char *data, size_t size, size_t n, void *ud)
+static size_t http_on_body(char *data, size_t size, size_t n, void *ud)
 {
     http_conn *c = ud;
     size_t add = size * n;
-    if (reserve(c, c->len + add + 1) != 0) return 0;  /* curl fails with CURLE_WRITE_ERROR */
+    if (http_reserve(c, c->len + add + 1) != 0) return 0;  /* curl fails with CURLE_WRITE_ERROR */
     memcpy(c->body + c->len, data, add);
     c->len += add;
     return add;
 }
 
 /* Copies header `name`'s value (trimmed) into out if line is that header. */
-static int header_value(const char *line, size_t len, const char *name, char *out, size_t size)
+static int http_header_value(const char *line, size_t len, const char *name, char *out, size_t size)
 {
     size_t nlen = strlen(name);
     if (len <= nlen || line[nlen] != ':' || strncasecmp(line, name, nlen) != 0) return 0;
@@ -68,21 +68,36 @@ static int header_value(const char *line, size_t len, const char *name, char *ou
     return 1;
 }
 
-static size_t on_header(char *line, size_t size, size_t n, void *ud)
+static size_t http_on_header(char *line, size_t size, size_t n, void *ud)
 {
     http_conn *c = ud;
     size_t len = size * n;
     char crc[32];
-    if (header_value(line, len, "x-amzn-RequestId", c->resp->request_id, sizeof c->resp->request_id))
+    if (http_header_value(line, len, "x-amzn-RequestId", c->resp->request_id, sizeof c->resp->request_id))
         return len;
-    if (header_value(line, len, "Date", c->resp->date, sizeof c->resp->date))
+    if (http_header_value(line, len, "Date", c->resp->date, sizeof c->resp->date))
         return len;
-    if (header_value(line, len, "x-amz-crc32", crc, sizeof crc)) {
+    if (http_header_value(line, len, "x-amz-crc32", crc, sizeof crc)) {
         char *end;
         c->resp->crc32 = strtoul(crc, &end, 10);
         c->resp->has_crc32 = end != crc && *end == '\0';
     }
     return len;
+}
+
+/* curl reports each time it wrote the request headers to a socket: more than
+ * once in a transfer means it re-sent the request on a new connection after
+ * the kept-alive one died unanswered. A dead connection that curl noticed and
+ * dropped before writing anything is not counted. */
+static int http_on_debug(CURL *h, curl_infotype type, char *data, size_t size, void *ud)
+{
+    http_conn *c = ud;
+    (void)h;
+    (void)data;
+    (void)size;
+    if (type == CURLINFO_HEADER_OUT)
+        c->requests_sent++;
+    return 0;
 }
 
 http_conn *http_conn_new(const char *ca_bundle, long connect_timeout_ms, long request_timeout_ms)
@@ -95,10 +110,13 @@ http_conn *http_conn_new(const char *ca_bundle, long connect_timeout_ms, long re
     CURL *h = c->curl;
     int failed = curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L)
         || curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->curl_error)
-        || curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body)
+        || curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, http_on_body)
         || curl_easy_setopt(h, CURLOPT_WRITEDATA, c)
-        || curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header)
+        || curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, http_on_header)
         || curl_easy_setopt(h, CURLOPT_HEADERDATA, c)
+        || curl_easy_setopt(h, CURLOPT_DEBUGFUNCTION, http_on_debug)
+        || curl_easy_setopt(h, CURLOPT_DEBUGDATA, c)
+        || curl_easy_setopt(h, CURLOPT_VERBOSE, 1L)
         || curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, connect_timeout_ms)
         || curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, request_timeout_ms)
         || curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L)
@@ -121,7 +139,7 @@ void http_conn_free(http_conn *c)
     free(c);
 }
 
-static const char *transport_code(CURLcode rc)
+static const char *http_transport_code(CURLcode rc)
 {
     switch (rc) {
     case CURLE_COULDNT_RESOLVE_HOST:
@@ -145,15 +163,15 @@ static const char *transport_code(CURLcode rc)
     }
 }
 
-static void fail(http_conn *c, CURLcode rc, const char *url, http_error *err)
+static void http_fail_with(http_conn *c, CURLcode rc, const char *url, http_error *err)
 {
-    snprintf(err->code, sizeof err->code, "%s", c->out_of_memory ? "OutOfMemory" : transport_code(rc));
+    snprintf(err->code, sizeof err->code, "%s", c->out_of_memory ? "OutOfMemory" : http_transport_code(rc));
     snprintf(err->message, sizeof err->message, "%s: %s", url,
              c->out_of_memory ? "out of memory reading the response"
              : c->curl_error[0] ? c->curl_error : curl_easy_strerror(rc));
 }
 
-static void trim_buffer(http_conn *c)
+static void http_trim_buffer(http_conn *c)
 {
     if (c->cap <= HTTP_KEEP_BUFFER) return;
     free(c->body);
@@ -163,7 +181,7 @@ static void trim_buffer(http_conn *c)
 
 /* Copies the lines into the kept header list when they fit its storage,
  * else builds a new list (about one malloc per line saved per request). */
-static int set_headers(http_conn *c, const char *const *lines, size_t n)
+static int http_set_headers(http_conn *c, const char *const *lines, size_t n)
 {
     int fits = c->headers && n == c->header_count;
     for (size_t i = 0; fits && i < n; i++) fits = strlen(lines[i]) <= c->header_room[i];
@@ -190,22 +208,23 @@ static int set_headers(http_conn *c, const char *const *lines, size_t n)
         c->header_room[i] = room;
     }
     c->header_count = n;
-    return set_headers(c, lines, n);
+    return http_set_headers(c, lines, n);
 }
 
 int http_post(http_conn *c, const char *url, const char *const *headers, size_t header_count,
               const char *body, size_t body_len, http_response *resp, http_error *err)
 {
-    if (set_headers(c, headers, header_count) != 0) {
+    if (http_set_headers(c, headers, header_count) != 0) {
         snprintf(err->code, sizeof err->code, "OutOfMemory");
         snprintf(err->message, sizeof err->message, "%s: out of memory building the request", url);
         return -1;
     }
-    trim_buffer(c);
+    http_trim_buffer(c);
     memset(resp, 0, sizeof *resp);
     c->len = 0;
     c->out_of_memory = 0;
     c->curl_error[0] = '\0';
+    c->requests_sent = 0;
     c->resp = resp;
     CURL *h = c->curl;
     curl_easy_setopt(h, CURLOPT_URL, url);
@@ -215,21 +234,13 @@ int http_post(http_conn *c, const char *url, const char *const *headers, size_t 
     CURLcode rc = curl_easy_perform(h);
     c->resp = NULL;
     if (rc != CURLE_OK) {
-        c->kept_alive = 0;
-        fail(c, rc, url, err);
+        http_fail_with(c, rc, url, err);
         return -1;
     }
-    /* When a kept-alive connection dies before the answer, curl sends the
-     * request again by itself; a new connection here is the only trace. */
-    long connects = 0;
-    curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &connects);
-    resp->maybe_resent = connects > 0 && c->kept_alive;
-    curl_socket_t sock = CURL_SOCKET_BAD;
-    curl_easy_getinfo(h, CURLINFO_ACTIVESOCKET, &sock);
-    c->kept_alive = sock != CURL_SOCKET_BAD;   /* not after "Connection: close" */
+    resp->maybe_resent = c->requests_sent > 1;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
-    if (reserve(c, c->len + 1) != 0) {
-        fail(c, CURLE_OUT_OF_MEMORY, url, err);
+    if (http_reserve(c, c->len + 1) != 0) {
+        http_fail_with(c, CURLE_OUT_OF_MEMORY, url, err);
         return -1;
     }
     c->body[c->len] = '\0';

@@ -15,8 +15,9 @@ typedef struct http_response {
     int has_crc32;
     unsigned long crc32;      /* x-amz-crc32 */
     char date[40];            /* the Date header, "" when absent */
-    int maybe_resent;         /* curl reconnected although a connection was kept
-                                 alive: it may have sent the request twice */
+    int maybe_resent;         /* curl wrote the request more than once (it re-sends
+                                 by itself when a kept-alive connection dies
+                                 unanswered): the first copy may have been applied */
 } http_response;
 
 typedef struct http_error {

@@ -86,12 +86,14 @@ int lease_random_id(char *out, size_t size)
     return 0;
 }
 
-int lease_portion_of(int portions, const char *account_id, const char *run_time)
+int lease_portion_of(int portions, const record_key *key)
 {
     uint64_t h = 0xcbf29ce484222325ull;
-    for (const unsigned char *s = (const unsigned char *)account_id; *s; s++) h = (h ^ *s) * 0x100000001b3ull;
+    for (size_t i = 0; i < key->account_id_len; i++)
+        h = (h ^ (unsigned char)key->account_id[i]) * 0x100000001b3ull;
     h = (h ^ 0xffu) * 0x100000001b3ull;   /* never part of UTF-8: the same hash as the shards' */
-    for (const unsigned char *s = (const unsigned char *)run_time; *s; s++) h = (h ^ *s) * 0x100000001b3ull;
+    for (size_t i = 0; i < key->run_time_len; i++)
+        h = (h ^ (unsigned char)key->run_time[i]) * 0x100000001b3ull;
     return (int)(h % (uint64_t)portions);
 }
 
@@ -121,8 +123,8 @@ int lease_foreign_item(const json_t *item, const char *table, char *msg, size_t 
              "table %s: record (%s, %s) carries a per-record lease (LeaseOwner/LeaseExpires) written by an older "
              "ddbrun; stop every older ddbrun process on this table before running this one (a lease left by a "
              "dead one is removed with UpdateItem REMOVE LeaseOwner, LeaseExpires)",
-             table, record_account_id(item) ? record_account_id(item) : "?",
-             record_run_time(item) ? record_run_time(item) : "?");
+             table, record_account_id(item, NULL) ? record_account_id(item, NULL) : "?",
+             record_run_time(item, NULL) ? record_run_time(item, NULL) : "?");
     return 1;
 }
 
@@ -253,7 +255,7 @@ static void lease_observe_portion(lease_set *l, int i, const json_t *item, long 
 
 static void lease_observe_item(lease_set *l, const json_t *item, long long now)
 {
-    const char *rt = record_run_time(item);
+    const char *rt = record_run_time(item, NULL);
     if (!rt) return;
     if (strncmp(rt, "lease#", 6) == 0) {
         int i = atoi(rt + 6);

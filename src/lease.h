@@ -77,7 +77,7 @@ const char *lease_owner(const lease_set *l);
 /* The portion of a record key: FNV-1a 64 over AccountId, one 0xFF byte and
  * RunTime, modulo the number of portions (the sharded layout's shard hash,
  * so that on a sharded table portions and shards can coincide). */
-int lease_portion_of(int portions, const char *account_id, const char *run_time);
+int lease_portion_of(int portions, const record_key *key);
 
 /* --- the producer --- */
 

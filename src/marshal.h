@@ -13,7 +13,8 @@
  * syntax (Item.tags[3], Item["odd key"].x; cut with "..." past 250 bytes).
  * Refused: NaN/infinities, strings that are not UTF-8, empty/mixed/duplicate
  * sets (numbers compared by value), tables neither string-keyed nor 1..n,
- * cycles, nesting deeper than 32, functions, threads, other userdata. */
+ * cycles, nesting deeper than 32, functions, threads, other userdata.
+ * Number text lives in numtext.c, the Lua constructors in bind_values.c. */
 #ifndef DDBRUN_MARSHAL_H
 #define DDBRUN_MARSHAL_H
 
@@ -29,12 +30,25 @@
 #define MARSHAL_LIST_MT   "ddb.List"
 #define MARSHAL_MAP_MT    "ddb.Map"
 
-/* Creates the metatables and the ddb.null sentinel in L's registry (once per
- * state) and pushes a table with the constructors null, set, binary, number,
- * list, map, is_null, type_of (what marshal_value would write: "S", "N", ...,
- * or nil and the reason it cannot be stored). ddb.number raises on bad syntax.
- * The other functions create the registry entries themselves if needed. */
-void marshal_open(lua_State *L);
+/* The value types, in the order of marshal_type_names: the one list of the
+ * names above, used by the converters and by transfer.c. The null type's
+ * metatable marks the ddb.null sentinel (a userdata); the others mark tables. */
+typedef enum {
+    MARSHAL_TYPE_NULL, MARSHAL_TYPE_SET, MARSHAL_TYPE_BINARY, MARSHAL_TYPE_NUMBER,
+    MARSHAL_TYPE_LIST, MARSHAL_TYPE_MAP, MARSHAL_TYPE_COUNT
+} marshal_type;
+
+extern const char *const marshal_type_names[MARSHAL_TYPE_COUNT];
+
+/* Creates the metatables and the ddb.null sentinel in L's registry when they
+ * are missing (the converters call it themselves); bind_values.c adds their
+ * methods and the Lua constructors (ddb.set, ddb.number, ...). May raise. */
+void marshal_registry_init(lua_State *L);
+
+/* Pushes the ddb.null sentinel and the other metatables, in the order of
+ * marshal_type, creating them if needed; returns the index of the first.
+ * May raise (memory, stack). */
+int marshal_push_types(lua_State *L);
 
 /* The AttributeValue for the Lua value at idx ({"S":"x"}); a new reference
  * owned by the caller, or NULL with a message naming path in err. */
@@ -65,20 +79,5 @@ void marshal_push_response(lua_State *L, const json_t *response);
 
 /* True when the n bytes at str are valid UTF-8 (DynamoDB's S type). */
 int marshal_utf8_valid(const char *str, size_t n);
-
-/* --- number text, usable without Lua --- */
-
-/* Shortest of %.15g/%.16g/%.17g that reads back as exactly d (0.1 -> "0.1",
- * 3.0 -> "3"). -0.0 gives "0": DynamoDB numbers have no negative zero.
- * Returns the length, or -1 for NaN/infinity or a too-small buffer. */
-int marshal_format_double(double d, char *buf, size_t size);
-
-typedef enum { MARSHAL_NUM_INTEGER, MARSHAL_NUM_FLOAT, MARSHAL_NUM_EXACT, MARSHAL_NUM_INVALID } marshal_num_kind;
-
-/* How a DynamoDB number's text is best held in Lua: INTEGER (fits int64,
- * *i set), FLOAT (the double prints back as the same number, *d set), EXACT
- * (keep the text as ddb.number), or INVALID (not DynamoDB number syntax).
- * i and d may be NULL. */
-marshal_num_kind marshal_classify_number(const char *text, long long *i, double *d);
 
 #endif

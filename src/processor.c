@@ -15,29 +15,36 @@
 
 /* --- options --- */
 
-/* One table for ddb.processor{...} and the PROCESSOR_* variables. */
-static const option_spec INT_OPTIONS[] = {
-    { "max_workers", "PROCESSOR_MAX_WORKERS", 1, 256, 5, offsetof(processor_options, max_workers) },
-    { "max_retries", "PROCESSOR_MAX_RETRIES", 0, 100, 3, offsetof(processor_options, max_retries) },
-    { "backoff_base_ms", "PROCESSOR_BACKOFF_BASE_MS", 0, 600000, 100, offsetof(processor_options, backoff_base_ms) },
-    { "backoff_cap_ms", "PROCESSOR_BACKOFF_CAP_MS", 0, 3600000, 20000, offsetof(processor_options, backoff_cap_ms) },
-    { "callback_retries", "PROCESSOR_CALLBACK_RETRIES", 0, 100, 0, offsetof(processor_options, callback_retries) },
-    { "timeout_ms", "PROCESSOR_TIMEOUT_MS", 0, 86400000, 0, offsetof(processor_options, timeout_ms) },
-    { "lease_ms", "PROCESSOR_LEASE_MS", 0, 86400000, 0, offsetof(processor_options, lease_ms) },
-    { "queue_size", "PROCESSOR_QUEUE_SIZE", 0, 1000000, 0, offsetof(processor_options, queue_size) },
-    { "page_size", "PROCESSOR_PAGE_SIZE", 0, 1000000, PROCESSOR_DEFAULT_PAGE_SIZE, offsetof(processor_options, page_size) },
-    { "progress_interval_ms", "PROCESSOR_PROGRESS_INTERVAL_MS", 100, 86400000, 10000, offsetof(processor_options, progress_interval_ms) },
-    { "max_failures", "PROCESSOR_MAX_FAILURES", 0, 1000000, 0, offsetof(processor_options, max_failures) },
-    { "max_errors", "PROCESSOR_MAX_ERRORS", 0, 10000000, FAILURES_DEFAULT_MAX, offsetof(processor_options, max_errors) },
-    { "drain_timeout_ms", "PROCESSOR_DRAIN_TIMEOUT_MS", 0, 86400000, 25000, offsetof(processor_options, drain_timeout_ms) },
+/* One table for ddb.processor{...} and the PROCESSOR_* variables (progress
+ * and summary take their own words below; table, index and client are the
+ * binding's, shared with ddb.records). */
+static const option_spec PROCESSOR_OPTIONS[] = {
+    OPTION_WHOLE_SPEC("max_workers", "PROCESSOR_MAX_WORKERS", processor_options, max_workers, 1, 256, 5),
+    OPTION_WHOLE_SPEC("max_retries", "PROCESSOR_MAX_RETRIES", processor_options, max_retries, 0, 100, 3),
+    OPTION_WHOLE_SPEC("backoff_base_ms", "PROCESSOR_BACKOFF_BASE_MS", processor_options, backoff_base_ms,
+                      0, 600000, 100),
+    OPTION_NUMBER_SPEC("backoff_multiplier", "PROCESSOR_BACKOFF_MULTIPLIER", processor_options,
+                       backoff_multiplier, 1, 10, 2),
+    OPTION_WHOLE_SPEC("backoff_cap_ms", "PROCESSOR_BACKOFF_CAP_MS", processor_options, backoff_cap_ms,
+                      0, 3600000, 20000),
+    OPTION_WHOLE_SPEC("callback_retries", "PROCESSOR_CALLBACK_RETRIES", processor_options, callback_retries,
+                      0, 100, 0),
+    OPTION_WHOLE_SPEC("timeout_ms", "PROCESSOR_TIMEOUT_MS", processor_options, timeout_ms, 0, 86400000, 0),
+    OPTION_WHOLE_SPEC("lease_ms", "PROCESSOR_LEASE_MS", processor_options, lease_ms, 0, 86400000, 0),
+    OPTION_WHOLE_SPEC("queue_size", "PROCESSOR_QUEUE_SIZE", processor_options, queue_size, 0, 1000000, 0),
+    OPTION_WHOLE_SPEC("page_size", "PROCESSOR_PAGE_SIZE", processor_options, page_size,
+                      0, 1000000, PROCESSOR_DEFAULT_PAGE_SIZE),
+    OPTION_WHOLE_SPEC("progress_interval_ms", "PROCESSOR_PROGRESS_INTERVAL_MS", processor_options,
+                      progress_interval_ms, 100, 86400000, 10000),
+    OPTION_WHOLE_SPEC("max_failures", "PROCESSOR_MAX_FAILURES", processor_options, max_failures, 0, 1000000, 0),
+    OPTION_WHOLE_SPEC("max_errors", "PROCESSOR_MAX_ERRORS", processor_options, max_errors, 0, 10000000,
+                      FAILURES_DEFAULT_MAX),
+    OPTION_WHOLE_SPEC("drain_timeout_ms", "PROCESSOR_DRAIN_TIMEOUT_MS", processor_options, drain_timeout_ms,
+                      0, 86400000, 25000),
+    OPTION_STRING_SPEC("errors_file", "PROCESSOR_ERRORS_FILE", processor_options, errors_file),
 };
-#define INT_OPTION_COUNT (sizeof INT_OPTIONS / sizeof *INT_OPTIONS)
 
-int processor_option_set(processor_options *o, const char *name, long v, const char *label,
-                         char *err, size_t errlen)
-{
-    return options_set(o, INT_OPTIONS, INT_OPTION_COUNT, name, v, label, err, errlen);
-}
+const option_table processor_option_table = OPTION_TABLE(PROCESSOR_OPTIONS);
 
 /* PROCESSOR_PROGRESS: auto (a live line when stderr is a terminal), 1/on, 0/off, log. */
 static int processor_progress_from_env(processor_options *o, char *err, size_t errlen)
@@ -80,19 +87,10 @@ static int processor_summary_from_env(processor_options *o, char *err, size_t er
 int processor_options_from_env(processor_options *o, char *err, size_t errlen)
 {
     memset(o, 0, sizeof *o);
-    o->backoff_multiplier = 2.0;
-    if (options_from_env(o, INT_OPTIONS, INT_OPTION_COUNT, err, errlen) != 0 ||
+    options_defaults(o, &processor_option_table);
+    if (options_from_env(o, &processor_option_table, err, errlen) != 0 ||
         record_table_from_env(&o->table, err, errlen) != 0)
         return -1;
-    const char *mult = getenv("PROCESSOR_BACKOFF_MULTIPLIER");
-    if (mult && *mult) {
-        char *end;
-        o->backoff_multiplier = strtod(mult, &end);
-        if (*end || !(o->backoff_multiplier >= 1.0 && o->backoff_multiplier <= 10.0)) {
-            snprintf(err, errlen, "PROCESSOR_BACKOFF_MULTIPLIER must be a number from 1 to 10, not '%s'", mult);
-            return -1;
-        }
-    }
     if (processor_progress_from_env(o, err, errlen) != 0 || processor_summary_from_env(o, err, errlen) != 0)
         return -1;
     const char *errors_file = getenv("PROCESSOR_ERRORS_FILE");
@@ -152,7 +150,7 @@ static double processor_now_s(void)
 static void processor_add_error(processor *p, const json_t *item, const char *kind, const char *message,
                                 int attempts)
 {
-    failures_add(&p->fails, record_account_id(item), record_run_time(item), kind, message, attempts);
+    failures_add(&p->fails, record_account_id(item, NULL), record_run_time(item, NULL), kind, message, attempts);
 }
 
 static void processor_add_ddb_error(processor *p, const json_t *item, const char *what, const ddb_error *err)
@@ -197,9 +195,10 @@ static void processor_note_failure(processor_worker *w, const json_t *item, int 
         return;
     ddb_error err;
     int parked;
-    record_mark_result r = record_note_failure(w->client, &p->o->table, record_account_id(item),
-                                               record_run_time(item), record_failures(item), p->o->max_failures,
-                                               msg, &parked, &p->policy, &err);
+    record_key key;
+    record_key_of(item, &key);
+    record_mark_result r = record_note_failure(w->client, &p->o->table, &key, record_failures(item),
+                                               p->o->max_failures, msg, &parked, &p->policy, &err);
     if (r == RECORD_MARKED && parked)
         w->parked++;
 }
@@ -215,8 +214,9 @@ static void processor_mark(processor_worker *w, const json_t *item, int portion)
         return;
     }
     ddb_error err;
-    record_mark_result m = record_mark_processed(w->client, &p->o->table, record_account_id(item),
-                                                 record_run_time(item), NULL, &p->policy, &err);
+    record_key key;
+    record_key_of(item, &key);
+    record_mark_result m = record_mark_processed(w->client, &p->o->table, &key, NULL, &p->policy, &err);
     if (m == RECORD_MARKED) {
         w->processed++;
     } else if (m == RECORD_NOT_MARKED) {
@@ -244,14 +244,13 @@ static void processor_finish(processor_worker *w, const json_t *item, int portio
 static void processor_process_one(processor_worker *w, const json_t *item)
 {
     processor *p = w->p;
-    const char *acct = record_account_id(item);
-    const char *rt = record_run_time(item);
-    if (!acct || !rt) {
+    record_key key;
+    if (record_key_of(item, &key) != 0) {
         processor_add_error(p, item, "invalid", "the record has no AccountId or RunTime string", 0);
         w->failed++;
         return;
     }
-    int portion = p->leases ? lease_portion_of(lease_portions(p->leases), acct, rt) : -1;
+    int portion = p->leases ? lease_portion_of(lease_portions(p->leases), &key) : -1;
     long long token = -1;
     if (p->leases && !lease_begin(p->leases, portion, &token)) {
         lease_end(p->leases, portion);   /* no longer ours: its new owner takes it */
@@ -311,10 +310,10 @@ static int processor_offer(processor *p, json_t *item, processor_pass *ps)
     }
     if (!p->leases)
         return queue_push(&p->q, item);
-    const char *acct = record_account_id(item);
-    const char *rt = record_run_time(item);
-    int portion = acct && rt ? lease_portion_of(lease_portions(p->leases), acct, rt) : 0;
-    lease_class c = acct && rt ? lease_classify(p->leases, ps->id, portion) : LEASE_MINE;
+    record_key key;
+    int has_key = record_key_of(item, &key) == 0;
+    int portion = has_key ? lease_portion_of(lease_portions(p->leases), &key) : 0;
+    lease_class c = has_key ? lease_classify(p->leases, ps->id, portion) : LEASE_MINE;
     if (c == LEASE_BUSY)
         ps->busy++;
     if (c != LEASE_MINE || !lease_enqueue(p->leases, portion)) {
@@ -358,7 +357,7 @@ static int processor_takeover_pass(processor *p)
 /* One pass over the Processed = 0 index. Returns -1 when stopped or failed. */
 static int processor_pass_run(processor *p, processor_pass *ps)
 {
-    record_query q = { RECORD_QUERY_UNPROCESSED, NULL, NULL, NULL, (int)p->o->page_size, &p->policy };
+    record_query q = { .kind = RECORD_QUERY_UNPROCESSED, .limit = (int)p->o->page_size, .policy = &p->policy };
     json_t *start = NULL;
     int rc = 0;
     do {

@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "failures.h"
+#include "options.h"
 #include "record.h"
 
 /* Pages of 500 records: DynamoDB Local spends less per record than on 1 MB
@@ -58,11 +59,9 @@ typedef struct processor_options {
  * or -1 with the variable named in err. */
 int processor_options_from_env(processor_options *o, char *err, size_t errlen);
 
-/* Sets the whole-number option `name` (max_workers, timeout_ms, ...) to v.
- * Returns 1 when set, 0 when there is no such option, -1 with err set
- * ("<label> must be a whole number from A to B") when v is out of range. */
-int processor_option_set(processor_options *o, const char *name, long v, const char *label,
-                         char *err, size_t errlen);
+/* The settings table of the processor's options (options.h), for
+ * ddb.processor{...} and the PROCESSOR_* variables. */
+extern const option_table processor_option_table;
 
 typedef enum {
     PROCESSOR_CALLBACK_OK = 0,

@@ -19,7 +19,7 @@ int record_table_from_env(record_table *t, char *err, size_t errlen)
     return 0;
 }
 
-static int digits(const char *s, int n, int *value)
+static int record_digits(const char *s, int n, int *value)
 {
     *value = 0;
     for (int i = 0; i < n; i++) {
@@ -29,7 +29,7 @@ static int digits(const char *s, int n, int *value)
     return 1;
 }
 
-static int days_in_month(int year, int month)
+static int record_days_in_month(int year, int month)
 {
     static const int days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
     int leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
@@ -39,11 +39,11 @@ static int days_in_month(int year, int month)
 bool record_is_iso8601(const char *s)
 {
     int y, mo, d, h, mi, sec;
-    if (strlen(s) < 20 || !digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) || s[7] != '-' ||
-        !digits(s + 8, 2, &d) || s[10] != 'T' || !digits(s + 11, 2, &h) || s[13] != ':' ||
-        !digits(s + 14, 2, &mi) || s[16] != ':' || !digits(s + 17, 2, &sec))
+    if (strlen(s) < 20 || !record_digits(s, 4, &y) || s[4] != '-' || !record_digits(s + 5, 2, &mo) || s[7] != '-' ||
+        !record_digits(s + 8, 2, &d) || s[10] != 'T' || !record_digits(s + 11, 2, &h) || s[13] != ':' ||
+        !record_digits(s + 14, 2, &mi) || s[16] != ':' || !record_digits(s + 17, 2, &sec))
         return false;
-    if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || sec > 60)
+    if (mo < 1 || mo > 12 || d < 1 || d > record_days_in_month(y, mo) || h > 23 || mi > 59 || sec > 60)
         return false;
     const char *p = s + 19;
     if (*p == '.') {
@@ -54,44 +54,60 @@ bool record_is_iso8601(const char *s)
     return p[0] == 'Z' && p[1] == '\0';
 }
 
-const char *record_account_id(const json_t *item)
+static const char *record_string_field(const json_t *item, const char *name, size_t *len)
 {
-    return json_string_value(json_object_get(json_object_get(item, "AccountId"), "S"));
+    const json_t *s = json_object_get(json_object_get(item, name), "S");
+    if (len)
+        *len = json_is_string(s) ? json_string_length(s) : 0;
+    return json_string_value(s);
 }
 
-const char *record_run_time(const json_t *item)
+const char *record_account_id(const json_t *item, size_t *len)
 {
-    return json_string_value(json_object_get(json_object_get(item, "RunTime"), "S"));
+    return record_string_field(item, "AccountId", len);
 }
 
-int record_validate_key(const char *account_id, const char *run_time, char *err, size_t errlen)
+const char *record_run_time(const json_t *item, size_t *len)
 {
-    if (!account_id || !*account_id) {
+    return record_string_field(item, "RunTime", len);
+}
+
+int record_key_of(const json_t *item, record_key *key)
+{
+    key->account_id = record_account_id(item, &key->account_id_len);
+    key->run_time = record_run_time(item, &key->run_time_len);
+    return key->account_id && key->run_time ? 0 : -1;
+}
+
+int record_validate_key(const record_key *key, char *err, size_t errlen)
+{
+    if (!key->account_id || key->account_id_len == 0) {
         snprintf(err, errlen, "AccountId is missing: it must be a non-empty string");
         return -1;
     }
-    if (strncmp(account_id, "ddbrun#", 7) == 0) {
-        snprintf(err, errlen, "AccountId '%.64s' is reserved: AccountIds starting with ddbrun# hold ddbrun's "
-                 "own coordination items", account_id);
+    if (key->account_id_len >= 7 && memcmp(key->account_id, "ddbrun#", 7) == 0) {
+        snprintf(err, errlen, "AccountId '%.*s' is reserved: AccountIds starting with ddbrun# hold ddbrun's "
+                 "own coordination items", key->account_id_len > 64 ? 64 : (int)key->account_id_len, key->account_id);
         return -1;
     }
-    if (strlen(account_id) > RECORD_MAX_PARTITION_KEY) {
+    if (key->account_id_len > RECORD_MAX_PARTITION_KEY) {
         snprintf(err, errlen, "AccountId is longer than %d bytes", RECORD_MAX_PARTITION_KEY);
         return -1;
     }
-    if (!run_time || !*run_time) {
+    if (!key->run_time || key->run_time_len == 0) {
         snprintf(err, errlen, "RunTime is missing: it must be an ISO-8601 UTC time string");
         return -1;
     }
-    if (strlen(run_time) > RECORD_MAX_SORT_KEY || !record_is_iso8601(run_time)) {
-        snprintf(err, errlen, "RunTime '%.64s' is not an ISO-8601 UTC time like 2026-02-17T12:00:00Z", run_time);
+    if (key->run_time_len > RECORD_MAX_SORT_KEY || strlen(key->run_time) != key->run_time_len ||
+        !record_is_iso8601(key->run_time)) {
+        snprintf(err, errlen, "RunTime '%.64s' is not an ISO-8601 UTC time like 2026-02-17T12:00:00Z", key->run_time);
         return -1;
     }
     return 0;
 }
 
 /* DynamoDB's item size rule, approximately: attribute names plus value bytes. */
-static size_t value_size(const json_t *av)
+static size_t record_value_size(const json_t *av)
 {
     const char *type;
     json_t *v;
@@ -103,18 +119,18 @@ static size_t value_size(const json_t *av)
             size_t i;
             json_t *e;
             size += 3;
-            json_array_foreach(v, i, e) size += json_is_string(e) ? json_string_length(e) : value_size(e) + 1;
+            json_array_foreach(v, i, e) size += json_is_string(e) ? json_string_length(e) : record_value_size(e) + 1;
         } else if (json_is_object(v)) {
             const char *name;
             json_t *e;
             size += 3;
-            json_object_foreach(v, name, e) size += strlen(name) + value_size(e) + 1;
+            json_object_foreach(v, name, e) size += strlen(name) + record_value_size(e) + 1;
         }
     }
     return size;
 }
 
-static int check_processed(const json_t *item, bool required, char *err, size_t errlen)
+static int record_check_processed(const json_t *item, bool required, char *err, size_t errlen)
 {
     json_t *p = json_object_get(item, "Processed");
     if (!p && !required) return 0;
@@ -137,13 +153,14 @@ int record_validate_item(const json_t *item, bool require_processed, char *err, 
         snprintf(err, errlen, "RunTime must be a string");
         return -1;
     }
-    if (record_validate_key(record_account_id(item), record_run_time(item), err, errlen) != 0 ||
-        check_processed(item, require_processed, err, errlen) != 0)
+    record_key key;
+    record_key_of(item, &key);
+    if (record_validate_key(&key, err, errlen) != 0 || record_check_processed(item, require_processed, err, errlen) != 0)
         return -1;
     const char *name;
     json_t *v;
     size_t size = 0;
-    json_object_foreach((json_t *)item, name, v) size += strlen(name) + value_size(v);
+    json_object_foreach((json_t *)item, name, v) size += strlen(name) + record_value_size(v);
     if (size > RECORD_MAX_ITEM_BYTES) {
         snprintf(err, errlen, "the item is about %zu bytes, over DynamoDB's limit of 400 KB", size);
         return -1;
@@ -151,12 +168,13 @@ int record_validate_item(const json_t *item, bool require_processed, char *err, 
     return 0;
 }
 
-static json_t *key_of(const char *account_id, const char *run_time)
+static json_t *record_key_json(const record_key *key)
 {
-    return json_pack("{s:{s:s},s:{s:s}}", "AccountId", "S", account_id, "RunTime", "S", run_time);
+    return json_pack("{s:{s:s%},s:{s:s%}}", "AccountId", "S", key->account_id, key->account_id_len,
+                     "RunTime", "S", key->run_time, key->run_time_len);
 }
 
-static int call(ddb_client *c, const char *op, json_t *request, const retry_policy *policy,
+static int record_call(ddb_client *c, const char *op, json_t *request, const retry_policy *policy,
                 json_t **out, ddb_error *err)
 {
     if (!request) {
@@ -171,36 +189,33 @@ static int call(ddb_client *c, const char *op, json_t *request, const retry_poli
 
 int record_put(ddb_client *c, const record_table *t, const json_t *item, ddb_error *err)
 {
-    return call(c, "PutItem", json_pack("{s:s,s:O}", "TableName", t->table, "Item", item), NULL, NULL, err);
+    return record_call(c, "PutItem", json_pack("{s:s,s:O}", "TableName", t->table, "Item", item), NULL, NULL, err);
 }
 
-int record_get(ddb_client *c, const record_table *t, const char *account_id, const char *run_time,
-               json_t **item, ddb_error *err)
+int record_get(ddb_client *c, const record_table *t, const record_key *key, json_t **item, ddb_error *err)
 {
     json_t *out = NULL;
-    int rc = call(c, "GetItem", json_pack("{s:s,s:o,s:b}", "TableName", t->table, "Key",
-                                          key_of(account_id, run_time), "ConsistentRead", 1),
+    int rc = record_call(c, "GetItem", json_pack("{s:s,s:o,s:b}", "TableName", t->table, "Key",
+                                          record_key_json(key), "ConsistentRead", 1),
                   NULL, &out, err);
     *item = rc == 0 ? json_incref(json_object_get(out, "Item")) : NULL;
     json_decref(out);
     return rc;
 }
 
-int record_delete(ddb_client *c, const record_table *t, const char *account_id, const char *run_time,
-                  ddb_error *err)
+int record_delete(ddb_client *c, const record_table *t, const record_key *key, ddb_error *err)
 {
-    return call(c, "DeleteItem", json_pack("{s:s,s:o}", "TableName", t->table, "Key",
-                                           key_of(account_id, run_time)), NULL, NULL, err);
+    return record_call(c, "DeleteItem", json_pack("{s:s,s:o}", "TableName", t->table, "Key", record_key_json(key)), NULL, NULL, err);
 }
 
 /* Adds the RunTime bounds of q to a key condition that already names #k/:k. */
-static json_t *query_request(const record_table *t, const record_query *q)
+static json_t *record_query_request(const record_table *t, const record_query *q)
 {
     int on_index = q->kind != RECORD_QUERY_ACCOUNT;
     json_t *values = on_index
         ? json_pack("{s:{s:s}}", ":k", "N", q->kind == RECORD_QUERY_PROCESSED ? "1"
                                             : q->kind == RECORD_QUERY_PARKED ? "2" : "0")
-        : json_pack("{s:{s:s}}", ":k", "S", q->account_id);
+        : json_pack("{s:{s:s%}}", ":k", "S", q->account_id, q->account_id_len);
     const char *cond = "#k = :k";
     if (values && q->from && q->to) {
         cond = "#k = :k AND #r BETWEEN :from AND :to";
@@ -224,10 +239,10 @@ int record_query_page(ddb_client *c, const record_table *t, const record_query *
                       const json_t *start_key, json_t **items, json_t **last_key, ddb_error *err)
 {
     *items = *last_key = NULL;
-    json_t *req = query_request(t, q);
+    json_t *req = record_query_request(t, q);
     if (req && start_key) json_object_set(req, "ExclusiveStartKey", (json_t *)start_key);
     json_t *out = NULL;
-    if (call(c, "Query", req, q->policy, &out, err) != 0) return -1;
+    if (record_call(c, "Query", req, q->policy, &out, err) != 0) return -1;
     *items = json_incref(json_object_get(out, "Items"));
     *last_key = json_incref(json_object_get(out, "LastEvaluatedKey"));
     json_decref(out);
@@ -245,7 +260,7 @@ int record_query_page(ddb_client *c, const record_table *t, const record_query *
  * condition failed. With own_write_explains, a condition failure after an
  * attempt whose outcome is unknown (reset, timeout, 5xx) means our own
  * earlier write went through. */
-static record_mark_result conditional_send(ddb_client *c, const char *body, size_t len, const retry_policy *policy,
+static record_mark_result record_conditional_send(ddb_client *c, const char *body, size_t len, const retry_policy *policy,
                                            int own_write_explains, ddb_error *err)
 {
     if (ddb_client_call(c, "UpdateItem", body, len, policy, NULL, err) == 0) return RECORD_MARKED;
@@ -254,66 +269,68 @@ static record_mark_result conditional_send(ddb_client *c, const char *body, size
 }
 
 /* The same for a request object (consumed). */
-static record_mark_result conditional_update(ddb_client *c, json_t *request, const retry_policy *policy,
+static record_mark_result record_conditional_update(ddb_client *c, json_t *request, const retry_policy *policy,
                                              int own_write_explains, ddb_error *err)
 {
-    if (request) json_object_set_new(request, "ReturnConsumedCapacity", json_string("TOTAL"));
+    if (request)
+        json_object_set_new(request, "ReturnConsumedCapacity", json_string("TOTAL"));
     char *body = request ? json_dumps(request, JSON_COMPACT) : NULL;
     json_decref(request);
     if (!body) {
         ddb_error_set(err, "OutOfMemory", 0, "out of memory building an UpdateItem request");
         return RECORD_FAILED;
     }
-    record_mark_result r = conditional_send(c, body, strlen(body), policy, own_write_explains, err);
+    record_mark_result r = record_conditional_send(c, body, strlen(body), policy, own_write_explains, err);
     free(body);
     return r;
 }
 
-/* True when s can stand inside a JSON string as it is (no escaping needed). */
-static int json_plain(const char *s)
+/* True when the n bytes at s can stand inside a JSON string as they are (no escaping needed). */
+static int record_json_plain(const char *s, size_t n)
 {
-    for (; *s; s++)
-        if ((unsigned char)*s < 0x20 || *s == '"' || *s == '\\' || (unsigned char)*s >= 0x7f) return 0;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == '"' || s[i] == '\\' || (unsigned char)s[i] >= 0x7f)
+            return 0;
     return 1;
 }
 
 /* The no-lease mark, written directly when no key needs escaping: it is sent
  * once per record, and building it through jansson costs more than the rest
  * of the client's work for that record. Returns the length, or -1. */
-static int plain_mark_body(const record_table *t, const char *account_id, const char *run_time,
-                           char *buf, size_t size)
+static int record_plain_mark_body(const record_table *t, const record_key *key, char *buf, size_t size)
 {
-    if (!json_plain(t->table) || !json_plain(account_id) || !json_plain(run_time)) return -1;
+    if (!record_json_plain(t->table, strlen(t->table)) || !record_json_plain(key->account_id, key->account_id_len) ||
+        !record_json_plain(key->run_time, key->run_time_len))
+        return -1;
     int n = snprintf(buf, size,
                      "{\"TableName\":\"%s\",\"Key\":{\"AccountId\":{\"S\":\"%s\"},\"RunTime\":{\"S\":\"%s\"}},"
                      "\"UpdateExpression\":\"SET #p = :one\",\"ConditionExpression\":\"#p = :zero\","
                      "\"ExpressionAttributeNames\":{\"#p\":\"Processed\"},"
                      "\"ExpressionAttributeValues\":{\":one\":{\"N\":\"1\"},\":zero\":{\"N\":\"0\"}},"
                      "\"ReturnConsumedCapacity\":\"TOTAL\"}",
-                     t->table, account_id, run_time);
+                     t->table, key->account_id, key->run_time);
     return n > 0 && (size_t)n < size ? n : -1;
 }
 
-record_mark_result record_mark_processed(ddb_client *c, const record_table *t, const char *account_id,
-                                         const char *run_time, const char *owner,
-                                         const retry_policy *policy, ddb_error *err)
+record_mark_result record_mark_processed(ddb_client *c, const record_table *t, const record_key *key,
+                                         const char *owner, const retry_policy *policy, ddb_error *err)
 {
     char body[1024];
-    int len = owner ? -1 : plain_mark_body(t, account_id, run_time, body, sizeof body);
-    if (len > 0) return conditional_send(c, body, (size_t)len, policy, 1, err);
+    int len = owner ? -1 : record_plain_mark_body(t, key, body, sizeof body);
+    if (len > 0) return record_conditional_send(c, body, (size_t)len, policy, 1, err);
     json_t *req = owner
         ? json_pack("{s:s,s:o,s:s,s:s,s:{s:s,s:s,s:s},s:{s:{s:s},s:{s:s},s:{s:s}}}",
-                    "TableName", t->table, "Key", key_of(account_id, run_time),
+                    "TableName", t->table, "Key", record_key_json(key),
                     "UpdateExpression", "SET #p = :one REMOVE #o, #e",
                     "ConditionExpression", "#p = :zero AND #o = :me",
                     "ExpressionAttributeNames", "#p", "Processed", "#o", "LeaseOwner", "#e", "LeaseExpires",
                     "ExpressionAttributeValues", ":one", "N", "1", ":zero", "N", "0", ":me", "S", owner)
         : json_pack("{s:s,s:o,s:s,s:s,s:{s:s},s:{s:{s:s},s:{s:s}}}",
-                    "TableName", t->table, "Key", key_of(account_id, run_time),
+                    "TableName", t->table, "Key", record_key_json(key),
                     "UpdateExpression", "SET #p = :one", "ConditionExpression", "#p = :zero",
                     "ExpressionAttributeNames", "#p", "Processed",
                     "ExpressionAttributeValues", ":one", "N", "1", ":zero", "N", "0");
-    return conditional_update(c, req, policy, 1, err);
+    return record_conditional_update(c, req, policy, 1, err);
 }
 
 long record_failures(const json_t *item)
@@ -322,21 +339,21 @@ long record_failures(const json_t *item)
     return n ? atol(n) : 0;
 }
 
-record_mark_result record_note_failure(ddb_client *c, const record_table *t, const char *account_id,
-                                       const char *run_time, long failures_seen, long max_failures,
-                                       const char *message, int *parked, const retry_policy *policy,
-                                       ddb_error *err)
+record_mark_result record_note_failure(ddb_client *c, const record_table *t, const record_key *key,
+                                       long failures_seen, long max_failures, const char *message, int *parked,
+                                       const retry_policy *policy, ddb_error *err)
 {
     char seen[32], next[32], cut[1001];
     snprintf(seen, sizeof seen, "%ld", failures_seen);
     snprintf(next, sizeof next, "%ld", failures_seen + 1);
     size_t n = strlen(message) > 1000 ? 1000 : strlen(message);
-    while (n > 0 && n < strlen(message) && ((unsigned char)message[n] & 0xC0) == 0x80) n--;   /* whole UTF-8 */
+    while (n > 0 && n < strlen(message) && ((unsigned char)message[n] & 0xC0) == 0x80)
+        n--;   /* whole UTF-8 characters */
     memcpy(cut, message, n);
     cut[n] = '\0';
     *parked = max_failures > 0 && failures_seen + 1 >= max_failures;
     json_t *req = json_pack("{s:s,s:o,s:s,s:s,s:{s:s,s:s,s:s},s:{s:{s:s},s:{s:s},s:{s:s},s:{s:s}}}",
-                            "TableName", t->table, "Key", key_of(account_id, run_time), "UpdateExpression",
+                            "TableName", t->table, "Key", record_key_json(key), "UpdateExpression",
                             *parked ? "SET #f = :next, #e = :msg, #p = :parked" : "SET #f = :next, #e = :msg",
                             "ConditionExpression",
                             failures_seen ? "#p = :zero AND #f = :seen" : "#p = :zero AND attribute_not_exists(#f)",
@@ -344,18 +361,19 @@ record_mark_result record_note_failure(ddb_client *c, const record_table *t, con
                             "ExpressionAttributeValues", ":zero", "N", "0", ":next", "N", next, ":msg", "S", cut,
                             ":parked", "N", "2");
     json_t *values = json_object_get(req, "ExpressionAttributeValues");
-    if (!*parked) json_object_del(values, ":parked");
-    if (failures_seen) json_object_set_new(values, ":seen", json_pack("{s:s}", "N", seen));
-    return conditional_update(c, req, policy, 1, err);
+    if (!*parked)
+        json_object_del(values, ":parked");
+    if (failures_seen)
+        json_object_set_new(values, ":seen", json_pack("{s:s}", "N", seen));
+    return record_conditional_update(c, req, policy, 1, err);
 }
 
-record_mark_result record_requeue(ddb_client *c, const record_table *t, const char *account_id,
-                                  const char *run_time, ddb_error *err)
+record_mark_result record_requeue(ddb_client *c, const record_table *t, const record_key *key, ddb_error *err)
 {
     json_t *req = json_pack("{s:s,s:o,s:s,s:s,s:{s:s,s:s,s:s},s:{s:{s:s},s:{s:s}}}", "TableName", t->table, "Key",
-                            key_of(account_id, run_time), "UpdateExpression", "SET #p = :zero REMOVE #f, #e",
+                            record_key_json(key), "UpdateExpression", "SET #p = :zero REMOVE #f, #e",
                             "ConditionExpression", "#p = :parked", "ExpressionAttributeNames", "#p", "Processed",
                             "#f", "Failures", "#e", "LastError", "ExpressionAttributeValues", ":zero", "N", "0",
                             ":parked", "N", "2");
-    return conditional_update(c, req, NULL, 1, err);
+    return record_conditional_update(c, req, NULL, 1, err);
 }

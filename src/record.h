@@ -34,22 +34,34 @@ bool record_is_iso8601(const char *s);
  * (required when require_processed), whole item under 400 KB. Returns 0 or -1
  * with the field named in err. */
 int record_validate_item(const json_t *item, bool require_processed, char *err, size_t errlen);
-int record_validate_key(const char *account_id, const char *run_time, char *err, size_t errlen);
 
-/* The string values of AccountId and RunTime of an item (NULL when absent). */
-const char *record_account_id(const json_t *item);
-const char *record_run_time(const json_t *item);
+/* A record's key as bytes with lengths: DynamoDB keys may hold U+0000, so a
+ * C string would address another record. The bytes are borrowed. */
+typedef struct record_key {
+    const char *account_id;
+    size_t account_id_len;
+    const char *run_time;
+    size_t run_time_len;
+} record_key;
+
+int record_validate_key(const record_key *key, char *err, size_t errlen);
+
+/* The string values of AccountId and RunTime of an item (NULL when absent),
+ * borrowed from item, with their lengths in *len (len may be NULL). */
+const char *record_account_id(const json_t *item, size_t *len);
+const char *record_run_time(const json_t *item, size_t *len);
+
+/* Fills key from item. Returns 0, or -1 when AccountId or RunTime is not a string. */
+int record_key_of(const json_t *item, record_key *key);
 
 /* Writes an item (PutItem); item is borrowed. */
 int record_put(ddb_client *c, const record_table *t, const json_t *item, ddb_error *err);
 
 /* GetItem (consistent read); *item is a new reference the caller owns, or
  * NULL when there is none. */
-int record_get(ddb_client *c, const record_table *t, const char *account_id, const char *run_time,
-               json_t **item, ddb_error *err);
+int record_get(ddb_client *c, const record_table *t, const record_key *key, json_t **item, ddb_error *err);
 
-int record_delete(ddb_client *c, const record_table *t, const char *account_id, const char *run_time,
-                  ddb_error *err);
+int record_delete(ddb_client *c, const record_table *t, const record_key *key, ddb_error *err);
 
 /* Processed values. RECORD_PARKED is written only by the processor (past
  * max_failures) and by nobody else: put_item accepts 0 and 1. */
@@ -63,7 +75,8 @@ typedef enum {
 
 typedef struct record_query {
     record_query_kind kind;
-    const char *account_id;      /* RECORD_QUERY_ACCOUNT */
+    const char *account_id;      /* RECORD_QUERY_ACCOUNT, account_id_len bytes */
+    size_t account_id_len;
     const char *from, *to;       /* optional RunTime bounds (inclusive), NULL for none */
     int limit;                   /* items per page, 0 for DynamoDB's 1 MB pages */
     const retry_policy *policy;  /* NULL: the client's own */
@@ -81,9 +94,8 @@ typedef enum { RECORD_MARKED = 1, RECORD_NOT_MARKED = 0, RECORD_FAILED = -1 } re
  * owner, whose lease that owner holds; the lease is removed). NOT_MARKED when
  * the condition fails: it was already processed, is missing, or the lease was
  * lost. policy as for ddb_client_call. */
-record_mark_result record_mark_processed(ddb_client *c, const record_table *t, const char *account_id,
-                                         const char *run_time, const char *owner,
-                                         const retry_policy *policy, ddb_error *err);
+record_mark_result record_mark_processed(ddb_client *c, const record_table *t, const record_key *key,
+                                         const char *owner, const retry_policy *policy, ddb_error *err);
 
 /* After a failed callback on an unprocessed record whose Failures attribute
  * was failures_seen (0 when absent): sets Failures = failures_seen + 1 and
@@ -91,15 +103,13 @@ record_mark_result record_mark_processed(ddb_client *c, const record_table *t, c
  * 2) when the new count reaches max_failures (> 0). NOT_MARKED when the
  * record changed meanwhile (processed, parked or counted by someone else);
  * *parked says whether this write parked it. */
-record_mark_result record_note_failure(ddb_client *c, const record_table *t, const char *account_id,
-                                       const char *run_time, long failures_seen, long max_failures,
-                                       const char *message, int *parked, const retry_policy *policy,
-                                       ddb_error *err);
+record_mark_result record_note_failure(ddb_client *c, const record_table *t, const record_key *key,
+                                       long failures_seen, long max_failures, const char *message, int *parked,
+                                       const retry_policy *policy, ddb_error *err);
 
 /* Puts a parked record back to unprocessed (Processed = 0, Failures and
  * LastError removed). NOT_MARKED when it is not parked or missing. */
-record_mark_result record_requeue(ddb_client *c, const record_table *t, const char *account_id,
-                                  const char *run_time, ddb_error *err);
+record_mark_result record_requeue(ddb_client *c, const record_table *t, const record_key *key, ddb_error *err);
 
 /* The Failures attribute of an item, 0 when absent. */
 long record_failures(const json_t *item);

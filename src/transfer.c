@@ -24,18 +24,14 @@
 #include <lauxlib.h>
 
 #include "transfer.h"
+#include "marshal.h"
 
 /* Stack slots made sure of before each level of the walk. */
 #define TRANSFER_SLOTS 16
 
-#define TRANSFER_NTYPES 6
-#define TRANSFER_NULL   0
-
-/* Registry names of the ddb value types; index TRANSFER_NULL is the
- * metatable of the ddb.null sentinel (a userdata), the others mark tables. */
-static const char *const transfer_ddb_types[TRANSFER_NTYPES] = {
-    "ddb.null", "ddb.Set", "ddb.Binary", "ddb.Number", "ddb.List", "ddb.Map",
-};
+/* The ddb value types are marshal_type_names (marshal.h). */
+#define TRANSFER_NTYPES MARSHAL_TYPE_COUNT
+#define TRANSFER_NULL   MARSHAL_TYPE_NULL
 
 /* What transfer_prepare leaves on the source stack, in this order. */
 enum {
@@ -392,7 +388,7 @@ static int transfer_module(transfer_ctx *c, int idx)
 
 /* --- ddb value types --- */
 
-/* Index into transfer_ddb_types of the source value's metatable, or -1. */
+/* Index into marshal_type_names of the source value's metatable, or -1. */
 static int transfer_ddb_type(transfer_ctx *c, int idx)
 {
     int type = -1;
@@ -476,7 +472,7 @@ static int transfer_table(transfer_ctx *c, int idx)
     transfer_remember(c, idx);
     if (transfer_fields(c, idx)) return -1;
     if (type < 0) return transfer_metatable(c, idx);
-    return c->to ? transfer_ddb_metatable(c, transfer_ddb_types[type]) : 0;
+    return c->to ? transfer_ddb_metatable(c, marshal_type_names[type]) : 0;
 }
 
 /* --- functions --- */
@@ -676,7 +672,7 @@ static int transfer_prepare(lua_State *L)
     lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
     lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
     lua_pushliteral(L, "__name");
-    for (int k = 0; k < TRANSFER_NTYPES; k++) lua_getfield(L, LUA_REGISTRYINDEX, transfer_ddb_types[k]);
+    for (int k = 0; k < TRANSFER_NTYPES; k++) lua_getfield(L, LUA_REGISTRYINDEX, marshal_type_names[k]);
     return TRANSFER_F_COUNT;
 }
 

@@ -29,6 +29,7 @@ typedef struct canned {
     const char *body;
     int crc;            /* 1: correct x-amz-crc32, -1: wrong one, 0: none */
     int hang_up;        /* read the request, then close without answering */
+    int close_after;    /* answer, then close the kept-alive connection (and say so on closed_fd) */
 } canned;
 
 typedef struct server {
@@ -36,6 +37,7 @@ typedef struct server {
     canned replies[MAX_REPLIES];
     int reply_count, served;
     char last_request[8192];
+    int closed_pipe[2];   /* the server writes a byte here after a close_after close */
     pthread_t thread;
 } server;
 
@@ -91,6 +93,11 @@ static void *serve(void *arg)
         } else {
             send_reply(fd, reply);
         }
+        if (reply->close_after && fd >= 0) {
+            close(fd);
+            fd = -1;
+            if (write(s->closed_pipe[1], "x", 1) != 1) break;
+        }
     }
     if (fd >= 0) close(fd);
     return NULL;
@@ -105,6 +112,7 @@ static void start_server(server *s)
     assert_int_equal(0, listen(s->listen_fd, 4));
     getsockname(s->listen_fd, (struct sockaddr *)&a, &len);
     s->port = ntohs(a.sin_port);
+    assert_int_equal(0, pipe(s->closed_pipe));
     pthread_create(&s->thread, NULL, serve, s);
 }
 
@@ -113,6 +121,8 @@ static void stop_server(server *s)
     shutdown(s->listen_fd, SHUT_RDWR);
     close(s->listen_fd);
     pthread_join(s->thread, NULL);
+    close(s->closed_pipe[0]);
+    close(s->closed_pipe[1]);
 }
 
 static ddb_client *client_for(const server *s, int attempts, const char *token)
@@ -288,6 +298,52 @@ static void a_plain_condition_failure_is_certain(void **state)
     assert_false(err.uncertain);
 }
 
+/* Issue 9.4: a kept-alive connection that the server closed while idle is
+ * dropped by curl before it sends anything: the request went out once, so a
+ * condition failure on the new connection is certain. */
+static void stale_connection_dropped_before_sending_is_certain(void **state)
+{
+    (void)state;
+    char byte;
+    server s = { .replies = {
+        { 200, "{}", 0, 0, 1 },
+        { 400, "{\"__type\":\"#ConditionalCheckFailedException\",\"message\":\"failed\"}", 0, 0, 0 } },
+        .reply_count = 2 };
+    start_server(&s);
+    ddb_client *c = client_for(&s, 3, NULL);
+    ddb_error err;
+    assert_int_equal(0, ddb_client_call(c, "UpdateItem", "{}", 2, NULL, NULL, &err));
+    assert_int_equal(1, read(s.closed_pipe[0], &byte, 1));   /* the server has closed it */
+    assert_int_equal(-1, ddb_client_call(c, "UpdateItem", "{}", 2, NULL, NULL, &err));
+    ddb_client_free(c);
+    stop_server(&s);
+    assert_int_equal(2, s.served);
+    assert_string_equal("ConditionalCheckFailedException", err.code);
+    assert_int_equal(1, err.attempts);
+    assert_false(err.uncertain);
+}
+
+/* Issue 9.4: the status is read before the checksum: a 400 whose body was
+ * damaged on the way is a refusal (retried, but certain), so the condition
+ * failure that follows is not taken for our own earlier write. */
+static void damaged_condition_failure_is_certain(void **state)
+{
+    (void)state;
+    server s = { .replies = {
+        { 400, "{\"__type\":\"#ConditionalCheckFailedException\",\"message\":\"failed\"}", -1, 0, 0 },
+        { 400, "{\"__type\":\"#ConditionalCheckFailedException\",\"message\":\"failed\"}", 1, 0, 0 } },
+        .reply_count = 2 };
+    int rc;
+    json_t *out = NULL;
+    ddb_error err;
+    run(&s, 3, NULL, &rc, &out, &err);
+    assert_int_equal(-1, rc);
+    assert_int_equal(2, s.served);
+    assert_string_equal("ConditionalCheckFailedException", err.code);
+    assert_int_equal(2, err.attempts);
+    assert_false(err.uncertain);
+}
+
 static void secrets_are_redacted_from_messages(void **state)
 {
     (void)state;
@@ -349,6 +405,8 @@ int main(void)
         cmocka_unit_test(html_503_is_retryable_service_unavailable),
         cmocka_unit_test(malformed_json_is_an_invalid_response),
         cmocka_unit_test(hidden_resend_makes_later_errors_uncertain),
+        cmocka_unit_test(stale_connection_dropped_before_sending_is_certain),
+        cmocka_unit_test(damaged_condition_failure_is_certain),
         cmocka_unit_test(a_plain_condition_failure_is_certain),
         cmocka_unit_test(secrets_are_redacted_from_messages),
         cmocka_unit_test(refused_connection_names_the_endpoint),

@@ -28,24 +28,30 @@ static long long test_now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static int portion_of(int portions, const char *account_id, const char *run_time)
+{
+    record_key key = { account_id, strlen(account_id), run_time, strlen(run_time) };
+    return lease_portion_of(portions, &key);
+}
+
 static void portion_hash_is_stable_and_in_range(void **state)
 {
     (void)state;
     /* FNV-1a 64 of "acct-001", 0xFF, "2026-01-01T00:00:00Z": documented in the README */
     /* 7739805885318256769 % 32 and % 1024 (computed independently) */
-    assert_int_equal(1, lease_portion_of(32, "acct-001", "2026-01-01T00:00:00Z"));
-    assert_int_equal(129, lease_portion_of(1024, "acct-001", "2026-01-01T00:00:00Z"));
+    assert_int_equal(1, portion_of(32, "acct-001", "2026-01-01T00:00:00Z"));
+    assert_int_equal(129, portion_of(1024, "acct-001", "2026-01-01T00:00:00Z"));
     int counts[32] = { 0 };
     char acct[32];
     for (int i = 0; i < 3200; i++) {
         snprintf(acct, sizeof acct, "acct-%04d", i);
-        int p = lease_portion_of(32, acct, "2026-01-01T00:00:00Z");
+        int p = portion_of(32, acct, "2026-01-01T00:00:00Z");
         assert_true(p >= 0 && p < 32);
         counts[p]++;
     }
     for (int p = 0; p < 32; p++) assert_true(counts[p] > 50 && counts[p] < 150);
     /* the 0xFF byte keeps ("ab", "c") and ("a", "bc") apart */
-    assert_int_not_equal(lease_portion_of(1024, "ab", "c"), lease_portion_of(1024, "a", "bc"));
+    assert_int_not_equal(portion_of(1024, "ab", "c"), portion_of(1024, "a", "bc"));
 }
 
 static void owner_ids_have_128_random_bits(void **state)

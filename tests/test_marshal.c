@@ -1,5 +1,6 @@
 /* Unit tests for src/marshal.c: number text, Lua <-> AttributeValue, request and response walks. */
 #include <limits.h>
+#include <locale.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,7 +14,9 @@
 #include <lauxlib.h>
 #include <lualib.h>
 
+#include "bind.h"
 #include "marshal.h"
+#include "numtext.h"
 
 /* describe(v): deterministic text of a Lua value, showing integer vs float and the ddb types. */
 static const char describe_lua[] =
@@ -61,7 +64,7 @@ static lua_State *new_state(void)
     lua_State *L = luaL_newstate();
     assert_non_null(L);
     luaL_openlibs(L);
-    marshal_open(L);
+    bind_values_open(L);
     lua_setglobal(L, "ddb");
     if (luaL_dostring(L, describe_lua) != LUA_OK) fail_msg("describe: %s", lua_tostring(L, -1));
     lua_setglobal(L, "describe");
@@ -138,7 +141,7 @@ static void test_format_double(void **state)
         {9007199254740992.0, "9007199254740992"},
         {-0.0, "0"},
         {0.0, "0"},
-        {123456789012345680000.0, "1.2345678901234568e+20"},
+        {123456789012345680000.0, "123456789012345683968"},   /* whole: every digit */
         {3.0, "3"},
         {-1.5, "-1.5"},
         {100.0, "100"},
@@ -148,15 +151,15 @@ static void test_format_double(void **state)
     char buf[64];
     (void)state;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        int n = marshal_format_double(cases[i].d, buf, sizeof buf);
+        int n = numtext_format_double(cases[i].d, buf, sizeof buf);
         expect_str(cases[i].want, n < 0 ? NULL : buf, cases[i].want);
         assert_int_equal(n, (int)strlen(cases[i].want));
     }
-    assert_int_equal(marshal_format_double(NAN, buf, sizeof buf), -1);
-    assert_int_equal(marshal_format_double(INFINITY, buf, sizeof buf), -1);
-    assert_int_equal(marshal_format_double(-INFINITY, buf, sizeof buf), -1);
-    assert_int_equal(marshal_format_double(0.1, buf, 3), -1);   /* "0.1" needs 4 bytes */
-    assert_int_equal(marshal_format_double(0.1, buf, 4), 3);
+    assert_int_equal(numtext_format_double(NAN, buf, sizeof buf), -1);
+    assert_int_equal(numtext_format_double(INFINITY, buf, sizeof buf), -1);
+    assert_int_equal(numtext_format_double(-INFINITY, buf, sizeof buf), -1);
+    assert_int_equal(numtext_format_double(0.1, buf, 3), -1);   /* "0.1" needs 4 bytes */
+    assert_int_equal(numtext_format_double(0.1, buf, 4), 3);
     assert_string_equal(buf, "0.1");
 }
 
@@ -164,63 +167,144 @@ static void test_classify_number(void **state)
 {
     static const struct {
         const char *text;
-        marshal_num_kind kind;
+        numtext_kind kind;
         long long i;
         double d;
     } cases[] = {
-        {"42", MARSHAL_NUM_INTEGER, 42, 0},
-        {"-9223372036854775808", MARSHAL_NUM_INTEGER, LLONG_MIN, 0},
-        {"9223372036854775807", MARSHAL_NUM_INTEGER, LLONG_MAX, 0},
-        {"1.5E+3", MARSHAL_NUM_INTEGER, 1500, 0},
-        {"1E+2", MARSHAL_NUM_INTEGER, 100, 0},
-        {"-0", MARSHAL_NUM_INTEGER, 0, 0},
-        {"0.000", MARSHAL_NUM_INTEGER, 0, 0},
-        {"007", MARSHAL_NUM_INTEGER, 7, 0},
-        {"1200e-2", MARSHAL_NUM_INTEGER, 12, 0},
-        {"9223372036854775808", MARSHAL_NUM_EXACT, 0, 0},
-        {"-9223372036854775809", MARSHAL_NUM_EXACT, 0, 0},
-        {"12345678901234567890123456789012345678", MARSHAL_NUM_EXACT, 0, 0},
-        {"0.3000000000000000444", MARSHAL_NUM_EXACT, 0, 0},
-        {"1e400", MARSHAL_NUM_EXACT, 0, 0},
-        {"1e-400", MARSHAL_NUM_EXACT, 0, 0},
-        {"1E40", MARSHAL_NUM_FLOAT, 0, 1e40},
-        {"0.1", MARSHAL_NUM_FLOAT, 0, 0.1},
-        {"1E-7", MARSHAL_NUM_FLOAT, 0, 1e-7},
-        {"0.30000000000000004", MARSHAL_NUM_FLOAT, 0, 0.30000000000000004},
-        {"-2.50", MARSHAL_NUM_FLOAT, 0, -2.5},
-        {"1e20", MARSHAL_NUM_FLOAT, 0, 1e20},
-        {"1000000000000000000000000000000000000000000", MARSHAL_NUM_FLOAT, 0, 1e42},
-        {"123456789012345678901234567890123456789", MARSHAL_NUM_INVALID, 0, 0},
-        {"abc", MARSHAL_NUM_INVALID, 0, 0},
-        {"", MARSHAL_NUM_INVALID, 0, 0},
-        {"1e", MARSHAL_NUM_INVALID, 0, 0},
-        {"--1", MARSHAL_NUM_INVALID, 0, 0},
-        {"+1", MARSHAL_NUM_INVALID, 0, 0},
-        {".5", MARSHAL_NUM_INVALID, 0, 0},
-        {"1.", MARSHAL_NUM_INVALID, 0, 0},
-        {"1.e5", MARSHAL_NUM_INVALID, 0, 0},
-        {"1e+", MARSHAL_NUM_INVALID, 0, 0},
-        {" 1", MARSHAL_NUM_INVALID, 0, 0},
-        {"1 ", MARSHAL_NUM_INVALID, 0, 0},
-        {"0x10", MARSHAL_NUM_INVALID, 0, 0},
-        {"inf", MARSHAL_NUM_INVALID, 0, 0},
-        {"NaN", MARSHAL_NUM_INVALID, 0, 0},
-        {"-", MARSHAL_NUM_INVALID, 0, 0},
+        {"42", NUMTEXT_INTEGER, 42, 0},
+        {"-9223372036854775808", NUMTEXT_INTEGER, LLONG_MIN, 0},
+        {"9223372036854775807", NUMTEXT_INTEGER, LLONG_MAX, 0},
+        {"1.5E+3", NUMTEXT_INTEGER, 1500, 0},
+        {"1E+2", NUMTEXT_INTEGER, 100, 0},
+        {"-0", NUMTEXT_INTEGER, 0, 0},
+        {"0.000", NUMTEXT_INTEGER, 0, 0},
+        {"007", NUMTEXT_INTEGER, 7, 0},
+        {"1200e-2", NUMTEXT_INTEGER, 12, 0},
+        {"9223372036854775808", NUMTEXT_FLOAT, 0, 9223372036854775808.0},   /* 2^63 */
+        {"9223372036854775809", NUMTEXT_EXACT, 0, 0},
+        {"-9223372036854775809", NUMTEXT_EXACT, 0, 0},
+        {"12345678901234567890123456789012345678", NUMTEXT_EXACT, 0, 0},
+        {"0.3000000000000000444", NUMTEXT_EXACT, 0, 0},
+        {"1e400", NUMTEXT_EXACT, 0, 0},
+        {"1e-400", NUMTEXT_EXACT, 0, 0},
+        {"1E40", NUMTEXT_FLOAT, 0, 1e40},
+        {"0.1", NUMTEXT_FLOAT, 0, 0.1},
+        {"1E-7", NUMTEXT_FLOAT, 0, 1e-7},
+        {"0.30000000000000004", NUMTEXT_FLOAT, 0, 0.30000000000000004},
+        {"-2.50", NUMTEXT_FLOAT, 0, -2.5},
+        {"1e20", NUMTEXT_FLOAT, 0, 1e20},
+        {"1000000000000000000000000000000000000000000", NUMTEXT_FLOAT, 0, 1e42},
+        {"123456789012345678901234567890123456789", NUMTEXT_INVALID, 0, 0},
+        {"abc", NUMTEXT_INVALID, 0, 0},
+        {"", NUMTEXT_INVALID, 0, 0},
+        {"1e", NUMTEXT_INVALID, 0, 0},
+        {"--1", NUMTEXT_INVALID, 0, 0},
+        {"+1", NUMTEXT_INVALID, 0, 0},
+        {".5", NUMTEXT_INVALID, 0, 0},
+        {"1.", NUMTEXT_INVALID, 0, 0},
+        {"1.e5", NUMTEXT_INVALID, 0, 0},
+        {"1e+", NUMTEXT_INVALID, 0, 0},
+        {" 1", NUMTEXT_INVALID, 0, 0},
+        {"1 ", NUMTEXT_INVALID, 0, 0},
+        {"0x10", NUMTEXT_INVALID, 0, 0},
+        {"inf", NUMTEXT_INVALID, 0, 0},
+        {"NaN", NUMTEXT_INVALID, 0, 0},
+        {"-", NUMTEXT_INVALID, 0, 0},
     };
     (void)state;
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         long long i = -1;
         double d = -1;
-        marshal_num_kind kind = marshal_classify_number(cases[k].text, &i, &d);
+        numtext_kind kind = numtext_classify(cases[k].text, strlen(cases[k].text), &i, &d);
         if (kind != cases[k].kind) fail_msg("\"%s\": kind %d, want %d", cases[k].text, kind, cases[k].kind);
-        if (kind == MARSHAL_NUM_INTEGER && i != cases[k].i)
+        if (kind == NUMTEXT_INTEGER && i != cases[k].i)
             fail_msg("\"%s\": %lld, want %lld", cases[k].text, i, cases[k].i);
-        if (kind == MARSHAL_NUM_FLOAT && d != cases[k].d)
+        if (kind == NUMTEXT_FLOAT && d != cases[k].d)
             fail_msg("\"%s\": %.17g, want %.17g", cases[k].text, d, cases[k].d);
     }
-    assert_int_equal(marshal_classify_number("7", NULL, NULL), MARSHAL_NUM_INTEGER);
-    assert_int_equal(marshal_classify_number("0.5", NULL, NULL), MARSHAL_NUM_FLOAT);
-    assert_int_equal(marshal_classify_number(NULL, NULL, NULL), MARSHAL_NUM_INVALID);
+    assert_int_equal(numtext_classify("7", 1, NULL, NULL), NUMTEXT_INTEGER);
+    assert_int_equal(numtext_classify("0.5", 3, NULL, NULL), NUMTEXT_FLOAT);
+    assert_int_equal(numtext_classify(NULL, 0, NULL, NULL), NUMTEXT_INVALID);
+}
+
+/* Issue 9.5: a float holding a whole number of 2^53 or more is written with
+ * all its digits (within 38), so it reads back as the same number. */
+static void test_whole_floats_exact(void **state)
+{
+    static const struct { double d; const char *want; } cases[] = {
+        {0x1p60, "1152921504606846976"},
+        {-0x1p60, "-1152921504606846976"},
+        {0x1p53 + 2, "9007199254740994"},
+        {0x1p100, "1267650600228229401496703205376"},
+        {1e20, "100000000000000000000"},
+        {0x1p127, "1.7014118346046923e+38"},   /* 39 significant digits: shortest form */
+    };
+    char buf[64];
+    long long i;
+    double d;
+    (void)state;
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        int n = numtext_format_double(cases[k].d, buf, sizeof buf);
+        expect_str(cases[k].want, n < 0 ? NULL : buf, cases[k].want);
+    }
+    numtext_format_double(0x1p60, buf, sizeof buf);
+    assert_int_equal(numtext_classify(buf, strlen(buf), &i, NULL), NUMTEXT_INTEGER);
+    assert_true(i == 1LL << 60);
+    numtext_format_double(0x1p100, buf, sizeof buf);
+    assert_int_equal(numtext_classify(buf, strlen(buf), NULL, &d), NUMTEXT_FLOAT);
+    assert_true(d == 0x1p100);
+}
+
+/* Switches this process to a locale whose decimal point is a comma: the
+ * system's de_DE.UTF-8, else one generated with localedef into dir. */
+static void enter_comma_locale(char *dir, size_t size)
+{
+    char cmd[512];
+    dir[0] = '\0';
+    if (!setlocale(LC_ALL, "de_DE.UTF-8")) {
+        snprintf(dir, size, "/tmp/ddbrun-locale-XXXXXX");
+        assert_non_null(mkdtemp(dir));
+        snprintf(cmd, sizeof cmd, "localedef -i de_DE -f UTF-8 %s/de_DE.UTF-8 2>/dev/null", dir);
+        if (system(cmd) != 0) fail_msg("localedef could not make de_DE.UTF-8 (is the 'locales' package installed?)");
+        setenv("LOCPATH", dir, 1);
+        if (!setlocale(LC_ALL, "de_DE.UTF-8")) fail_msg("de_DE.UTF-8 generated in %s but not usable", dir);
+    }
+    assert_string_equal(localeconv()->decimal_point, ",");
+}
+
+static void leave_comma_locale(const char *dir)
+{
+    char cmd[512];
+    setlocale(LC_ALL, "C");
+    if (!dir[0]) return;
+    unsetenv("LOCPATH");
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* Issue 9.6: number text is the same whatever locale a script switched to. */
+static void test_number_text_locale(void **state)
+{
+    char dir[64], buf[64], err[256];
+    double d = 0;
+    (void)state;
+    enter_comma_locale(dir, sizeof dir);
+    assert_int_equal(numtext_format_double(0.1, buf, sizeof buf), 3);
+    assert_string_equal(buf, "0.1");
+    numtext_format_double(-2.5e-7, buf, sizeof buf);
+    assert_string_equal(buf, "-2.5e-07");
+    assert_int_equal(numtext_classify("0.5", 3, NULL, &d), NUMTEXT_FLOAT);
+    assert_true(d == 0.5);
+    assert_int_equal(numtext_classify("1.25e-2", 7, NULL, &d), NUMTEXT_FLOAT);
+    assert_true(d == 0.0125);
+    lua_State *L = new_state();
+    lua_pushnumber(L, 0.1);
+    json_t *av = marshal_value(L, -1, "x", err, sizeof err);
+    assert_non_null(av);
+    assert_string_equal(json_string_value(json_object_get(av, "N")), "0.1");
+    json_decref(av);
+    lua_close(L);
+    leave_comma_locale(dir);
 }
 
 /* --- Lua -> AttributeValue --- */
@@ -499,7 +583,7 @@ static void test_push_value(void **state)
         {"{\"N\":\"0.1\"}", "0.10000000000000001"},
         {"{\"N\":\"1.5\"}", "1.5"},
         {"{\"N\":\"1e20\"}", "1e+20"},
-        {"{\"N\":\"9223372036854775808\"}", "num(9223372036854775808)"},
+        {"{\"N\":\"9223372036854775809\"}", "num(9223372036854775809)"},
         {"{\"N\":\"0.3000000000000000444\"}", "num(0.3000000000000000444)"},
         {"{\"N\":\"abc\"}", "num(abc)"},
         {"{\"BOOL\":true}", "true"},
@@ -599,14 +683,14 @@ static void test_constructors(void **state)
     }
 }
 
-/* marshal_open twice and lazily created registry entries share one sentinel. */
+/* bind_values_open twice and lazily created registry entries share one sentinel. */
 static void test_sentinel_per_state(void **state)
 {
     lua_State *L = *state, *L2;
     char buf[64];
     json_t *j;
 
-    marshal_open(L);
+    bind_values_open(L);
     lua_getfield(L, -1, "null");
     lua_getglobal(L, "ddb");
     lua_getfield(L, -1, "null");
@@ -616,9 +700,9 @@ static void test_sentinel_per_state(void **state)
     L2 = luaL_newstate();
     luaL_openlibs(L2);
     j = parse("{\"NULL\":true}");
-    marshal_push_value(L2, j);            /* before marshal_open */
+    marshal_push_value(L2, j);            /* before bind_values_open */
     json_decref(j);
-    marshal_open(L2);
+    bind_values_open(L2);
     lua_getfield(L2, -1, "null");
     assert_true(lua_rawequal(L2, -1, -3));
     assert_string_equal(luaL_tolstring(L2, -1, NULL), "ddb.null");
@@ -809,6 +893,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_format_double),
         cmocka_unit_test(test_classify_number),
+        cmocka_unit_test(test_whole_floats_exact),
+        cmocka_unit_test(test_number_text_locale),
         cmocka_unit_test_setup_teardown(test_value_to_av, setup, teardown),
         cmocka_unit_test_setup_teardown(test_large_binary, setup, teardown),
         cmocka_unit_test_setup_teardown(test_item_refusals, setup, teardown),

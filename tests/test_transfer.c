@@ -34,7 +34,7 @@ static void test_register_types(lua_State *L)
     }
 }
 
-/* Stands in for the real ddb.core: registers the metatables (as marshal_open
+/* Stands in for the real ddb.core: registers the metatables (as bind_values_open
  * does) and returns {null = <sentinel>}. */
 static int test_ddb_core(lua_State *L)
 {

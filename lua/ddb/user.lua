@@ -6,7 +6,8 @@ local ddb = require("ddb")
 local User = {}
 User.__index = User
 
-local MAX_PK, MAX_SK, MAX_ITEM = 2048, 1024, 400 * 1024
+-- DynamoDB's own limits, as the native core knows them
+local MAX_PK, MAX_SK, MAX_ITEM = ddb.limits.partition_key, ddb.limits.sort_key, ddb.limits.item
 
 local function check_key(pk, sk)
   if type(pk) ~= "string" or pk == "" then error("pk must be a non-empty string", 3) end

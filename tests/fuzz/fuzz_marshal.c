@@ -17,7 +17,9 @@
 #include <lauxlib.h>
 #include <lualib.h>
 
+#include "bind.h"
 #include "marshal.h"
+#include "numtext.h"
 
 #define FM_MAX_SLOTS 48    /* values on the machine's stack */
 #define FM_MAX_OPS   1024
@@ -48,7 +50,7 @@ static lua_State *fm_state(void)
         fm_L = luaL_newstate();
         if (!fm_L) abort();
         luaL_openlibs(fm_L);
-        marshal_open(fm_L);
+        bind_values_open(fm_L);
         lua_setglobal(fm_L, "ddb");
     }
     if (!lua_checkstack(fm_L, FM_MAX_SLOTS + 16)) abort();

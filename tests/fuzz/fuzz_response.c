@@ -13,7 +13,9 @@
 #include <lauxlib.h>
 #include <lualib.h>
 
+#include "bind.h"
 #include "marshal.h"
+#include "numtext.h"
 #include "record.h"
 
 #define FR_MAX_VALIDATE 2000   /* record_validate_item calls per input */
@@ -32,7 +34,7 @@ static lua_State *fr_state(void)
         fr_L = luaL_newstate();
         if (!fr_L) abort();
         luaL_openlibs(fr_L);
-        marshal_open(fr_L);
+        bind_values_open(fr_L);
         lua_setglobal(fr_L, "ddb");
     }
     lua_settop(fr_L, 0);
