@@ -93,12 +93,6 @@ int processor_options_from_env(processor_options *o, char *err, size_t errlen)
         return -1;
     if (processor_progress_from_env(o, err, errlen) != 0 || processor_summary_from_env(o, err, errlen) != 0)
         return -1;
-    const char *errors_file = getenv("PROCESSOR_ERRORS_FILE");
-    if (errors_file && strlen(errors_file) >= sizeof o->errors_file) {
-        snprintf(err, errlen, "PROCESSOR_ERRORS_FILE is longer than %zu bytes", sizeof o->errors_file - 1);
-        return -1;
-    }
-    snprintf(o->errors_file, sizeof o->errors_file, "%s", errors_file ? errors_file : "");
     return 0;
 }
 
