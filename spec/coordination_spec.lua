@@ -173,7 +173,10 @@ describe("coordination across processes (lease_ms)", function()
     print(string.format("\n  4 x 4,000 records: %.3f WCU/record metered (%.3f by ddbrun's stats, %.1f WCU of leases), "
       .. "%.4f RCU/record", metered_wcu / 16000, wcu / 16000, lease_wcu, metered_rcu / 16000))
     assert.is_true(tonumber(metered_wcu) / 16000 <= 3.3, "WCU per record: " .. metered_wcu / 16000)
-    assert.is_true(math.abs(tonumber(metered_wcu) - wcu) < 0.5, "ddbrun's stats " .. wcu .. " vs metered " .. metered_wcu)
+    -- ddbrun's own sum matches, but for requests it wrote twice (a kept-alive connection lost
+    -- the first answer): the server billed both, the client saw one
+    assert.is_true(wcu <= tonumber(metered_wcu) + 0.5 and wcu >= tonumber(metered_wcu) * 0.99,
+      "ddbrun's stats " .. wcu .. " vs metered " .. metered_wcu)
   end)
 
   describe("clock skew (libfaketime, one machine 90 s off)", function()
@@ -217,10 +220,16 @@ describe("coordination across processes (lease_ms)", function()
     local logs = { os.tmpname(), os.tmpname(), os.tmpname() }
     local procs = {}
     for i = 1, 3 do procs[i] = spawn(env_for(name, logs[i], { WORK_MS = "40" })) end
-    wait_until("the victim to finish 20 records and be in a callback", function()
-      local ended = lines_in(logs[1], "E ")
-      return ended >= 20 and lines_in(logs[1], "B ") > ended
-    end, 120)
+    -- kill it while a callback of its runs: stop it, look, and kill it stopped (else go on and retry)
+    for _ = 1, 50 do
+      wait_until("the victim to finish 20 records and be in a callback", function()
+        local ended = lines_in(logs[1], "E ")
+        return ended >= 20 and lines_in(logs[1], "B ") > ended
+      end, 120)
+      os.execute("kill -STOP " .. procs[1].pid)
+      if lines_in(logs[1], "B ") > lines_in(logs[1], "E ") then break end
+      os.execute("kill -CONT " .. procs[1].pid)
+    end
     os.execute("kill -9 " .. procs[1].pid)
     local killed_at = helper.now()
     finish(procs[1], 10)
