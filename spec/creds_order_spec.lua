@@ -141,4 +141,31 @@ describe("default endpoints", function()
     assert.are_not.equal(0, code)
     assert.are.equal("ddb.client: AWS_USE_FIPS_ENDPOINT must be true or false, not 'yes'", cs.error_line(err))
   end)
+
+  it("shares one cache between the script's clients and those its processor workers build themselves", function()
+    local server = cs.start("--expiry 3600")
+    local out, err, code = cs.run([[
+local ddb = require("ddb")
+local tables = require("ddb.tables")
+local client = ddb.client()
+local name = string.format("Records_shared_%d_%d", os.time(), math.random(1, 1e6))
+tables.ensure(client, tables.records(name, "Processed"))
+local items = {}
+for i = 1, 8 do items[i] = { AccountId = "acct-" .. i, RunTime = "2026-01-01T00:00:0" .. i .. "Z", Processed = 0 } end
+client:put_all(name, items)
+local p = ddb.processor { table = name, index = "Processed", max_workers = 4, progress = false, summary = false }
+local errors, result = p:process_all(function()
+  local own = require("ddb").client()   -- built in the worker's Lua state
+  own:list_tables{}
+end)
+client:delete_table{ TableName = name }
+print(result.processed, #errors, client:info().credentials.source)
+]], imds_env(server))
+    local stats = server.stop()
+    assert.are.equal(0, code, err)
+    assert.are.equal("8\t0\tinstance metadata ddbrun-role\n", out)
+    assert.are.equal(1, stats.issued_imds)   -- one cache for main and every worker state
+    assert.are.equal(1, stats.imds_token_puts)
+    assert.are.equal(stats.ddb_requests, stats.ddb_ok)
+  end)
 end)

@@ -48,8 +48,8 @@ describe("credentials from a profile", function()
     assert.are.equal(2, stats.issued_sts)
     assert.are.equal(0, stats.sts_bad_signature)
     local function lit(s) return (s:gsub("%p", "%%%0")) end
-    assert.truthy(log:find("sts AssumeRole role=" .. lit(ROLE_A) .. " session=ddbrun%-%d+ external_id= duration= source=AKIDBASE1 signature=ok"), log)
-    assert.truthy(log:find("sts AssumeRole role=" .. lit(ROLE_B) .. " session=nightly%-job external_id=ext%-42 duration=900 source=ASIA%w+ signature=ok"), log)
+    assert.truthy(log:find("sts AssumeRole role=" .. lit(ROLE_A) .. " session=ddbrun%-%d+ external_id= duration= region=us%-east%-1 source=AKIDBASE1 signature=ok"), log)
+    assert.truthy(log:find("sts AssumeRole role=" .. lit(ROLE_B) .. " session=nightly%-job external_id=ext%-42 duration=900 region=us%-east%-1 source=ASIA%w+ signature=ok"), log)
     assert.are.equal(3, stats.ddb_ok)
   end)
 
@@ -117,6 +117,24 @@ describe("credentials from a profile", function()
     end)
   end
 
+  it("kills a credential_process that does not finish within DDBRUN_CREDENTIAL_PROCESS_TIMEOUT_S, naming the command", function()
+    helper.write_file(dir .. "/creds.sh", "echo SECRETOUTPUT; exec sleep 600")
+    helper.write_file(config, "[profile sso]\ncredential_process = sh " .. dir .. "/creds.sh\n")
+    local out, err, code = cs.run(cs.CALLS, profile_env(nil, "sso", { DDBRUN_CREDENTIAL_PROCESS_TIMEOUT_S = "1" }))
+    assert.are_not.equal(0, code)
+    assert.are.equal("CredentialsError: profile sso: credential_process `sh " .. dir .. "/creds.sh`: timed out after 1 s",
+      cs.error_line(err))
+    assert.is_nil((out .. err):find("SECRETOUTPUT", 1, true))
+  end)
+
+  it("names DDBRUN_CREDENTIAL_PROCESS_TIMEOUT_S when it is not a number of seconds", function()
+    helper.write_file(config, "[profile sso]\ncredential_process = true\n")
+    local _, err, code = cs.run(cs.CALLS, profile_env(nil, "sso", { DDBRUN_CREDENTIAL_PROCESS_TIMEOUT_S = "soon" }))
+    assert.are_not.equal(0, code)
+    assert.are.equal("CredentialsError: DDBRUN_CREDENTIAL_PROCESS_TIMEOUT_S must be a whole number from 1 to 3600, not 'soon'",
+      cs.error_line(err))
+  end)
+
   it("refuses a source_profile loop, naming the file, line and the loop", function()
     helper.write_file(config, table.concat({ "[profile a]", "role_arn = " .. ROLE_A, "source_profile = b", "",
       "[profile b]", "role_arn = " .. ROLE_B, "source_profile = a", "" }, "\n"))
@@ -156,5 +174,52 @@ describe("credentials from a profile", function()
       profile_env(nil, "dev", { AWS_REGION = false, AWS_DEFAULT_REGION = false }))
     assert.are.equal(0, code, err)
     assert.are.equal("eu-west-3\n", out)
+  end)
+
+  local ENDPOINT = "local c = require('ddb').client() print(c:info().endpoint)"
+
+  it("takes use_fips_endpoint and use_dualstack_endpoint from the profile, the environment winning", function()
+    helper.write_file(config, "[profile gov]\nregion = us-west-2\nuse_fips_endpoint = true\nuse_dualstack_endpoint = true\n"
+      .. "aws_access_key_id = x\naws_secret_access_key = y\n")
+    local base = { AWS_REGION = false, AWS_ENDPOINT_URL_DYNAMODB = false }
+    local out, err, code = cs.run(ENDPOINT, profile_env(nil, "gov", base))
+    assert.are.equal(0, code, err)
+    assert.are.equal("https://dynamodb-fips.us-west-2.api.aws\n", out)
+    base.AWS_USE_FIPS_ENDPOINT, base.AWS_USE_DUALSTACK_ENDPOINT = "false", "false"
+    out, err, code = cs.run(ENDPOINT, profile_env(nil, "gov", base))
+    assert.are.equal(0, code, err)
+    assert.are.equal("https://dynamodb.us-west-2.amazonaws.com\n", out)
+  end)
+
+  it("names the profile setting when use_fips_endpoint is not true or false", function()
+    helper.write_file(config, "[profile gov]\nuse_fips_endpoint = yes\naws_access_key_id = x\naws_secret_access_key = y\n")
+    local _, err, code = cs.run(ENDPOINT, profile_env(nil, "gov", { AWS_ENDPOINT_URL_DYNAMODB = false }))
+    assert.are_not.equal(0, code)
+    assert.are.equal("ddb.client: the profile's use_fips_endpoint must be true or false, not 'yes'", cs.error_line(err))
+  end)
+
+  it("assumes the role in the region given to ddb.client{}: one credential cache per region", function()
+    local server = cs.start("--expiry 3600 --static AKIDBASE1:basesecret1")
+    helper.write_file(credentials, "[base]\naws_access_key_id = AKIDBASE1\naws_secret_access_key = basesecret1\n")
+    helper.write_file(config, "[profile r]\nrole_arn = " .. ROLE_A .. "\nsource_profile = base\n")
+    local out, err, code = cs.run([[
+local ddb = require("ddb")
+local eu = ddb.client{region = "eu-west-1"}
+eu:list_tables{}
+local default = ddb.client()
+default:list_tables{}
+local eu_again = ddb.client{region = "eu-west-1"}
+eu_again:list_tables{}
+print(eu:info().region, default:info().region)
+]], profile_env(server, "r"))
+    local stats, log = server.stop(), server.log()
+    assert.are.equal(0, code, err)
+    assert.are.equal("eu-west-1\tus-east-1\n", out)
+    assert.are.equal(2, stats.issued_sts)         -- eu_again shares eu's cache
+    assert.are.equal(3, stats.ddb_ok)
+    local _, eu_calls = log:gsub("sts AssumeRole [^\n]* region=eu%-west%-1 source=AKIDBASE1 signature=ok", "")
+    local _, us_calls = log:gsub("sts AssumeRole [^\n]* region=us%-east%-1 source=AKIDBASE1 signature=ok", "")
+    assert.are.equal(1, eu_calls, log)
+    assert.are.equal(1, us_calls, log)
   end)
 end)

@@ -5,6 +5,7 @@
 -- `make creds-soak` runs the same for DDBRUN_CREDS_SOAK_SECONDS (20) with 4 s credentials.
 -- Also: a failed refresh keeps the still-valid credentials; a skewed clock is corrected.
 local cs = require("credserver")
+local helper = require("helper")
 
 local SOAK = tonumber(os.getenv("DDBRUN_CREDS_SOAK_SECONDS") or "0")
 local EXPIRY = tonumber(os.getenv("DDBRUN_CREDS_EXPIRY") or "2")
@@ -113,5 +114,23 @@ describe("credential refresh", function()
     assert.are.equal("environment|never\n", out)
     assert.are.equal(1, stats.ddb_skew_rejected)
     assert.are.equal(3, stats.ddb_ok)
+  end)
+
+  it("signs AssumeRole with the corrected clock: learnt from STS's own answer, kept for DynamoDB and the refreshes", function()
+    local dir = helper.tmpdir()
+    helper.write_file(dir .. "/credentials", "[base]\naws_access_key_id = AKIDSKEW2\naws_secret_access_key = skewsecret2\n")
+    helper.write_file(dir .. "/config", "[profile r]\nrole_arn = arn:aws:iam::123456789012:role/skewed\nsource_profile = base\n")
+    local server = cs.start("--clock-offset 3600 --expiry 4 --static AKIDSKEW2:skewsecret2")
+    local out, err, code = cs.run(cs.UNTIL_REFRESHED, cs.env(server, { AWS_CONFIG_FILE = dir .. "/config",
+      AWS_SHARED_CREDENTIALS_FILE = dir .. "/credentials", AWS_PROFILE = "r", AWS_ENDPOINT_URL_STS = server.endpoint }))
+    local stats = server.stop()
+    os.execute("rm -rf " .. helper.shell_quote(dir))
+    assert.are.equal(0, code, err)
+    assert.are.equal("refreshed\n", out)
+    assert.are.equal(1, stats.sts_skew_rejected)   -- the first AssumeRole only; then the offset is known
+    assert.is_true(stats.issued_sts >= 2)
+    assert.are.equal(0, stats.sts_bad_signature)
+    assert.are.equal(0, stats.ddb_skew_rejected)
+    assert.are.equal(stats.ddb_requests, stats.ddb_ok)
   end)
 end)

@@ -18,6 +18,7 @@ M.CHAIN_VARIABLES = {
   "AWS_ENDPOINT_URL", "AWS_USE_FIPS_ENDPOINT", "AWS_USE_DUALSTACK_ENDPOINT", "HTTP_PROXY", "http_proxy",
   "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL_DYNAMODB",
   "HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy",
+  "DDBRUN_CREDENTIAL_PROCESS_TIMEOUT_S",
 }
 
 local function parse_stats(text)
@@ -85,6 +86,16 @@ local c = ddb.client()
 for _ = 1, 3 do c:list_tables{} end
 local info = c:info()
 io.write(info.credentials.source, "|", info.credentials.expiration and "expires" or "never", "\n")
+]]
+
+-- A script that makes a call, then calls until the credentials were
+-- refreshed (their expiry changed), and prints "refreshed".
+M.UNTIL_REFRESHED = [[
+local c = require("ddb").client()
+c:list_tables{}
+local first = c:info().credentials.expiration
+repeat c:list_tables{} until c:info().credentials.expiration ~= first
+print("refreshed")
 ]]
 
 -- The first line of stderr without the "ddbrun: " prefix and traceback.

@@ -7,6 +7,7 @@
 #include <lauxlib.h>
 
 #include "bind.h"
+#include "runtime.h"
 
 /* Sets opt from the Lua value on top of the stack; raises "<label> must be ..." */
 static void bind_options_set(lua_State *L, void *base, const option_spec *opt, const char *label)
@@ -79,7 +80,10 @@ static int bind_options_given(lua_State *L, int idx, const char *field)
 void bind_config_resolve(lua_State *L, int idx, ddb_config *cfg)
 {
     char err[512];
-    if (config_from_env(cfg, err, sizeof err) != 0)
+    struct creds_registry *creds = runtime_creds_of(L);
+    if (!creds)
+        luaL_error(L, "ddb.client: this Lua state has no credential cache (runtime_set_creds)");
+    if (config_from_env(cfg, creds, err, sizeof err) != 0)
         luaL_error(L, "ddb.client: %s", err);
     if (idx == 0 || lua_isnoneornil(L, idx))
         return;
@@ -92,5 +96,8 @@ void bind_config_resolve(lua_State *L, int idx, ddb_config *cfg)
     /* a region given without any endpoint setting moves the default endpoint along */
     if (bind_options_given(L, idx, "region") && !bind_options_given(L, idx, "endpoint") &&
         !config_endpoint_from_env() && config_default_endpoint(cfg, err, sizeof err) != 0)
+        luaL_error(L, "ddb.client: %s", err);
+    /* the options' region and ca_bundle also key the credential cache (STS region) */
+    if (config_rekey_credentials(cfg, creds, err, sizeof err) != 0)
         luaL_error(L, "ddb.client: %s", err);
 }

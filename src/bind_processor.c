@@ -234,6 +234,7 @@ static int bind_processor_build_worker(lua_State *L, bind_processor *p, bind_wor
         return -1;
     }
     *(bind_worker_state **)lua_getextraspace(W) = w;
+    runtime_set_creds(W, runtime_creds_of(L));   /* a callback's ddb.client() shares the caches */
     w->ws = ws;
     w->timeout_ms = p->o.timeout_ms;
     lua_pushcfunction(W, runtime_traceback);

@@ -31,7 +31,7 @@ static int config_copy_setting(char *dst, size_t size, const char *name, const c
 
 /* Environment keys, unless AWS_PROFILE names a profile (the SDK for
  * JavaScript v3 does the same); otherwise the shared chain cache. */
-static int config_resolve_credentials(ddb_config *cfg, char *err, size_t errlen)
+static int config_resolve_credentials(ddb_config *cfg, creds_registry *creds, char *err, size_t errlen)
 {
     const char *id = config_env("AWS_ACCESS_KEY_ID"), *secret = config_env("AWS_SECRET_ACCESS_KEY");
     if ((id || secret) && !config_env("AWS_PROFILE")) {
@@ -42,7 +42,14 @@ static int config_resolve_credentials(ddb_config *cfg, char *err, size_t errlen)
             || config_copy_setting(cfg->session_token, sizeof cfg->session_token, "AWS_SESSION_TOKEN", token ? token : "", err, errlen)
             ? -1 : 0;
     }
-    cfg->creds = creds_cache_shared(cfg->region, cfg->ca_bundle, err, errlen);
+    cfg->creds = NULL;
+    return config_rekey_credentials(cfg, creds, err, errlen);
+}
+
+int config_rekey_credentials(ddb_config *cfg, creds_registry *creds, char *err, size_t errlen)
+{
+    if (cfg->access_key[0] || cfg->secret_key[0] || cfg->static_source[0]) return 0;
+    cfg->creds = creds_cache_shared(creds, cfg->region, cfg->ca_bundle, err, errlen);
     return cfg->creds ? 0 : -1;
 }
 
@@ -57,11 +64,22 @@ static int config_resolve_region(ddb_config *cfg, char *err, size_t errlen)
     return 0;
 }
 
+/* The variable, else the profile's setting (as the SDKs do). */
+static int config_endpoint_flag(const char *name, const char *key, int *on, char *err, size_t errlen)
+{
+    char from_profile[64], label[96];
+    if (config_env(name)) return endpoints_flag(name, config_env(name), on, err, errlen);
+    int found = creds_profile_setting(key, from_profile, sizeof from_profile, err, errlen);
+    if (found < 0) return -1;
+    snprintf(label, sizeof label, "the profile's %s", key);
+    return endpoints_flag(label, found ? from_profile : NULL, on, err, errlen);
+}
+
 int config_default_endpoint(ddb_config *cfg, char *err, size_t errlen)
 {
     int fips, dualstack;
-    if (endpoints_flag("AWS_USE_FIPS_ENDPOINT", config_env("AWS_USE_FIPS_ENDPOINT"), &fips, err, errlen) ||
-        endpoints_flag("AWS_USE_DUALSTACK_ENDPOINT", config_env("AWS_USE_DUALSTACK_ENDPOINT"), &dualstack, err, errlen))
+    if (config_endpoint_flag("AWS_USE_FIPS_ENDPOINT", "use_fips_endpoint", &fips, err, errlen) ||
+        config_endpoint_flag("AWS_USE_DUALSTACK_ENDPOINT", "use_dualstack_endpoint", &dualstack, err, errlen))
         return -1;
     return endpoints_resolve("dynamodb", cfg->region, fips, dualstack, cfg->endpoint, sizeof cfg->endpoint, err, errlen);
 }
@@ -109,7 +127,7 @@ static const option_spec CONFIG_OPTIONS[] = {
 
 const option_table config_option_table = OPTION_TABLE(CONFIG_OPTIONS);
 
-int config_from_env(ddb_config *cfg, char *err, size_t errlen)
+int config_from_env(ddb_config *cfg, creds_registry *creds, char *err, size_t errlen)
 {
     memset(cfg, 0, sizeof *cfg);
     cfg->retry = retry_default_policy();
@@ -120,7 +138,7 @@ int config_from_env(ddb_config *cfg, char *err, size_t errlen)
         return -1;
     if (options_from_env(cfg, &config_option_table, err, errlen) != 0)
         return -1;
-    return config_resolve_credentials(cfg, err, errlen);
+    return config_resolve_credentials(cfg, creds, err, errlen);
 }
 
 static int config_is_printable(const char *s)

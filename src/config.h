@@ -10,6 +10,7 @@
 #include "retry.h"
 
 struct creds_cache;
+struct creds_registry;
 
 typedef struct ddb_config {
     char endpoint[512];          /* "https://dynamodb.eu-west-1.amazonaws.com" */
@@ -17,8 +18,9 @@ typedef struct ddb_config {
     char access_key[128];
     char secret_key[256];
     char session_token[4096];
-    /* When the keys above are empty: the process-wide credential cache for
-     * these settings (not owned, never freed; see creds.h). */
+    /* When the keys above are empty: the program's credential cache for
+     * these settings (not owned: it belongs to the creds_registry it came
+     * from, which outlives every config and client; see creds.h). */
     struct creds_cache *creds;
     char static_source[32];      /* where the keys above came from: "environment" */
     char ca_bundle[1024];        /* "" = the system's trust store */
@@ -37,15 +39,21 @@ typedef struct ddb_config {
  *              (AWS_USE_FIPS_ENDPOINT / AWS_USE_DUALSTACK_ENDPOINT: see endpoints.h)
  *   region     AWS_REGION, AWS_DEFAULT_REGION, the profile's region, else us-east-1
  *   keys       AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN
- *              when AWS_PROFILE is not set, else the shared cache of the
- *              provider chain (creds_chain.h), which resolves lazily
+ *              when AWS_PROFILE is not set, else creds's cache (for these
+ *              settings) of the provider chain (creds_chain.h), which
+ *              resolves lazily
  *   TLS        AWS_CA_BUNDLE
  *   timeouts   DDBRUN_CONNECT_TIMEOUT_MS, DDBRUN_REQUEST_TIMEOUT_MS
  *   retries    AWS_MAX_ATTEMPTS, DDBRUN_RETRY_BASE_MS, DDBRUN_RETRY_MULTIPLIER,
  *              DDBRUN_RETRY_CAP_MS
  * Missing credentials are not an error here (see config_check). Returns 0, or
  * -1 with a message naming the variable or file in err. */
-int config_from_env(ddb_config *cfg, char *err, size_t errlen);
+int config_from_env(ddb_config *cfg, struct creds_registry *creds, char *err, size_t errlen);
+
+/* After cfg's region or ca_bundle changed (ddb.client options): points
+ * cfg->creds at creds's cache for the new settings, so that the cache key and
+ * the STS region follow. No-op for static keys. Returns 0 or -1 with err. */
+int config_rekey_credentials(ddb_config *cfg, struct creds_registry *creds, char *err, size_t errlen);
 
 /* True when the environment names an endpoint (so the region does not choose it). */
 int config_endpoint_from_env(void);

@@ -10,7 +10,12 @@
 
 #include "creds.h"
 
-/* Returns 0, or -1 with err naming the command and what went wrong. */
-int credential_process_fetch(const char *command, creds_value *out, char *err, size_t errlen);
+#define CREDENTIAL_PROCESS_DEFAULT_TIMEOUT_S 60
+
+/* Runs command in its own process group; when it has not exited within
+ * timeout_s seconds, kills the group (SIGKILL) and fails with "timed out
+ * after N s". Returns 0, or -1 with err naming the command and what went
+ * wrong. */
+int credential_process_fetch(const char *command, long timeout_s, creds_value *out, char *err, size_t errlen);
 
 #endif

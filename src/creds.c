@@ -38,15 +38,15 @@ struct creds_cache {
     char last_error[CREDS_ERROR_SIZE];
     int source_index;        /* the chain link that answered last, -1 before */
     char source[CREDS_SOURCE_SIZE];
+    creds_session session;   /* only the refreshing thread touches it */
 };
 
-/* The one piece of process-wide state: the caches by settings, so that every
- * client in the process built from the same settings finds the same cache.
- * Its list is guarded by its lock; the caches it holds are never freed. */
-static struct {
-    pthread_mutex_t lock;
+/* The caches by settings, so that every client of the program built from the
+ * same settings finds the same cache. */
+struct creds_registry {
+    pthread_mutex_t lock;    /* guards head (the list links) */
     creds_cache *head;
-} creds_registry = { PTHREAD_MUTEX_INITIALIZER, NULL };
+};
 
 static const char *const CREDS_VARIABLES[] = {
     "AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "HOME",
@@ -57,6 +57,7 @@ static const char *const CREDS_VARIABLES[] = {
     "AWS_EC2_METADATA_DISABLED", "AWS_EC2_METADATA_SERVICE_ENDPOINT",
     "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", "AWS_EC2_METADATA_V1_DISABLED", "AWS_METADATA_SERVICE_TIMEOUT",
     "AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL", "AWS_USE_FIPS_ENDPOINT", "AWS_USE_DUALSTACK_ENDPOINT",
+    "DDBRUN_CREDENTIAL_PROCESS_TIMEOUT_S",
 };
 
 /* --- the settings snapshot --- */
@@ -72,6 +73,17 @@ static int creds_env_add(creds_env *e, const char *name, const char *value)
     return 0;
 }
 
+/* The profile's setting key as the variable name when the environment does
+ * not set it (the environment wins, as in the SDKs). A file the chain cannot
+ * read is reported by config.c and by the chain, not here. */
+static int creds_env_profile_flag(creds_env *e, const char *name, const char *key)
+{
+    char value[16], ignored[CREDS_ERROR_SIZE];
+    if (creds_env_get(e, name)) return 0;
+    if (creds_profile_setting(key, value, sizeof value, ignored, sizeof ignored) != 1) return 0;
+    return creds_env_add(e, name, value);
+}
+
 int creds_env_capture(creds_env *e, const char *region, const char *ca_bundle)
 {
     e->text = NULL;
@@ -80,6 +92,9 @@ int creds_env_capture(creds_env *e, const char *region, const char *ca_bundle)
         const char *v = getenv(CREDS_VARIABLES[i]);
         if (v && *v && creds_env_add(e, CREDS_VARIABLES[i], v) != 0) goto fail;
     }
+    if (creds_env_profile_flag(e, "AWS_USE_FIPS_ENDPOINT", "use_fips_endpoint") != 0 ||
+        creds_env_profile_flag(e, "AWS_USE_DUALSTACK_ENDPOINT", "use_dualstack_endpoint") != 0)
+        goto fail;
     if (creds_env_add(e, "ddbrun.region", region) != 0 || creds_env_add(e, "ddbrun.ca_bundle", ca_bundle) != 0)
         goto fail;
     return 0;
@@ -244,26 +259,59 @@ fail:
     return NULL;
 }
 
-creds_cache *creds_cache_shared(const char *region, const char *ca_bundle, char *err, size_t errlen)
+static void creds_cache_free(creds_cache *c)
+{
+    creds_env_free(&c->env);
+    creds_value_clear(&c->value);
+    OPENSSL_cleanse(&c->session, sizeof c->session);
+    pthread_cond_destroy(&c->flight_done);
+    pthread_mutex_destroy(&c->lock);
+    free(c);
+}
+
+creds_registry *creds_registry_new(void)
+{
+    creds_registry *r = calloc(1, sizeof *r);
+    if (!r) return NULL;
+    if (pthread_mutex_init(&r->lock, NULL) != 0) {
+        free(r);
+        return NULL;
+    }
+    return r;
+}
+
+void creds_registry_free(creds_registry *r)
+{
+    if (!r) return;
+    for (creds_cache *c = r->head, *next; c; c = next) {
+        next = c->next;
+        creds_cache_free(c);
+    }
+    pthread_mutex_destroy(&r->lock);
+    free(r);
+}
+
+creds_cache *creds_cache_shared(creds_registry *r, const char *region, const char *ca_bundle,
+                                char *err, size_t errlen)
 {
     creds_env env;
     if (creds_env_capture(&env, region, ca_bundle) != 0) {
         snprintf(err, errlen, "out of memory reading the credential settings");
         return NULL;
     }
-    pthread_mutex_lock(&creds_registry.lock);
-    creds_cache *c = creds_registry.head;
+    pthread_mutex_lock(&r->lock);
+    creds_cache *c = r->head;
     while (c && !(c->env.len == env.len && memcmp(c->env.text, env.text, env.len) == 0)) c = c->next;
     if (c) {
         creds_env_free(&env);
     } else if ((c = creds_cache_new(&env)) != NULL) {
-        c->next = creds_registry.head;
-        creds_registry.head = c;
+        c->next = r->head;
+        r->head = c;
     } else {
         creds_env_free(&env);
         snprintf(err, errlen, "out of memory creating the credential cache");
     }
-    pthread_mutex_unlock(&creds_registry.lock);
+    pthread_mutex_unlock(&r->lock);
     return c;
 }
 
@@ -315,11 +363,14 @@ static void creds_store(creds_cache *c, creds_value *v, const char *source, long
 static void creds_refresh(creds_cache *c)
 {
     int index = c->source_index;
+    long long offset_before = c->clock_offset_ms;
+    c->session.clock_offset_ms = offset_before;
     pthread_mutex_unlock(&c->lock);
     creds_value v;
     char source[CREDS_SOURCE_SIZE] = "", error[CREDS_ERROR_SIZE] = "";
-    int rc = creds_chain_fetch(&c->env, &index, &v, source, sizeof source, error, sizeof error);
+    int rc = creds_chain_fetch(&c->env, &c->session, &index, &v, source, sizeof source, error, sizeof error);
     pthread_mutex_lock(&c->lock);
+    if (c->session.clock_offset_ms != offset_before) c->clock_offset_ms = c->session.clock_offset_ms;   /* STS corrected it */
     long long now = creds_wall_ms() + c->clock_offset_ms;
     if (rc == 0 && v.expiration_ms && v.expiration_ms - now <= 0) {
         char when[32];

@@ -3,11 +3,17 @@
  * processor's workers, every ddb.client() of a script) shares one set of
  * temporary credentials and one refresh.
  *
- * Threads: a creds_cache is shared by any number of threads; its fields are
- * guarded by its own mutex (creds_cache.lock in creds.c), never held while a
- * source is asked (network, child process). One refresh runs at a time per
- * cache; others keep signing with the still-valid credentials meanwhile.
- * Caches live until the process exits (clients hold plain pointers). */
+ * Ownership: the caches belong to a creds_registry, which main() creates once
+ * (each C test creates its own), attaches to every Lua state (runtime.h) and
+ * frees at exit, after every thread has been joined and every client freed
+ * (clients and ddb_config hold plain pointers to caches).
+ *
+ * Threads: a creds_registry's list of caches is guarded by its own mutex
+ * (creds_registry.lock in creds.c), held only to find or add a cache. A
+ * creds_cache is shared by any number of threads; its fields are guarded by
+ * its own mutex (creds_cache.lock), never held while a source is asked
+ * (network, child process). One refresh runs at a time per cache; others keep
+ * signing with the still-valid credentials meanwhile. */
 #ifndef DDBRUN_CREDS_H
 #define DDBRUN_CREDS_H
 
@@ -43,13 +49,31 @@ int creds_env_true(const creds_env *e, const char *name);
 /* Wipes (it may hold keys) and frees. */
 void creds_env_free(creds_env *e);
 
-typedef struct creds_cache creds_cache;
+/* What a cache keeps for its sources between refreshes. Only the thread
+ * running the cache's refresh touches it (one refresh at a time), so it has
+ * no lock of its own. */
+typedef struct creds_session {
+    long long clock_offset_ms;      /* signing clock offset: the cache's when the
+                                       refresh starts; STS may correct it */
+    char imds_token[256];           /* IMDSv2 session token, "" = none */
+    long long imds_token_until_ms;  /* monotonic ms after which it is not reused */
+} creds_session;
 
-/* The process-wide cache for the current environment's settings (region and
- * ca_bundle included), created on first use. Resolves nothing: credentials
- * are fetched on the first creds_cache_get. Returns NULL with err set when out
- * of memory. The cache is never freed. */
-creds_cache *creds_cache_shared(const char *region, const char *ca_bundle, char *err, size_t errlen);
+typedef struct creds_cache creds_cache;
+typedef struct creds_registry creds_registry;
+
+/* An empty registry, or NULL when out of memory. */
+creds_registry *creds_registry_new(void);
+/* Frees every cache (wiping the credentials) and r. Only once no thread
+ * uses r or any of its caches. NULL is allowed. */
+void creds_registry_free(creds_registry *r);
+
+/* r's cache for the current environment's settings (region and ca_bundle
+ * included), created on first use. Resolves nothing: credentials are fetched
+ * on the first creds_cache_get. Returns NULL with err set when out of memory.
+ * The cache lives as long as r. */
+creds_cache *creds_cache_shared(creds_registry *r, const char *region, const char *ca_bundle,
+                                char *err, size_t errlen);
 
 /* Makes sure the current credentials are valid, refreshing first when they
  * are due (single flight), and copies them into *out (the caller wipes them)

@@ -16,6 +16,7 @@
 /* A profile resolution: the files, and the profiles visited (loop check). */
 typedef struct creds_chain_walk {
     const creds_env *e;
+    creds_session *s;
     aws_profiles files;
     const char *visited[CREDS_CHAIN_MAX_DEPTH];
     int depth;
@@ -110,7 +111,7 @@ static int creds_chain_role_source(creds_chain_walk *w, const char *name, creds_
     char why[CREDS_ERROR_SIZE];
     int rc;
     if (strcmp(cs->value, "Environment") == 0) return creds_chain_env_keys(w->e, out, err, errlen);
-    if (strcmp(cs->value, "Ec2InstanceMetadata") == 0) rc = imds_fetch(w->e, out, role_name, sizeof role_name, why, sizeof why);
+    if (strcmp(cs->value, "Ec2InstanceMetadata") == 0) rc = imds_fetch(w->e, w->s, out, role_name, sizeof role_name, why, sizeof why);
     else if (strcmp(cs->value, "EcsContainer") == 0) rc = container_creds_fetch(w->e, out, why, sizeof why);
     else {
         snprintf(err, errlen, "%s:%d: credential_source must be Environment, Ec2InstanceMetadata or EcsContainer, not '%.64s'",
@@ -165,10 +166,26 @@ static int creds_chain_assume(creds_chain_walk *w, const char *name, creds_value
     int rc = creds_chain_role_source(w, name, &from, err, errlen);
     w->depth--;
     if (rc != 0) return -1;
-    rc = sts_assume_role(w->e, &from, &role, out, why, sizeof why);
+    rc = sts_assume_role(w->e, w->s, &from, &role, out, why, sizeof why);
     if (rc != 0) snprintf(err, errlen, "%s: %s", source, why);
     creds_value_clear(&from);
     return rc;
+}
+
+/* DDBRUN_CREDENTIAL_PROCESS_TIMEOUT_S, else the default. */
+static int creds_chain_process_timeout(const creds_env *e, long *timeout_s, char *err, size_t errlen)
+{
+    const char *v = creds_env_get(e, "DDBRUN_CREDENTIAL_PROCESS_TIMEOUT_S");
+    char *end;
+    *timeout_s = CREDENTIAL_PROCESS_DEFAULT_TIMEOUT_S;
+    if (!v) return 0;
+    errno = 0;
+    *timeout_s = strtol(v, &end, 10);
+    if (errno || end == v || *end || *timeout_s < 1 || *timeout_s > 3600) {
+        snprintf(err, errlen, "DDBRUN_CREDENTIAL_PROCESS_TIMEOUT_S must be a whole number from 1 to 3600, not '%.32s'", v);
+        return -1;
+    }
+    return 0;
 }
 
 /* Returns 0, 1 when the profile has no credential settings, -1 on error. */
@@ -184,8 +201,10 @@ static int creds_chain_profile(creds_chain_walk *w, const char *name, creds_valu
         return -1;
     }
     if (process) {
+        long timeout_s;
         snprintf(source, ssize, "process");
-        if (credential_process_fetch(process, out, why, sizeof why) == 0) return 0;
+        if (creds_chain_process_timeout(w->e, &timeout_s, err, errlen) != 0) return -1;
+        if (credential_process_fetch(process, timeout_s, out, why, sizeof why) == 0) return 0;
         snprintf(err, errlen, "profile %s: %s", name, why);
         return -1;
     }
@@ -202,7 +221,7 @@ static void creds_chain_paths(const creds_env *e, char *config, size_t csize, ch
                        creds_env_get(e, "HOME"), config, csize, credentials, crsize);
 }
 
-static int creds_chain_link_profile(const creds_env *e, creds_value *out, char *source, size_t ssize,
+static int creds_chain_link_profile(const creds_env *e, creds_session *s, creds_value *out, char *source, size_t ssize,
                                     char *err, size_t errlen)
 {
     const char *named = creds_env_get(e, "AWS_PROFILE");
@@ -211,6 +230,7 @@ static int creds_chain_link_profile(const creds_env *e, creds_value *out, char *
     creds_chain_walk w;
     memset(&w, 0, sizeof w);
     w.e = e;
+    w.s = s;
     creds_chain_paths(e, config, sizeof config, credentials, sizeof credentials);
     if (aws_profiles_load(&w.files, config, credentials, err, errlen) != 0) return -1;
     int rc = 1;
@@ -232,11 +252,12 @@ static int creds_chain_link_profile(const creds_env *e, creds_value *out, char *
     return rc;
 }
 
-static int creds_chain_link_web_identity(const creds_env *e, creds_value *out, char *source, size_t ssize,
+static int creds_chain_link_web_identity(const creds_env *e, creds_session *s, creds_value *out, char *source, size_t ssize,
                                          char *err, size_t errlen)
 {
     const char *file = creds_env_get(e, "AWS_WEB_IDENTITY_TOKEN_FILE"), *arn = creds_env_get(e, "AWS_ROLE_ARN");
     char why[CREDS_ERROR_SIZE];
+    (void)s;   /* unsigned: no clock */
     if (!file && !arn) return 1;
     if (!file || !arn) {
         snprintf(err, errlen, "web identity: %s is set but %s is not", file ? "AWS_WEB_IDENTITY_TOKEN_FILE" : "AWS_ROLE_ARN",
@@ -250,10 +271,11 @@ static int creds_chain_link_web_identity(const creds_env *e, creds_value *out, c
     return -1;
 }
 
-static int creds_chain_link_container(const creds_env *e, creds_value *out, char *source, size_t ssize,
+static int creds_chain_link_container(const creds_env *e, creds_session *s, creds_value *out, char *source, size_t ssize,
                                       char *err, size_t errlen)
 {
     char why[CREDS_ERROR_SIZE];
+    (void)s;
     if (!container_creds_configured(e)) return 1;
     snprintf(source, ssize, "container");
     if (container_creds_fetch(e, out, why, sizeof why) == 0) return 0;
@@ -261,12 +283,12 @@ static int creds_chain_link_container(const creds_env *e, creds_value *out, char
     return -1;
 }
 
-static int creds_chain_link_imds(const creds_env *e, creds_value *out, char *source, size_t ssize,
+static int creds_chain_link_imds(const creds_env *e, creds_session *s, creds_value *out, char *source, size_t ssize,
                                  char *err, size_t errlen)
 {
     char why[CREDS_ERROR_SIZE], role[256];
     if (creds_env_true(e, "AWS_EC2_METADATA_DISABLED")) return 1;
-    if (imds_fetch(e, out, role, sizeof role, why, sizeof why) == 0) {
+    if (imds_fetch(e, s, out, role, sizeof role, why, sizeof why) == 0) {
         snprintf(source, ssize, "instance metadata %s", role);
         return 0;
     }
@@ -274,19 +296,19 @@ static int creds_chain_link_imds(const creds_env *e, creds_value *out, char *sou
     return -1;
 }
 
-typedef int (*creds_chain_link)(const creds_env *, creds_value *, char *, size_t, char *, size_t);
+typedef int (*creds_chain_link)(const creds_env *, creds_session *, creds_value *, char *, size_t, char *, size_t);
 
 static const creds_chain_link CREDS_CHAIN_LINKS[] = {
     creds_chain_link_profile, creds_chain_link_web_identity, creds_chain_link_container, creds_chain_link_imds,
 };
 #define CREDS_CHAIN_LINK_COUNT ((int)(sizeof CREDS_CHAIN_LINKS / sizeof *CREDS_CHAIN_LINKS))
 
-int creds_chain_fetch(const creds_env *e, int *link, creds_value *out, char *source, size_t ssize,
+int creds_chain_fetch(const creds_env *e, creds_session *s, int *link, creds_value *out, char *source, size_t ssize,
                       char *err, size_t errlen)
 {
     int first = *link >= 0 ? *link : 0, last = *link >= 0 ? *link : CREDS_CHAIN_LINK_COUNT - 1;
     for (int i = first; i <= last; i++) {
-        int rc = CREDS_CHAIN_LINKS[i](e, out, source, ssize, err, errlen);
+        int rc = CREDS_CHAIN_LINKS[i](e, s, out, source, ssize, err, errlen);
         if (rc == 1) continue;
         if (rc == 0) *link = i;
         return rc;

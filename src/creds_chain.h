@@ -13,8 +13,9 @@
 
 /* Fetches credentials. *link is the source to ask (-1: try them in order)
  * and receives the one that answered. source gets its description
- * ("assume-role ARN via profile NAME"). Returns 0, or -1 with err. */
-int creds_chain_fetch(const creds_env *e, int *link, creds_value *out, char *source, size_t ssize,
+ * ("assume-role ARN via profile NAME"). s is the asking cache's session
+ * (IMDS token, signing clock), read and updated. Returns 0, or -1 with err. */
+int creds_chain_fetch(const creds_env *e, creds_session *s, int *link, creds_value *out, char *source, size_t ssize,
                       char *err, size_t errlen);
 
 /* A setting of the current profile (AWS_PROFILE or default) from the live

@@ -1,4 +1,5 @@
 #include "creds_http.h"
+#include "creds.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,9 +100,14 @@ int creds_http_send(const creds_http_request *r, creds_http_response *resp, char
         snprintf(err, errlen, "%s", sink.too_big ? "the answer is larger than 1 MB"
                  : curl_error[0] ? curl_error : curl_easy_strerror(code));
         creds_http_response_free(resp);
+        resp->timed_out = code == CURLE_OPERATION_TIMEDOUT;
         goto cleanup;
     }
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
+    struct curl_header *date;
+    if (curl_easy_header(h, "Date", 0, CURLH_HEADER, -1, &date) == CURLHE_OK &&
+        creds_parse_http_date(date->value, &resp->date_ms) != 0)
+        resp->date_ms = 0;
     if (!resp->body && !(resp->body = calloc(1, 1))) {
         snprintf(err, errlen, "out of memory");
         goto cleanup;

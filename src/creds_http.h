@@ -21,10 +21,13 @@ typedef struct creds_http_response {
     long status;
     char *body;                      /* NUL-terminated, owned; wiped by _free */
     size_t len;
+    long long date_ms;               /* the answer's Date header, 0 = none */
+    int timed_out;                   /* after -1: the timeout ran out */
 } creds_http_response;
 
 /* Sends r. Returns 0 with *resp filled (any status; free it), or -1 with err
- * saying what failed at the transport level (no body to free). */
+ * saying what failed at the transport level (no body to free; resp->timed_out
+ * then says whether it was the timeout). */
 int creds_http_send(const creds_http_request *r, creds_http_response *resp, char *err, size_t errlen);
 
 /* Wipes and frees the body (it may hold credentials). */

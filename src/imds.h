@@ -16,7 +16,11 @@
 void imds_endpoint(const creds_env *e, char *out, size_t size);
 
 /* Fetches the credentials of the instance's role (its name into role).
+ * The IMDSv2 token is kept in s and reused until a minute before its TTL
+ * (6 hours) runs out, or until the service refuses it (401: a new token, once).
+ * A transient failure (connection refused or reset, HTTP 5xx; not a timeout)
+ * is retried once with the same short timeout.
  * Returns 0, or -1 with err ("role ddbrun-role: HTTP 401"), never a secret. */
-int imds_fetch(const creds_env *e, creds_value *out, char *role, size_t role_size, char *err, size_t errlen);
+int imds_fetch(const creds_env *e, creds_session *s, creds_value *out, char *role, size_t role_size, char *err, size_t errlen);
 
 #endif

@@ -15,6 +15,7 @@
 #include "dotenv.h"
 #include "bind.h"
 #include "repl.h"
+#include "creds.h"
 #include "runtime.h"
 
 static const char *const PROGNAME = "ddbrun";
@@ -243,11 +244,20 @@ int main(int argc, char **argv)
         return EXIT_FAILURE;
     }
     runtime_host host = { 0 };
+    host.creds = creds_registry_new();
+    if (!host.creds) {
+        fprintf(stderr, "%s: cannot create the credential cache: not enough memory\n", PROGNAME);
+        lua_close(L);
+        curl_global_cleanup();
+        return EXIT_FAILURE;
+    }
     runtime_set_host(L, &host);
+    runtime_set_creds(L, host.creds);
     int status = run(L, argc, argv, &o);
     if (status == EXIT_SUCCESS && host.exit_status != 0)
         status = host.exit_status;   /* as a shell reports the signal that stopped the run */
-    lua_close(L);
+    lua_close(L);   /* joins the workers, frees every client */
+    creds_registry_free(host.creds);
     curl_global_cleanup();
     return status;
 }

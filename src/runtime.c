@@ -27,6 +27,22 @@ runtime_host *runtime_host_of(lua_State *L)
     return h;
 }
 
+static const char runtime_creds_key = 'c';
+
+void runtime_set_creds(lua_State *L, struct creds_registry *creds)
+{
+    lua_pushlightuserdata(L, creds);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &runtime_creds_key);
+}
+
+struct creds_registry *runtime_creds_of(lua_State *L)
+{
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &runtime_creds_key);
+    struct creds_registry *creds = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    return creds;
+}
+
 static int set_up_state(lua_State *L)
 {
     const char *lua_dir = lua_touserdata(L, 1);

@@ -28,6 +28,8 @@ typedef struct runtime_host {
     int exit_status;    /* 0, or the status to exit with when the script ends
                            without error: 130 after SIGINT, 143 after SIGTERM
                            stopped a processor run */
+    struct creds_registry *creds;   /* the credential caches; owned, freed by
+                                       main after lua_close (see creds.h) */
 } runtime_host;
 
 /* Attaches h (which outlives L) to L. */
@@ -35,5 +37,12 @@ void runtime_set_host(lua_State *L, runtime_host *h);
 
 /* The host attached to L, or NULL (worker states have none). */
 runtime_host *runtime_host_of(lua_State *L);
+
+struct creds_registry;
+/* Attaches the program's credential caches (which outlive L) to L: main's
+ * state and every worker state get the same one. */
+void runtime_set_creds(lua_State *L, struct creds_registry *creds);
+/* The registry attached to L, or NULL. */
+struct creds_registry *runtime_creds_of(lua_State *L);
 
 #endif

@@ -196,12 +196,12 @@ static int sts_url_parts(const char *url, char *host, size_t hsize, char *path, 
 }
 
 /* The signed header lines of an AssumeRole request, into lines/bufs. */
-static int sts_sign(const creds_env *e, const creds_value *source, const char *url, const char *body,
+static int sts_sign(const creds_env *e, const creds_value *source, long long now_ms, const char *url, const char *body,
                     char bufs[4][CREDS_TOKEN_SIZE + 64], const char **lines, size_t *n)
 {
     char host[320], path[512], amz_date[17], auth[512];
     if (sts_url_parts(url, host, sizeof host, path, sizeof path) != 0) return -1;
-    sigv4_amz_date(creds_wall_ms() / 1000, amz_date);
+    sigv4_amz_date(now_ms / 1000, amz_date);
     sigv4_header headers[4] = {
         { "content-type", STS_FORM_TYPE }, { "host", host }, { "x-amz-date", amz_date },
         { "x-amz-security-token", source->session_token },
@@ -222,9 +222,17 @@ static int sts_sign(const creds_env *e, const creds_value *source, const char *u
     return 0;
 }
 
-/* POSTs the form (signed when source is not NULL) and parses the answer. */
-static int sts_call(const creds_env *e, const creds_value *source, const char *body, creds_value *out,
-                    char *err, size_t errlen)
+/* True when err is STS refusing a signature's time. */
+static int sts_skewed(const char *err)
+{
+    return strncmp(err, "STS RequestExpired:", 19) == 0 || strncmp(err, "STS RequestTimeTooSkewed:", 25) == 0 ||
+           strstr(err, "Signature expired") || strstr(err, "Signature not yet current");
+}
+
+/* POSTs the form (signed with s's clock when source is not NULL) and parses
+ * the answer; *server_date_ms gets the answer's Date (0: none). */
+static int sts_call(const creds_env *e, creds_session *s, const creds_value *source, const char *body,
+                    creds_value *out, long long *server_date_ms, char *err, size_t errlen)
 {
     char url[1024], cause[400];
     if (sts_endpoint(e, url, sizeof url, err, errlen) != 0) return -1;
@@ -236,7 +244,8 @@ static int sts_call(const creds_env *e, const creds_value *source, const char *b
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    if (source && sts_sign(e, source, url, body, bufs, lines, &n) != 0) {
+    *server_date_ms = 0;
+    if (source && sts_sign(e, source, creds_wall_ms() + s->clock_offset_ms, url, body, bufs, lines, &n) != 0) {
         snprintf(err, errlen, "cannot sign the STS request (credentials or region too long)");
         goto cleanup;
     }
@@ -247,6 +256,7 @@ static int sts_call(const creds_env *e, const creds_value *source, const char *b
         goto cleanup;
     }
     rc = sts_parse_answer(resp.body, resp.len, resp.status, out, err, errlen);
+    *server_date_ms = resp.date_ms;
     creds_http_response_free(&resp);
 cleanup:
     OPENSSL_cleanse(bufs, 4 * sizeof *bufs);
@@ -254,15 +264,20 @@ cleanup:
     return rc;
 }
 
-int sts_assume_role(const creds_env *e, const creds_value *source, const sts_role *role, creds_value *out,
-                    char *err, size_t errlen)
+int sts_assume_role(const creds_env *e, creds_session *s, const creds_value *source, const sts_role *role,
+                    creds_value *out, char *err, size_t errlen)
 {
     char *body = sts_form("AssumeRole", role, NULL);
     if (!body) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    int rc = sts_call(e, source, body, out, err, errlen);
+    long long server_date_ms;
+    int rc = sts_call(e, s, source, body, out, &server_date_ms, err, errlen);
+    if (rc != 0 && server_date_ms && sts_skewed(err)) {
+        s->clock_offset_ms = server_date_ms - creds_wall_ms();
+        rc = sts_call(e, s, source, body, out, &server_date_ms, err, errlen);
+    }
     OPENSSL_cleanse(body, strlen(body));
     free(body);
     return rc;
@@ -304,7 +319,8 @@ int sts_assume_role_with_web_identity(const creds_env *e, const sts_role *role, 
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    int rc = sts_call(e, NULL, body, out, err, errlen);
+    long long server_date_ms;
+    int rc = sts_call(e, NULL, NULL, body, out, &server_date_ms, err, errlen);
     OPENSSL_cleanse(body, strlen(body));
     free(body);
     return rc;

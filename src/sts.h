@@ -19,8 +19,11 @@ typedef struct sts_role {
 /* The endpoint URL for e. Returns 0, or -1 with err. */
 int sts_endpoint(const creds_env *e, char *out, size_t size, char *err, size_t errlen);
 
-/* Returns 0, or -1 with err ("STS AccessDenied: ... (HTTP 403)"), never a secret. */
-int sts_assume_role(const creds_env *e, const creds_value *source, const sts_role *role, creds_value *out,
+/* Signs with the clock of s (wall clock + s->clock_offset_ms). When STS
+ * refuses the signature as expired or not yet current, takes the offset from
+ * the answer's Date into s and sends once more, as the SDKs do. Returns 0, or
+ * -1 with err ("STS AccessDenied: ... (HTTP 403)"), never a secret. */
+int sts_assume_role(const creds_env *e, creds_session *s, const creds_value *source, const sts_role *role, creds_value *out,
                     char *err, size_t errlen);
 
 /* Reads the token from token_file now (it rotates). Returns 0, or -1 with err. */

@@ -18,6 +18,7 @@
 
 #include "client.h"
 #include "config.h"
+#include "creds.h"
 
 #define THREADS 4
 #define ITEMS 150
@@ -72,7 +73,9 @@ static void threads_share_a_config_not_a_client(void **state)
     if (!getenv("DDB_TEST_ENDPOINT")) skip();
     ddb_config cfg;
     char msg[512];
-    assert_int_equal(0, config_from_env(&cfg, msg, sizeof msg));
+    creds_registry *creds = creds_registry_new();
+    assert_non_null(creds);
+    assert_int_equal(0, config_from_env(&cfg, creds, msg, sizeof msg));
     ddb_error err;
     ddb_client *admin = ddb_client_new(&cfg, &err);
     assert_non_null(admin);
@@ -106,6 +109,7 @@ static void threads_share_a_config_not_a_client(void **state)
     json_decref(drop);
     ddb_client_free(admin);
     config_clear(&cfg);
+    creds_registry_free(creds);   /* every thread joined, every client freed */
     for (int t = 0; t < THREADS; t++) {
         if (jobs[t].error[0]) print_error("thread %d: %s\n", t, jobs[t].error);
         assert_int_equal(ITEMS, jobs[t].ok);

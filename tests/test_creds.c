@@ -13,12 +13,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 
 #include <curl/curl.h>
 
 #include "aws_profile.h"
 #include "container_creds.h"
 #include "creds.h"
+#include "credential_process.h"
 #include "endpoints.h"
 #include "sts.h"
 
@@ -223,10 +228,12 @@ static void cache_single_flight(void **state)
     setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null", 1);
     setenv("AWS_PROFILE", "threads", 1);
     char err[256], runs[600], overlaps[600];
-    creds_cache *cache = creds_cache_shared("us-east-1", "", err, sizeof err);
+    creds_registry *registry = creds_registry_new();
+    assert_non_null(registry);
+    creds_cache *cache = creds_cache_shared(registry, "us-east-1", "", err, sizeof err);
     assert_non_null(cache);
-    assert_ptr_equal(cache, creds_cache_shared("us-east-1", "", err, sizeof err));   /* one per settings */
-    assert_ptr_not_equal(cache, creds_cache_shared("eu-west-1", "", err, sizeof err));
+    assert_ptr_equal(cache, creds_cache_shared(registry, "us-east-1", "", err, sizeof err));   /* one per settings */
+    assert_ptr_not_equal(cache, creds_cache_shared(registry, "eu-west-1", "", err, sizeof err));
     snprintf(runs, sizeof runs, "%s/runs", dir);
     snprintf(overlaps, sizeof overlaps, "%s/overlaps", dir);
     cache_worker workers[8];
@@ -246,12 +253,74 @@ static void cache_single_flight(void **state)
     creds_cache_describe(cache, source, sizeof source, &expiration);
     assert_string_equal("process", source);
     assert_true(expiration > 0);
+    creds_registry_free(registry);   /* all threads joined */
     unsetenv("AWS_PROFILE");
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     assert_int_equal(0, system(cmd));
     free(script_path);
     free(config);
+}
+
+/* STS follows the profile's use_fips_endpoint / use_dualstack_endpoint, the
+ * environment winning, as the DynamoDB endpoint does. */
+static void sts_endpoint_from_profile(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/test_creds_XXXXXX", url[256], err[256];
+    assert_non_null(mkdtemp(dir));
+    char *config = write_temp(dir, "config", "[default]\nuse_fips_endpoint = true\n");
+    setenv("AWS_CONFIG_FILE", config, 1);
+    setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null", 1);
+    unsetenv("AWS_PROFILE");
+    unsetenv("AWS_USE_FIPS_ENDPOINT");
+    unsetenv("AWS_USE_DUALSTACK_ENDPOINT");
+    unsetenv("AWS_ENDPOINT_URL_STS");
+    unsetenv("AWS_ENDPOINT_URL");
+    creds_env e;
+    assert_int_equal(0, creds_env_capture(&e, "us-west-2", ""));
+    assert_int_equal(0, sts_endpoint(&e, url, sizeof url, err, sizeof err));
+    assert_string_equal("https://sts-fips.us-west-2.amazonaws.com", url);
+    creds_env_free(&e);
+    setenv("AWS_USE_FIPS_ENDPOINT", "false", 1);
+    assert_int_equal(0, creds_env_capture(&e, "us-west-2", ""));
+    assert_int_equal(0, sts_endpoint(&e, url, sizeof url, err, sizeof err));
+    assert_string_equal("https://sts.us-west-2.amazonaws.com", url);
+    creds_env_free(&e);
+    unsetenv("AWS_USE_FIPS_ENDPOINT");
+    unlink(config);
+    rmdir(dir);
+    free(config);
+}
+
+/* A command that never finishes is killed, with all it started, after the
+ * timeout; the message names the command, not its output. */
+static void credential_process_timeout(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/test_creds_XXXXXX", command[200], err[512], pid_text[32] = "";
+    assert_non_null(mkdtemp(dir));
+    snprintf(command, sizeof command, "echo secret; sleep 600 & echo $! > %s/pid; wait", dir);
+    assert_int_equal(0, prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0));   /* so that we can wait for the grandchild */
+    creds_value v;
+    assert_int_equal(-1, credential_process_fetch(command, 1, &v, err, sizeof err));
+    char expected[400];
+    snprintf(expected, sizeof expected, "credential_process `%s`: timed out after 1 s", command);
+    assert_string_equal(expected, err);
+    char path[100];
+    snprintf(path, sizeof path, "%s/pid", dir);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    assert_non_null(fgets(pid_text, sizeof pid_text, f));
+    fclose(f);
+    /* the grandchild (orphaned to us, the subreaper) died of its group's SIGKILL */
+    int status = 0;
+    assert_int_equal(atol(pid_text), waitpid((pid_t)atol(pid_text), &status, 0));
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(SIGKILL, WTERMSIG(status));
+    assert_int_equal(0, prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0));
+    snprintf(path, sizeof path, "rm -rf %s", dir);
+    assert_int_equal(0, system(path));
 }
 
 int main(void)
@@ -264,6 +333,8 @@ int main(void)
         cmocka_unit_test(sts_answers),
         cmocka_unit_test(container_urls),
         cmocka_unit_test(cache_single_flight),
+        cmocka_unit_test(credential_process_timeout),
+        cmocka_unit_test(sts_endpoint_from_profile),
     };
     return cmocka_run_group_tests_name("creds", tests, NULL, NULL);
 }

@@ -19,12 +19,14 @@
 
 #include "client.h"
 #include "config.h"
+#include "creds.h"
 #include "processor.h"
 
 #define RECORDS 40
 
 typedef struct fixture {
     ddb_config cfg;
+    creds_registry *creds;
     ddb_client *admin;
     processor_options o;
 } fixture;
@@ -69,7 +71,7 @@ static int set_up(void **state)
         return 0;
     fixture *f = calloc(1, sizeof *f);
     char msg[512];
-    if (!f || config_from_env(&f->cfg, msg, sizeof msg) != 0 || processor_options_from_env(&f->o, msg, sizeof msg) != 0)
+    if (!f || !(f->creds = creds_registry_new()) || config_from_env(&f->cfg, f->creds, msg, sizeof msg) != 0 || processor_options_from_env(&f->o, msg, sizeof msg) != 0)
         return -1;
     ddb_error err;
     f->admin = ddb_client_new(&f->cfg, &err);
@@ -94,6 +96,7 @@ static int tear_down(void **state)
     json_decref(drop);
     ddb_client_free(f->admin);
     config_clear(&f->cfg);
+    creds_registry_free(f->creds);
     free(f);
     return 0;
 }

@@ -20,10 +20,12 @@
  * wants) expiring in S seconds (default 4), after MS ms (default 100) so
  * that overlapping refreshes would be seen (max_inflight).
  * --fail imds-401 | imds-404 | imds-garbage | imds-v1-only | sts-error | container-401
- * makes that source fail, from the (N+1)th credential request with --fail-after N.
+ * makes that source fail, from the (N+1)th credential request with --fail-after N;
+ * --fail imds-token-503-once answers the first token PUT with 503 (transient).
  * --clock-offset S: the server's clock is S seconds ahead; DynamoDB requests
  * signed more than 5 minutes away from it get InvalidSignatureException
- * "Signature expired" with the server's Date.
+ * "Signature expired", AssumeRole requests SignatureDoesNotMatch "Signature
+ * expired" (sts_skew_rejected), both with the server's Date.
  * The stats file ("<name> <count>" lines) is rewritten after every request;
  * the log gets one line per credential issued and per DynamoDB request. */
 #define _DEFAULT_SOURCE   /* timegm */
@@ -55,9 +57,9 @@
 #define CS_ROLE_PATH "/latest/meta-data/iam/security-credentials/"
 
 enum { CS_FAIL_NONE, CS_FAIL_IMDS_401, CS_FAIL_IMDS_404, CS_FAIL_IMDS_GARBAGE, CS_FAIL_IMDS_V1_ONLY,
-       CS_FAIL_STS_ERROR, CS_FAIL_CONTAINER_401 };
+       CS_FAIL_STS_ERROR, CS_FAIL_CONTAINER_401, CS_FAIL_IMDS_TOKEN_503_ONCE };
 static const char *const CS_FAIL_NAMES[] = { "none", "imds-401", "imds-404", "imds-garbage", "imds-v1-only",
-                                             "sts-error", "container-401", NULL };
+                                             "sts-error", "container-401", "imds-token-503-once", NULL };
 
 /* The counters, in stats file order. */
 #define CS_COUNTERS(X) X(requests) X(ddb_requests) X(ddb_ok) X(ddb_unknown_key) X(ddb_bad_signature) \
@@ -65,7 +67,7 @@ static const char *const CS_FAIL_NAMES[] = { "none", "imds-401", "imds-404", "im
     X(ddb_skew_rejected) X(issued) X(issued_imds) X(issued_container) X(issued_sts) X(issued_web_identity) \
     X(refresh_failures) X(max_inflight) X(imds_token_puts) X(imds_requests) X(imds_missing_token) \
     X(metadata_via_proxy) X(container_requests) X(container_unauthorized) X(sts_requests) X(sts_bad_signature) \
-    X(keys_used)
+    X(keys_used) X(sts_skew_rejected)
 #define CS_ENUM(name) CS_##name,
 #define CS_NAME(name) #name,
 enum { CS_COUNTERS(CS_ENUM) CS_COUNTER_COUNT };
@@ -98,6 +100,7 @@ typedef struct cs_server {
     long credential_requests;     /* issuing requests seen (for --fail-after) */
     char imds_tokens[64][40];
     int imds_token_count;
+    int imds_503_sent;          /* imds-token-503-once: the 503 was sent */
     atomic_long counters[CS_COUNTER_COUNT];
     atomic_long inflight;
     FILE *log;
@@ -852,6 +855,11 @@ static int cs_imds_put_token(cs_conn *c, const cs_request *r)
     char ttl[32], token[40];
     cs_count(s, CS_imds_token_puts);
     if (s->o.fail == CS_FAIL_IMDS_V1_ONLY) return cs_reply(c, 403, "text/plain", NULL, "Forbidden");
+    pthread_mutex_lock(&s->lock);
+    int unavailable = s->o.fail == CS_FAIL_IMDS_TOKEN_503_ONCE && !s->imds_503_sent;
+    s->imds_503_sent = 1;
+    pthread_mutex_unlock(&s->lock);
+    if (unavailable) return cs_reply(c, 503, "text/plain", NULL, "Service Unavailable");
     if (!cs_get(r, "x-aws-ec2-metadata-token-ttl-seconds", ttl, sizeof ttl) || atol(ttl) <= 0)
         return cs_reply(c, 400, "text/plain", NULL, "Bad Request");
     pthread_mutex_lock(&s->lock);
@@ -939,6 +947,19 @@ static int cs_sts_answer(cs_conn *c, const char *action, int counter, const char
     return cs_reply(c, 200, "text/xml", NULL, body);
 }
 
+/* With --clock-offset: whether r was signed more than 5 minutes from our clock. */
+static int cs_sts_skewed(cs_conn *c, const cs_request *r)
+{
+    char amz_date[32];
+    if (!c->s->o.clock_offset_s) return 0;
+    cs_get(r, "X-Amz-Date", amz_date, sizeof amz_date);
+    long long at = cs_amz_ms(amz_date);
+    if (at >= 0 && llabs(at - cs_now_ms(c->s)) <= 5 * 60 * 1000) return 0;
+    cs_count(c->s, CS_sts_skew_rejected);
+    cs_log(c->s, "sts skew signed=%s", amz_date);
+    return 1;
+}
+
 static int cs_sts(cs_conn *c, const cs_request *r)
 {
     cs_server *s = c->s;
@@ -962,15 +983,20 @@ static int cs_sts(cs_conn *c, const cs_request *r)
             rc = cs_sts_answer(c, action, CS_issued_web_identity, "web-identity");
             failed = 0;
         }
+    } else if (strcmp(action, "AssumeRole") == 0 && cs_sts_skewed(c, r)) {
+        rc = cs_reply_sts_error(c, 403, "SignatureDoesNotMatch", "Signature expired: the request time is more than 5 min away from the server's");
     } else if (strcmp(action, "AssumeRole") == 0) {
         cs_key k;
         long long signed_ms;
         const char *why = NULL;
+        char auth[1024], region[64] = "-";
+        cs_get(r, "Authorization", auth, sizeof auth);
+        sscanf(auth, "AWS4-HMAC-SHA256 Credential=%*[^/]/%*8s/%63[^/]/", region);
         int ok = cs_verify(c, r, "sts", &k, &signed_ms, &why) == 0;
         cs_get(r, "X-Amz-Security-Token", token, sizeof token);
         if (ok && strcmp(token, k.token) != 0) ok = 0, why = "wrong session token";
-        cs_log(s, "sts %s role=%s session=%s external_id=%s duration=%s source=%s signature=%s", action, role, session,
-               external, duration, ok ? k.id : "-", ok ? "ok" : why);
+        cs_log(s, "sts %s role=%s session=%s external_id=%s duration=%s region=%s source=%s signature=%s", action, role,
+               session, external, duration, region, ok ? k.id : "-", ok ? "ok" : why);
         if (!ok) {
             cs_count(s, CS_sts_bad_signature);
             rc = cs_reply_sts_error(c, 403, "SignatureDoesNotMatch", why);
