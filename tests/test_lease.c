@@ -17,6 +17,7 @@
 
 #include "client.h"
 #include "config.h"
+#include "creds.h"
 #include "lease.h"
 
 #define LEASE_MS 900
@@ -80,6 +81,7 @@ static void old_protocol_items_are_named(void **state)
 }
 
 typedef struct fixture {
+    creds_registry *creds;
     ddb_config cfg;
     ddb_client *admin;
     record_table t;
@@ -91,7 +93,9 @@ static int setup(void **state)
     fixture *f = calloc(1, sizeof *f);
     char msg[512];
     ddb_error err;
-    if (!f || config_from_env(&f->cfg, msg, sizeof msg) != 0 || !(f->admin = ddb_client_new(&f->cfg, &err))) return -1;
+    if (!f || !(f->creds = creds_registry_new()) || config_from_env(&f->cfg, f->creds, msg, sizeof msg) != 0 ||
+        !(f->admin = ddb_client_new(&f->cfg, &err)))
+        return -1;
     snprintf(f->t.table, sizeof f->t.table, "clease_%ld_%d_%d", (long)time(NULL), (int)getpid(), rand());
     snprintf(f->t.index, sizeof f->t.index, "Processed");
     json_t *create = json_pack("{s:s,s:s,s:[{s:s,s:s},{s:s,s:s}],s:[{s:s,s:s},{s:s,s:s}]}", "TableName", f->t.table,
@@ -115,6 +119,7 @@ static int teardown(void **state)
     json_decref(drop);
     ddb_client_free(f->admin);
     config_clear(&f->cfg);
+    creds_registry_free(f->creds);
     free(f);
     return 0;
 }
