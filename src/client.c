@@ -334,6 +334,8 @@ static int client_send_once(ddb_client *c, const char *op, const char *body, siz
         if (creds_parse_http_date(r.date, &c->server_date_ms) != 0) c->server_date_ms = 0;
         client_error_from_response(c, &r, err);
         err->uncertain = r.maybe_resent;
+        /* DynamoDB bills a failed conditional write (1 WCU for a small item) */
+        if (strcmp(err->code, "ConditionalCheckFailedException") == 0 && !is_read_op(op)) c->consumed_wcu += 1;
         return -1;
     }
     if (!checksum) {
@@ -341,8 +343,6 @@ static int client_send_once(ddb_client *c, const char *op, const char *body, siz
                       c->cfg.endpoint);
         err->status = r.status;
         err->uncertain = r.maybe_resent;
-        /* DynamoDB bills a failed conditional write (1 WCU for a small item) */
-        if (strcmp(err->code, "ConditionalCheckFailedException") == 0 && !is_read_op(op)) c->consumed_wcu += 1;
         return -1;
     }
     if (!out) {
