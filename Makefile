@@ -40,8 +40,8 @@ $(BUILD)/tests/%: tests/%.c $(BUILD)/libddbrun.a $(wildcard tests/*.h) | $(BUILD
 	$(CC) $(CFLAGS) -Isrc -o $@ $< $(BUILD)/libddbrun.a $(LDFLAGS) $(LDLIBS) -lcmocka
 
 # Test helpers the specs start (not cmocka suites, so not named test_*).
-$(BUILD)/tools/faultproxy: tests/tools/faultproxy.c | $(BUILD)/tools
-	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) -ljansson -lz
+$(BUILD)/tools/faultproxy: tests/tools/faultproxy.c tests/tools/fp_latency.c tests/tools/fp_latency.h | $(BUILD)/tools
+	$(CC) $(CFLAGS) -o $@ tests/tools/faultproxy.c tests/tools/fp_latency.c $(LDFLAGS) -ljansson -lz -lm
 
 # The credentials stand-in checks SigV4 with the project's own signer.
 $(BUILD)/tools/credserver: tests/tools/credserver.c $(BUILD)/obj/sigv4.o | $(BUILD)/tools
@@ -121,7 +121,7 @@ demo: deps
 	@scripts/demo.sh $(BUILD)/ddbrun
 
 bench: deps
-	$(MAKE) all
+	$(MAKE) all tools
 	@scripts/bench.sh $(BUILD)/ddbrun
 
 # Credential refresh under load for CREDS_SOAK_SECONDS (20) with CREDS_EXPIRY (4) s

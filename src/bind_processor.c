@@ -624,7 +624,7 @@ static int bind_processor_process_all(lua_State *L)
 static int bind_processor_options_table(lua_State *L)
 {
     bind_processor *p = luaL_checkudata(L, 1, BIND_PROCESSOR_MT);
-    lua_createtable(L, 0, 14);
+    lua_createtable(L, 0, 15);
     bind_set_integer(L, "max_workers", p->o.max_workers);
     bind_set_integer(L, "max_retries", p->o.max_retries);
     bind_set_integer(L, "backoff_base_ms", p->o.backoff_base_ms);
@@ -638,6 +638,7 @@ static int bind_processor_options_table(lua_State *L)
     bind_set_integer(L, "max_errors", p->o.max_errors);
     bind_set_integer(L, "drain_timeout_ms", p->o.drain_timeout_ms);
     bind_set_string(L, "errors_file", p->o.errors_file);
+    bind_set_integer(L, "mark_concurrency", p->o.mark_concurrency);
     bind_set_integer(L, "progress_interval_ms", p->o.progress_interval_ms);
     if (p->o.progress == PROCESSOR_PROGRESS_LOG)
         lua_pushliteral(L, "log");

@@ -22,6 +22,8 @@ struct ddb_client {
     sigv4_signer signer;
     char host[320];     /* Host header value: host[:port] */
     char path[512];     /* the endpoint's path, "/" by default */
+    long long date_at;  /* the signing clock's second amz_date was formatted for */
+    char amz_date[17];
     uint64_t rng;
     double consumed_wcu, consumed_rcu;   /* from ConsumedCapacity in responses */
     creds_value creds;          /* what the signer holds */
@@ -138,6 +140,7 @@ static int client_refresh_credentials(ddb_client *c, ddb_error *err)
     }
     if (gen == c->creds_gen) return 0;
     c->creds_gen = 0;
+    sigv4_signer_clear(&c->signer);   /* frees what the old signer kept */
     if (sigv4_signer_init(&c->signer, c->creds.access_key, c->creds.secret_key, c->cfg.region, "dynamodb") != 0) {
         ddb_error_set(err, "CredentialsError", 0, "the credentials or the region are too long to sign with");
         return -1;
@@ -236,8 +239,13 @@ static void client_add_line(const char **lines, char bufs[][4200], size_t *n, co
 static size_t client_build_headers(ddb_client *c, const char *op, const char *body, size_t body_len,
                             const char **lines, char bufs[][4200], int *failed)
 {
-    char amz_date[17], target[160];
-    sigv4_amz_date(client_signing_clock_ms(c) / 1000, amz_date);
+    char target[160];
+    const char *amz_date = c->amz_date;
+    long long now = client_signing_clock_ms(c) / 1000;
+    if (now != c->date_at) {
+        sigv4_amz_date(now, c->amz_date);
+        c->date_at = now;
+    }
     snprintf(target, sizeof target, TARGET_PREFIX "%s", op);
     sigv4_header signed_headers[5] = {
         { "content-type", "application/x-amz-json-1.0" },
@@ -306,9 +314,8 @@ void ddb_client_consumed(const ddb_client *c, double *wcu, double *rcu)
     *rcu = c->consumed_rcu;
 }
 
-/* One attempt. */
-static int client_send_once(ddb_client *c, const char *op, const char *body, size_t body_len,
-                     json_t **out, ddb_error *err)
+int ddb_client_begin(ddb_client *c, http_conn *conn, const char *op, const char *body, size_t body_len,
+                     http_response *resp, ddb_error *err)
 {
     const char *lines[8];
     char bufs[5][4200];
@@ -320,20 +327,30 @@ static int client_send_once(ddb_client *c, const char *op, const char *body, siz
         ddb_error_set(err, "OutOfMemory", 0, "out of memory signing the request");
         return -1;
     }
-    http_response r;
     http_error herr;
-    int rc = http_post(c->http, c->cfg.endpoint, lines, n, body, body_len, &r, &herr);
+    int rc = http_begin(conn, c->cfg.endpoint, lines, n, body, body_len, resp, &herr);
     if (c->creds.session_token[0]) OPENSSL_cleanse(bufs, sizeof bufs);   /* the token line is a secret */
     if (rc != 0) {
         ddb_error_set(err, herr.code, retry_is_retryable(herr.code, 0), "%s", herr.message);
         return -1;
     }
+    return 0;
+}
+
+int ddb_client_end(ddb_client *c, http_conn *conn, const char *op, CURLcode result, http_response *r,
+                   json_t **out, ddb_error *err)
+{
+    http_error herr;
+    if (http_end(conn, result, r, &herr) != 0) {
+        ddb_error_set(err, herr.code, retry_is_retryable(herr.code, 0), "%s", herr.message);
+        return -1;
+    }
     /* the status comes first: a 4xx is a refusal even when its body is damaged */
-    int checksum = client_checksum_ok(&r);
-    if (r.status != 200 && checksum) {
-        if (creds_parse_http_date(r.date, &c->server_date_ms) != 0) c->server_date_ms = 0;
-        client_error_from_response(c, &r, err);
-        err->uncertain = r.maybe_resent;
+    int checksum = client_checksum_ok(r);
+    if (r->status != 200 && checksum) {
+        if (creds_parse_http_date(r->date, &c->server_date_ms) != 0) c->server_date_ms = 0;
+        client_error_from_response(c, r, err);
+        err->uncertain = r->maybe_resent;
         /* DynamoDB bills a failed conditional write (1 WCU for a small item) */
         if (strcmp(err->code, "ConditionalCheckFailedException") == 0 && !is_read_op(op)) c->consumed_wcu += 1;
         return -1;
@@ -341,30 +358,43 @@ static int client_send_once(ddb_client *c, const char *op, const char *body, siz
     if (!checksum) {
         ddb_error_set(err, "ChecksumMismatch", 1, "%s: the response does not match its x-amz-crc32 checksum",
                       c->cfg.endpoint);
-        err->status = r.status;
-        err->uncertain = r.maybe_resent;
+        err->status = r->status;
+        err->uncertain = r->maybe_resent;
         return -1;
     }
     if (!out) {
-        add_consumed(c, op, NULL, &r);
+        add_consumed(c, op, NULL, r);
         return 0;
     }
     json_error_t jerr;
-    *out = json_loadb(r.body, r.body_len, JSON_ALLOW_NUL, &jerr);
+    *out = json_loadb(r->body, r->body_len, JSON_ALLOW_NUL, &jerr);
     if (!*out) {
         ddb_error_set(err, "InvalidResponse", 1, "%s: the response is not valid JSON: %s at byte %d",
                       c->cfg.endpoint, jerr.text, jerr.position);
-        snprintf(err->request_id, sizeof err->request_id, "%s", r.request_id);
-        err->status = r.status;
+        snprintf(err->request_id, sizeof err->request_id, "%s", r->request_id);
+        err->status = r->status;
         return -1;
     }
-    add_consumed(c, op, *out, &r);
+    add_consumed(c, op, *out, r);
     return 0;
 }
 
-/* Whether the server may have applied a request that failed this way. A 4xx
- * answer, damaged or not, says it refused the request. */
-static int client_outcome_unknown(const ddb_error *err)
+/* One attempt. */
+static int client_send_once(ddb_client *c, const char *op, const char *body, size_t body_len,
+                            json_t **out, ddb_error *err)
+{
+    http_response r;
+    if (ddb_client_begin(c, c->http, op, body, body_len, &r, err) != 0) return -1;
+    return ddb_client_end(c, c->http, op, curl_easy_perform(http_handle(c->http)), &r, out, err);
+}
+
+int ddb_client_correct_clock(ddb_client *c, const ddb_error *err)
+{
+    return client_correct_clock(c, err);
+}
+
+/* A 4xx answer, damaged or not, says the server refused the request. */
+int ddb_client_outcome_unknown(const ddb_error *err)
 {
     if (err->status >= 400 && err->status < 500)
         return 0;
@@ -388,7 +418,7 @@ int ddb_client_call(ddb_client *c, const char *op, const char *body, size_t body
         err->attempts = attempt;
         err->uncertain |= uncertain;
         if (!err->retryable || attempt >= p->max_attempts) return -1;
-        uncertain |= err->uncertain || client_outcome_unknown(err);
+        uncertain |= err->uncertain || ddb_client_outcome_unknown(err);
         retry_sleep_ms(retry_delay_ms(p, attempt, &c->rng));
     }
 }

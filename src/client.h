@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "config.h"
+#include "http.h"
 #include "retry.h"
 
 typedef struct ddb_error {
@@ -55,6 +56,28 @@ int ddb_client_call_json(ddb_client *c, const char *op, const json_t *request,
  * DynamoDB bills it. Reads: Query, Scan, GetItem, BatchGetItem,
  * TransactGetItems; every other operation counts as a write. */
 void ddb_client_consumed(const ddb_client *c, double *wcu, double *rcu);
+
+/* One attempt of ddb_client_call in two halves, for a caller that runs the
+ * transfer itself on a curl multi handle (the processor's marker): begin
+ * signs op with c's credentials and sets the request up on conn (any
+ * http_conn, used by one transfer at a time); body and resp must stay valid
+ * until end, which takes the same op and curl's result and checks, parses (when out is not
+ * NULL) and classifies the response as ddb_client_call does for one attempt
+ * (err->attempts is left to the caller). Both return 0 or -1 with err. */
+int ddb_client_begin(ddb_client *c, http_conn *conn, const char *op, const char *body, size_t body_len,
+                     http_response *resp, ddb_error *err);
+int ddb_client_end(ddb_client *c, http_conn *conn, const char *op, CURLcode result, http_response *resp,
+                   json_t **out, ddb_error *err);
+
+/* After a failed attempt: when err says the request's time was too far from
+ * the server's (and the answer carried a Date), corrects the signing clock
+ * and returns 1: the request is worth sending again, once, without counting
+ * an attempt (as ddb_client_call does). */
+int ddb_client_correct_clock(ddb_client *c, const ddb_error *err);
+
+/* Whether the server may have applied a request that failed with err (reset,
+ * timeout, 5xx, unreadable answer): a later condition failure may be our own. */
+int ddb_client_outcome_unknown(const ddb_error *err);
 
 /* For an operation that takes an idempotency token (TransactWriteItems):
  * adds a fresh random ClientRequestToken to request unless the caller set

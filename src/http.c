@@ -17,7 +17,8 @@ struct http_conn {
     char *body;
     size_t len, cap;
     int out_of_memory;
-    int requests_sent;        /* times this transfer wrote the request line and headers */
+    char *url;                /* the URL set on the handle, owned */
+    int requests_sent;        /* times this transfer was about to send the request */
     http_response *resp;      /* the response being filled by the callbacks */
     char curl_error[CURL_ERROR_SIZE];
     struct curl_slist *headers;      /* kept between requests, rewritten in place */
@@ -85,19 +86,33 @@ static size_t http_on_header(char *line, size_t size, size_t n, void *ud)
     return len;
 }
 
-/* curl reports each time it wrote the request headers to a socket: more than
- * once in a transfer means it re-sent the request on a new connection after
- * the kept-alive one died unanswered. A dead connection that curl noticed and
- * dropped before writing anything is not counted. */
-static int http_on_debug(CURL *h, curl_infotype type, char *data, size_t size, void *ud)
+/* curl reads the proxy variables on every transfer; when none is set, say
+ * so once (an empty proxy disables the look-up), else leave curl to it. */
+static int http_no_proxy_in_env(void)
+{
+    static const char *const names[] = { "http_proxy", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY" };
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        const char *v = getenv(names[i]);
+        if (v && *v) return 0;
+    }
+    return 1;
+}
+
+/* curl calls this right before it sends a request on a new or reused
+ * connection: more than once in a transfer means it re-sent the request on
+ * a new connection after the kept-alive one died unanswered. (Counted per
+ * transfer, so it holds when a multi handle shares connections between
+ * handles; no CURLOPT_VERBOSE needed.) */
+static int http_on_prereq(void *ud, char *conn_primary_ip, char *conn_local_ip, int conn_primary_port,
+                     int conn_local_port)
 {
     http_conn *c = ud;
-    (void)h;
-    (void)data;
-    (void)size;
-    if (type == CURLINFO_HEADER_OUT)
-        c->requests_sent++;
-    return 0;
+    (void)conn_primary_ip;
+    (void)conn_local_ip;
+    (void)conn_primary_port;
+    (void)conn_local_port;
+    c->requests_sent++;
+    return CURL_PREREQFUNC_OK;
 }
 
 http_conn *http_conn_new(const char *ca_bundle, long connect_timeout_ms, long request_timeout_ms)
@@ -114,15 +129,16 @@ http_conn *http_conn_new(const char *ca_bundle, long connect_timeout_ms, long re
         || curl_easy_setopt(h, CURLOPT_WRITEDATA, c)
         || curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, http_on_header)
         || curl_easy_setopt(h, CURLOPT_HEADERDATA, c)
-        || curl_easy_setopt(h, CURLOPT_DEBUGFUNCTION, http_on_debug)
-        || curl_easy_setopt(h, CURLOPT_DEBUGDATA, c)
-        || curl_easy_setopt(h, CURLOPT_VERBOSE, 1L)
+        || curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, http_on_prereq)
+        || curl_easy_setopt(h, CURLOPT_PREREQDATA, c)
         || curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, connect_timeout_ms)
         || curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, request_timeout_ms)
         || curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L)
         || curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L)
         || curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https")
-        || (ca_bundle && *ca_bundle && curl_easy_setopt(h, CURLOPT_CAINFO, ca_bundle));
+        || (ca_bundle && *ca_bundle && curl_easy_setopt(h, CURLOPT_CAINFO, ca_bundle))
+        || (http_no_proxy_in_env() && (curl_easy_setopt(h, CURLOPT_PROXY, "")
+                                  || curl_easy_setopt(h, CURLOPT_NOPROXY, "")));
     if (failed) {
         http_conn_free(c);
         return NULL;
@@ -135,6 +151,7 @@ void http_conn_free(http_conn *c)
     if (!c) return;
     if (c->curl) curl_easy_cleanup(c->curl);
     curl_slist_free_all(c->headers);
+    free(c->url);
     free(c->body);
     free(c);
 }
@@ -211,8 +228,8 @@ static int http_set_headers(http_conn *c, const char *const *lines, size_t n)
     return http_set_headers(c, lines, n);
 }
 
-int http_post(http_conn *c, const char *url, const char *const *headers, size_t header_count,
-              const char *body, size_t body_len, http_response *resp, http_error *err)
+int http_begin(http_conn *c, const char *url, const char *const *headers, size_t header_count,
+               const char *body, size_t body_len, http_response *resp, http_error *err)
 {
     if (http_set_headers(c, headers, header_count) != 0) {
         snprintf(err->code, sizeof err->code, "OutOfMemory");
@@ -223,20 +240,44 @@ int http_post(http_conn *c, const char *url, const char *const *headers, size_t 
     memset(resp, 0, sizeof *resp);
     c->len = 0;
     c->out_of_memory = 0;
-    c->curl_error[0] = '\0';
     c->requests_sent = 0;
+    c->curl_error[0] = '\0';
     c->resp = resp;
     CURL *h = c->curl;
-    curl_easy_setopt(h, CURLOPT_URL, url);
+    /* curl parses the URL again whenever it is set: only when it changes */
+    if (!c->url || strcmp(c->url, url) != 0) {
+        char *copy = strdup(url);
+        if (!copy || curl_easy_setopt(h, CURLOPT_URL, copy) != CURLE_OK) {
+            free(copy);
+            snprintf(err->code, sizeof err->code, "OutOfMemory");
+            snprintf(err->message, sizeof err->message, "%s: out of memory building the request", url);
+            return -1;
+        }
+        free(c->url);
+        c->url = copy;
+    }
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, c->headers);
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
-    CURLcode rc = curl_easy_perform(h);
+    return 0;
+}
+
+CURL *http_handle(http_conn *c)
+{
+    return c->curl;
+}
+
+int http_end(http_conn *c, CURLcode rc, http_response *resp, http_error *err)
+{
+    CURL *h = c->curl;
+    const char *url = c->url;
     c->resp = NULL;
     if (rc != CURLE_OK) {
         http_fail_with(c, rc, url, err);
         return -1;
     }
+    /* When a kept-alive connection dies before the answer, curl sends the
+     * request again by itself (see http_on_prereq). */
     resp->maybe_resent = c->requests_sent > 1;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
     if (http_reserve(c, c->len + 1) != 0) {
@@ -247,4 +288,11 @@ int http_post(http_conn *c, const char *url, const char *const *headers, size_t 
     resp->body = c->body;
     resp->body_len = c->len;
     return 0;
+}
+
+int http_post(http_conn *c, const char *url, const char *const *headers, size_t header_count,
+              const char *body, size_t body_len, http_response *resp, http_error *err)
+{
+    if (http_begin(c, url, headers, header_count, body, body_len, resp, err) != 0) return -1;
+    return http_end(c, curl_easy_perform(c->curl), resp, err);
 }

@@ -5,6 +5,8 @@
 
 #include <stddef.h>
 
+#include <curl/curl.h>
+
 typedef struct http_conn http_conn;
 
 typedef struct http_response {
@@ -35,5 +37,15 @@ void http_conn_free(http_conn *c);
  * (the message names the url). */
 int http_post(http_conn *c, const char *url, const char *const *headers, size_t header_count,
               const char *body, size_t body_len, http_response *resp, http_error *err);
+
+/* http_post in two halves, for a caller that runs the transfer itself (a
+ * curl multi handle): http_begin sets the request up on c's easy handle
+ * (http_handle) without sending it; body and resp must stay valid until
+ * http_end, which takes the transfer's result and fills *resp or *err as
+ * http_post does. One transfer per http_conn at a time. */
+int http_begin(http_conn *c, const char *url, const char *const *headers, size_t header_count,
+               const char *body, size_t body_len, http_response *resp, http_error *err);
+CURL *http_handle(http_conn *c);
+int http_end(http_conn *c, CURLcode rc, http_response *resp, http_error *err);
 
 #endif

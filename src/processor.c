@@ -10,91 +10,8 @@
 #include <unistd.h>
 
 #include "lease.h"
-#include "options.h"
+#include "marker.h"
 #include "queue.h"
-
-/* --- options --- */
-
-/* One table for ddb.processor{...} and the PROCESSOR_* variables (progress
- * and summary take their own words below; table, index and client are the
- * binding's, shared with ddb.records). */
-static const option_spec PROCESSOR_OPTIONS[] = {
-    OPTION_WHOLE_SPEC("max_workers", "PROCESSOR_MAX_WORKERS", processor_options, max_workers, 1, 256, 5),
-    OPTION_WHOLE_SPEC("max_retries", "PROCESSOR_MAX_RETRIES", processor_options, max_retries, 0, 100, 3),
-    OPTION_WHOLE_SPEC("backoff_base_ms", "PROCESSOR_BACKOFF_BASE_MS", processor_options, backoff_base_ms,
-                      0, 600000, 100),
-    OPTION_NUMBER_SPEC("backoff_multiplier", "PROCESSOR_BACKOFF_MULTIPLIER", processor_options,
-                       backoff_multiplier, 1, 10, 2),
-    OPTION_WHOLE_SPEC("backoff_cap_ms", "PROCESSOR_BACKOFF_CAP_MS", processor_options, backoff_cap_ms,
-                      0, 3600000, 20000),
-    OPTION_WHOLE_SPEC("callback_retries", "PROCESSOR_CALLBACK_RETRIES", processor_options, callback_retries,
-                      0, 100, 0),
-    OPTION_WHOLE_SPEC("timeout_ms", "PROCESSOR_TIMEOUT_MS", processor_options, timeout_ms, 0, 86400000, 0),
-    OPTION_WHOLE_SPEC("lease_ms", "PROCESSOR_LEASE_MS", processor_options, lease_ms, 0, 86400000, 0),
-    OPTION_WHOLE_SPEC("queue_size", "PROCESSOR_QUEUE_SIZE", processor_options, queue_size, 0, 1000000, 0),
-    OPTION_WHOLE_SPEC("page_size", "PROCESSOR_PAGE_SIZE", processor_options, page_size,
-                      0, 1000000, PROCESSOR_DEFAULT_PAGE_SIZE),
-    OPTION_WHOLE_SPEC("progress_interval_ms", "PROCESSOR_PROGRESS_INTERVAL_MS", processor_options,
-                      progress_interval_ms, 100, 86400000, 10000),
-    OPTION_WHOLE_SPEC("max_failures", "PROCESSOR_MAX_FAILURES", processor_options, max_failures, 0, 1000000, 0),
-    OPTION_WHOLE_SPEC("max_errors", "PROCESSOR_MAX_ERRORS", processor_options, max_errors, 0, 10000000,
-                      FAILURES_DEFAULT_MAX),
-    OPTION_WHOLE_SPEC("drain_timeout_ms", "PROCESSOR_DRAIN_TIMEOUT_MS", processor_options, drain_timeout_ms,
-                      0, 86400000, 25000),
-    OPTION_STRING_SPEC("errors_file", "PROCESSOR_ERRORS_FILE", processor_options, errors_file),
-};
-
-const option_table processor_option_table = OPTION_TABLE(PROCESSOR_OPTIONS);
-
-/* PROCESSOR_PROGRESS: auto (a live line when stderr is a terminal), 1/on, 0/off, log. */
-static int processor_progress_from_env(processor_options *o, char *err, size_t errlen)
-{
-    const char *v = getenv("PROCESSOR_PROGRESS");
-    o->progress = isatty(STDERR_FILENO) ? PROCESSOR_PROGRESS_LINE : PROCESSOR_PROGRESS_OFF;
-    if (!v || !*v || strcmp(v, "auto") == 0)
-        return 0;
-    if (strcmp(v, "1") == 0 || strcmp(v, "on") == 0)
-        o->progress = PROCESSOR_PROGRESS_LINE;
-    else if (strcmp(v, "0") == 0 || strcmp(v, "off") == 0)
-        o->progress = PROCESSOR_PROGRESS_OFF;
-    else if (strcmp(v, "log") == 0)
-        o->progress = PROCESSOR_PROGRESS_LOG;
-    else {
-        snprintf(err, errlen, "PROCESSOR_PROGRESS must be auto, on, off or log, not '%s'", v);
-        return -1;
-    }
-    return 0;
-}
-
-/* PROCESSOR_SUMMARY: 1/on/text (the default), 0/off, json. */
-static int processor_summary_from_env(processor_options *o, char *err, size_t errlen)
-{
-    const char *v = getenv("PROCESSOR_SUMMARY");
-    o->summary = PROCESSOR_SUMMARY_TEXT;
-    if (!v || !*v || strcmp(v, "1") == 0 || strcmp(v, "on") == 0 || strcmp(v, "text") == 0)
-        return 0;
-    if (strcmp(v, "0") == 0 || strcmp(v, "off") == 0)
-        o->summary = PROCESSOR_SUMMARY_OFF;
-    else if (strcmp(v, "json") == 0)
-        o->summary = PROCESSOR_SUMMARY_JSON;
-    else {
-        snprintf(err, errlen, "PROCESSOR_SUMMARY must be on, off or json, not '%s'", v);
-        return -1;
-    }
-    return 0;
-}
-
-int processor_options_from_env(processor_options *o, char *err, size_t errlen)
-{
-    memset(o, 0, sizeof *o);
-    options_defaults(o, &processor_option_table);
-    if (options_from_env(o, &processor_option_table, err, errlen) != 0 ||
-        record_table_from_env(&o->table, err, errlen) != 0)
-        return -1;
-    if (processor_progress_from_env(o, err, errlen) != 0 || processor_summary_from_env(o, err, errlen) != 0)
-        return -1;
-    return 0;
-}
 
 /* --- the run --- */
 
@@ -114,14 +31,20 @@ typedef struct processor_worker {
 struct processor {
     const processor_options *o;
     processor_callback cb;
+    const ddb_config *cfg;           /* the marker's client is made from it */
     processor_hooks hooks;           /* all zero when the host gave none */
     queue q;
     retry_policy policy;             /* every DynamoDB call of the run, the GSI query included */
-    const ddb_config *cfg;
     lease_set *leases;               /* with lease_ms, during processor_run */
     pthread_mutex_t run_lock;        /* guards running_threads and started */
     pthread_cond_t run_changed;      /* signalled when a thread ends or a stop is requested */
-    int running_threads;             /* workers and the producer still running */
+    int running_threads;             /* workers, the producer and the marker still running */
+    atomic_int workers_running;      /* the last worker out closes the marker */
+    marker *marker;                  /* sends the marks of succeeded records (marker.h) */
+    atomic_long marked;              /* final mark outcomes, counted on the marker thread */
+    atomic_long mark_failed;
+    atomic_long mark_skipped;
+    double marker_wcu, marker_rcu;   /* the marker client's ConsumedCapacity sums, taken as it ends */
     double started;                  /* monotonic seconds at the start of the run, 0 before */
     atomic_int stop;                 /* processor_stop_reason of the first stop request */
     int ran;
@@ -141,17 +64,29 @@ static double processor_now_s(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+static void processor_add_key_error(processor *p, const char *acct, const char *rt, const char *kind,
+                                    const char *message, int attempts)
+{
+    failures_add(&p->fails, acct, rt, kind, message, attempts);
+}
+
 static void processor_add_error(processor *p, const json_t *item, const char *kind, const char *message,
                                 int attempts)
 {
-    failures_add(&p->fails, record_account_id(item, NULL), record_run_time(item, NULL), kind, message, attempts);
+    processor_add_key_error(p, record_account_id(item, NULL), record_run_time(item, NULL), kind, message, attempts);
+}
+
+static void processor_add_ddb_key_error(processor *p, const char *acct, const char *rt, const char *what,
+                                        const ddb_error *err)
+{
+    char msg[1400];
+    snprintf(msg, sizeof msg, "%s: %s: %s", what, err->code, err->message);
+    processor_add_key_error(p, acct, rt, "dynamodb", msg, err->attempts);
 }
 
 static void processor_add_ddb_error(processor *p, const json_t *item, const char *what, const ddb_error *err)
 {
-    char msg[1400];
-    snprintf(msg, sizeof msg, "%s: %s: %s", what, err->code, err->message);
-    processor_add_error(p, item, "dynamodb", msg, err->attempts);
+    processor_add_ddb_key_error(p, record_account_id(item, NULL), record_run_time(item, NULL), what, err);
 }
 
 /* Runs the callback, again up to callback_retries times while it errors. */
@@ -197,42 +132,109 @@ static void processor_note_failure(processor_worker *w, const json_t *item, int 
         w->parked++;
 }
 
-/* Marks a record whose callback succeeded and counts the outcome. */
-static void processor_mark(processor_worker *w, const json_t *item, int portion)
+/* --- asynchronous marks (marker.c calls these on its thread) --- */
+
+static int processor_portion_of(processor *p, const record_key *key)
 {
-    processor *p = w->p;
-    if (!processor_write_allowed(p, portion)) {
-        processor_add_error(p, item, "lease",
-                            "the lease on its portion expired before the record was marked; it stays unprocessed", 1);
-        w->failed++;
-        return;
-    }
-    ddb_error err;
-    record_key key;
-    record_key_of(item, &key);
-    record_mark_result m = record_mark_processed(w->client, &p->o->table, &key, NULL, &p->policy, &err);
-    if (m == RECORD_MARKED) {
-        w->processed++;
-    } else if (m == RECORD_NOT_MARKED) {
-        w->skipped++;   /* another process marked it first */
-    } else {
-        processor_add_ddb_error(p, item, "marking processed", &err);
-        w->failed++;
-    }
+    return p->leases ? lease_portion_of(lease_portions(p->leases), key) : -1;
 }
 
-static void processor_finish(processor_worker *w, const json_t *item, int portion, processor_callback_result r,
-                             const char *msg, int attempts)
+/* The marker's check, made when a mark is actually sent (not when it was
+ * queued): processor_write_allowed on the record's portion. Refused, the
+ * mark is given up and reported as a "lease" error. */
+static int processor_lease_still_held(void *ud, const record_key *key, ddb_error *err)
 {
-    if (r == PROCESSOR_CALLBACK_OK) {
-        processor_mark(w, item, portion);
-        return;
+    processor *p = ud;
+    if (processor_write_allowed(p, processor_portion_of(p, key)))
+        return 1;
+    ddb_error_set(err, "LeaseLost", 0,
+                  "the lease on its portion expired before the record was marked; it stays unprocessed");
+    return 0;
+}
+
+/* A mark's final outcome. The record stayed in flight for its portion until
+ * now, so the portion is not handed back while its marks are pending. */
+static void processor_mark_done(void *ud, const record_key *key, record_mark_result m, const ddb_error *err)
+{
+    processor *p = ud;
+    int refused = m == RECORD_NOT_MARKED && strcmp(err->code, "LeaseLost") == 0;
+    if (m == RECORD_MARKED) {
+        atomic_fetch_add(&p->marked, 1);
+    } else if (refused) {
+        processor_add_key_error(p, key->account_id, key->run_time, "lease", err->message, 1);
+        atomic_fetch_add(&p->mark_failed, 1);
+    } else if (m == RECORD_NOT_MARKED) {
+        atomic_fetch_add(&p->mark_skipped, 1);   /* another process marked it first */
+    } else {
+        processor_add_ddb_key_error(p, key->account_id, key->run_time, "marking processed", err);
+        atomic_fetch_add(&p->mark_failed, 1);
     }
-    if (r == PROCESSOR_CALLBACK_ABANDONED)
+    if (!p->leases)
         return;
+    int portion = processor_portion_of(p, key);
+    if (refused || m == RECORD_FAILED)
+        lease_record_failed(p->leases, portion);
+    lease_end(p->leases, portion);
+}
+
+static void processor_thread_ended(processor *p);
+
+static void processor_marker_ended(void *ud)
+{
+    processor_thread_ended(ud);
+}
+
+static int processor_start_marker(processor *p, ddb_error *err)
+{
+    marker_settings s = {
+        .table = &p->o->table,
+        .owner = NULL,   /* the portion leases fence the marks (may_send), not a condition on the item */
+        .policy = p->policy,
+        .concurrency = (int)p->o->mark_concurrency,
+        .capacity = PROCESSOR_MARKS_PENDING_FACTOR * (int)p->o->mark_concurrency,
+        .may_send = processor_lease_still_held,
+        .on_done = processor_mark_done,
+        .on_end = processor_marker_ended,
+        .ud = p,
+    };
+    p->marker = marker_start(&s, p->cfg, err);
+    return p->marker ? 0 : -1;
+}
+
+/* Hands a record whose callback succeeded to the marker; the marker counts
+ * the outcome (processor_mark_done) while the worker goes on. Returns 1 when
+ * handed over (the marker ends the record's lease use), 0 when not. */
+static int processor_mark(processor_worker *w, const json_t *item, const record_key *key)
+{
+    processor *p = w->p;
+    ddb_error err;
+    if (marker_submit(p->marker, key, &err) == 0)
+        return 1;
+    processor_add_ddb_error(p, item, "marking processed", &err);
+    w->failed++;
+    return 0;
+}
+
+/* Called as each worker ends (n at once for workers that never started):
+ * the last one tells the marker that no more marks come. */
+static void processor_workers_gone(processor *p, int n)
+{
+    if (atomic_fetch_sub(&p->workers_running, n) == n)
+        marker_close(p->marker);
+}
+
+/* Returns 1 when the record went to the marker. */
+static int processor_finish(processor_worker *w, const json_t *item, const record_key *key, int portion,
+                            processor_callback_result r, const char *msg, int attempts)
+{
+    if (r == PROCESSOR_CALLBACK_OK)
+        return processor_mark(w, item, key);
+    if (r == PROCESSOR_CALLBACK_ABANDONED)
+        return 0;
     processor_add_error(w->p, item, r == PROCESSOR_CALLBACK_TIMEOUT ? "timeout" : "callback", msg, attempts);
     w->failed++;
     processor_note_failure(w, item, portion, msg);
+    return 0;
 }
 
 static void processor_process_one(processor_worker *w, const json_t *item)
@@ -254,7 +256,8 @@ static void processor_process_one(processor_worker *w, const json_t *item)
     int attempts;
     long failed_before = atomic_load(&w->failed);
     processor_callback_result r = processor_run_callback(w, item, token, msg, sizeof msg, &attempts);
-    processor_finish(w, item, portion, r, msg, attempts);
+    if (processor_finish(w, item, &key, portion, r, msg, attempts))
+        return;   /* processor_mark_done ends it */
     if (p->leases && atomic_load(&w->failed) != failed_before)
         lease_record_failed(p->leases, portion);
     if (p->leases)
@@ -278,6 +281,7 @@ static void *processor_worker_main(void *arg)
         processor_process_one(w, item);
         json_decref(item);
     }
+    processor_workers_gone(w->p, 1);
     processor_thread_ended(w->p);
     return NULL;
 }
@@ -411,6 +415,9 @@ void processor_snapshot(processor *p, processor_stats *out)
         out->failed += atomic_load(&p->workers[i].failed);
         out->skipped += atomic_load(&p->workers[i].skipped);
     }
+    out->processed += atomic_load(&p->marked);
+    out->failed += atomic_load(&p->mark_failed);
+    out->skipped += atomic_load(&p->mark_skipped);
     pthread_mutex_lock(&p->run_lock);
     double started = p->started;
     pthread_mutex_unlock(&p->run_lock);
@@ -550,11 +557,11 @@ processor *processor_new(const processor_options *o, const ddb_config *cfg, proc
         return NULL;
     }
     p->o = o;
+    p->cfg = cfg;
     p->cb = cb;
     if (hooks)
         p->hooks = *hooks;
     p->policy = (retry_policy){ o->max_retries + 1, o->backoff_base_ms, o->backoff_multiplier, o->backoff_cap_ms };
-    p->cfg = cfg;
     char msg[1200];
     if (failures_init(&p->fails, (size_t)o->max_errors, o->errors_file, msg, sizeof msg) != 0) {
         ddb_error_set(err, "ConfigError", 0, "%s", msg);
@@ -580,8 +587,11 @@ static int processor_start_threads(processor *p, ddb_error *err)
 {
     pthread_mutex_lock(&p->run_lock);
     p->started = processor_now_s();
-    p->running_threads = 1 + (int)p->o->max_workers;
+    p->running_threads = 2 + (int)p->o->max_workers;   /* the producer, the marker, the workers */
     pthread_mutex_unlock(&p->run_lock);
+    atomic_store(&p->workers_running, (int)p->o->max_workers);
+    if (processor_start_marker(p, err) != 0)
+        return -1;
     if (pthread_create(&p->producer, NULL, processor_producer_main, p) != 0) {
         ddb_error_set(err, "ThreadError", 0, "cannot start the producer thread");
         return -1;
@@ -594,6 +604,7 @@ static int processor_start_threads(processor *p, ddb_error *err)
         pthread_mutex_lock(&p->run_lock);
         p->running_threads -= (int)p->o->max_workers - started;
         pthread_mutex_unlock(&p->run_lock);
+        processor_workers_gone(p, (int)p->o->max_workers - started);
         processor_request_stop(p, PROCESSOR_STOP_HOST);
         ddb_error_set(err, "ThreadError", 0, "cannot start worker thread %d", started + 1);
     }
@@ -612,6 +623,8 @@ static void processor_consumed(processor *p, processor_stats *s)
         s->consumed_rcu += rcu;
         s->parked += atomic_load(&p->workers[i].parked);
     }
+    s->consumed_wcu += p->marker_wcu;
+    s->consumed_rcu += p->marker_rcu;
     s->capacity_metered = 1;
     if (!p->leases)
         return;
@@ -673,7 +686,11 @@ int processor_run(processor *p, processor_result *result, ddb_error *err)
         pthread_join(p->workers[i].thread, NULL);
     if (workers >= 0)
         pthread_join(p->producer, NULL);
-    lease_release_all(p->leases);   /* nothing in flight now: hand every lease back */
+    if (p->marker)
+        marker_consumed(p->marker, &p->marker_wcu, &p->marker_rcu);
+    marker_finish(p->marker);   /* every pending mark reported (the run loop waited for it) */
+    p->marker = NULL;
+    lease_release_all(p->leases);   /* nothing in flight, no mark pending: hand every lease back */
     processor_collect(p, result);
     processor_consumed(p, &result->stats);
     lease_abandon(p->leases);       /* frees it; the leases are already back */

@@ -312,12 +312,12 @@ static int record_plain_mark_body(const record_table *t, const record_key *key, 
     return n > 0 && (size_t)n < size ? n : -1;
 }
 
-record_mark_result record_mark_processed(ddb_client *c, const record_table *t, const record_key *key,
-                                         const char *owner, const retry_policy *policy, ddb_error *err)
+int record_mark_body(const record_table *t, const record_key *key, const char *owner, char *buf, size_t size,
+                     char **heap)
 {
-    char body[1024];
-    int len = owner ? -1 : record_plain_mark_body(t, key, body, sizeof body);
-    if (len > 0) return record_conditional_send(c, body, (size_t)len, policy, 1, err);
+    *heap = NULL;
+    int len = owner ? -1 : record_plain_mark_body(t, key, buf, size);
+    if (len > 0) return len;
     json_t *req = owner
         ? json_pack("{s:s,s:o,s:s,s:s,s:{s:s,s:s,s:s},s:{s:{s:s},s:{s:s},s:{s:s}}}",
                     "TableName", t->table, "Key", record_key_json(key),
@@ -330,7 +330,33 @@ record_mark_result record_mark_processed(ddb_client *c, const record_table *t, c
                     "UpdateExpression", "SET #p = :one", "ConditionExpression", "#p = :zero",
                     "ExpressionAttributeNames", "#p", "Processed",
                     "ExpressionAttributeValues", ":one", "N", "1", ":zero", "N", "0");
-    return record_conditional_update(c, req, policy, 1, err);
+    if (req) json_object_set_new(req, "ReturnConsumedCapacity", json_string("TOTAL"));
+    *heap = req ? json_dumps(req, JSON_COMPACT) : NULL;
+    json_decref(req);
+    return *heap ? (int)strlen(*heap) : -1;
+}
+
+record_mark_result record_mark_outcome(int rc, const ddb_error *err)
+{
+    if (rc == 0) return RECORD_MARKED;
+    if (strcmp(err->code, "ConditionalCheckFailedException") != 0) return RECORD_FAILED;
+    /* after an attempt whose outcome is unknown, our own write explains it */
+    return err->uncertain ? RECORD_MARKED : RECORD_NOT_MARKED;
+}
+
+record_mark_result record_mark_processed(ddb_client *c, const record_table *t, const record_key *key,
+                                         const char *owner, const retry_policy *policy, ddb_error *err)
+{
+    char buf[1024];
+    char *heap;
+    int len = record_mark_body(t, key, owner, buf, sizeof buf, &heap);
+    if (len < 0) {
+        ddb_error_set(err, "OutOfMemory", 0, "out of memory building an UpdateItem request");
+        return RECORD_FAILED;
+    }
+    int rc = ddb_client_call(c, "UpdateItem", heap ? heap : buf, (size_t)len, policy, NULL, err);
+    free(heap);
+    return record_mark_outcome(rc, err);
 }
 
 long record_failures(const json_t *item)

@@ -107,6 +107,16 @@ record_mark_result record_note_failure(ddb_client *c, const record_table *t, con
                                        long failures_seen, long max_failures, const char *message, int *parked,
                                        const retry_policy *policy, ddb_error *err);
 
+/* The pieces of record_mark_processed, for the processor's asynchronous
+ * marks: the UpdateItem body, written into buf when it fits (the common
+ * case: no lease, nothing to escape), else malloc'd into *heap (the caller
+ * frees it). Returns the length, or -1 when out of memory. */
+int record_mark_body(const record_table *t, const record_key *key, const char *owner, char *buf, size_t size,
+                     char **heap);
+/* The mark's result from the call's rc (0 or -1 with err, whose uncertain
+ * flag says an earlier attempt may have been applied). */
+record_mark_result record_mark_outcome(int rc, const ddb_error *err);
+
 /* Puts a parked record back to unprocessed (Processed = 0, Failures and
  * LastError removed). NOT_MARKED when it is not parked or missing. */
 record_mark_result record_requeue(ddb_client *c, const record_table *t, const record_key *key, ddb_error *err);

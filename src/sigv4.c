@@ -3,9 +3,11 @@
  * path (sigv4_authorization) hashes it without ever building the string. */
 #include "sigv4.h"
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/params.h>
 
 #include <stdint.h>
 #include <stdio.h>
@@ -447,12 +449,12 @@ static void sigv4_put_creq_head(sigv4_sink *k, const sigv4_request *r, const siz
 
 /* ---- hashing and keys ---------------------------------------------------- */
 
-static int sigv4_digest_hex(EVP_MD_CTX *md, const void *data, size_t len, char hex[65])
+static int sigv4_digest_hex(EVP_MD_CTX *md, const EVP_MD *sha256, const void *data, size_t len, char hex[65])
 {
     unsigned char bin[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
 
-    if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 || EVP_DigestUpdate(md, data, len) != 1 ||
+    if (EVP_DigestInit_ex(md, sha256, NULL) != 1 || EVP_DigestUpdate(md, data, len) != 1 ||
         EVP_DigestFinal_ex(md, bin, &n) != 1 || n != 32)
         return -1;
     sigv4_to_hex(bin, n, hex);
@@ -531,6 +533,53 @@ static size_t sigv4_format_sts(const sigv4_signer *s, const char *amz_date, cons
     return k.failed ? 0 : k.len;
 }
 
+static void sigv4_free_tools(sigv4_signer *s)
+{
+    EVP_MD_CTX_free(s->digest);
+    EVP_MAC_CTX_free(s->hmac);
+    EVP_MD_free(s->sha256);
+    EVP_MAC_free(s->mac);
+    s->digest = NULL;
+    s->hmac = NULL;
+    s->sha256 = NULL;
+    s->mac = NULL;
+}
+
+/* The algorithms and contexts the hot path uses, made on first use and kept:
+ * OpenSSL 3's one-shot calls look the algorithm up (under a lock) and build
+ * a context on every call. */
+static int sigv4_tools(sigv4_signer *s)
+{
+    char digest_name[] = "SHA256";
+    OSSL_PARAM params[2];
+
+    if (s->digest)
+        return 0;
+    s->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+    s->mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    s->digest = EVP_MD_CTX_new();
+    s->hmac = s->mac ? EVP_MAC_CTX_new(s->mac) : NULL;
+    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest_name, 0);
+    params[1] = OSSL_PARAM_construct_end();
+    if (!s->sha256 || !s->digest || !s->hmac || EVP_MAC_CTX_set_params(s->hmac, params) != 1) {
+        sigv4_free_tools(s);
+        return -1;
+    }
+    return 0;
+}
+
+/* HMAC-SHA256 of data under the cached signing key. */
+static int sigv4_sign(sigv4_signer *s, const char *data, size_t len, unsigned char mac[32])
+{
+    size_t n = 0;
+
+    if (EVP_MAC_init(s->hmac, s->key, sizeof s->key, NULL) != 1 ||
+        EVP_MAC_update(s->hmac, (const unsigned char *)data, len) != 1 ||
+        EVP_MAC_final(s->hmac, mac, &n, 32) != 1 || n != 32)
+        return -1;
+    return 0;
+}
+
 /* ---- public API ---------------------------------------------------------- */
 
 int sigv4_signer_init(sigv4_signer *s, const char *access_key, const char *secret_key,
@@ -549,6 +598,7 @@ int sigv4_signer_init(sigv4_signer *s, const char *access_key, const char *secre
 
 void sigv4_signer_clear(sigv4_signer *s)
 {
+    sigv4_free_tools(s);
     OPENSSL_cleanse(s, sizeof *s);
 }
 
@@ -642,11 +692,11 @@ int sigv4_authorization(sigv4_signer *s, const sigv4_request *r, char *out, size
 
     if (out_size)
         out[0] = '\0';
-    if (sigv4_date_of(r->amz_date, date) != 0 || sigv4_signing_key(s, date) != 0)
+    if (sigv4_date_of(r->amz_date, date) != 0 || sigv4_signing_key(s, date) != 0 || sigv4_tools(s) != 0)
         return -1;
     order = sigv4_header_order(r, stack, SIGV4_STACK_ITEMS);
-    d.md = EVP_MD_CTX_new();
-    if (!order || !d.md)
+    d.md = s->digest;
+    if (!order)
         goto cleanup;
 
     sigv4_put_str(&o, SIGV4_ALGORITHM " Credential=");
@@ -661,8 +711,8 @@ int sigv4_authorization(sigv4_signer *s, const sigv4_request *r, char *out, size
     if (o.failed)
         goto cleanup;
 
-    if (sigv4_digest_hex(d.md, r->payload_len ? r->payload : "", r->payload_len, payload_hex) != 0 ||
-        EVP_DigestInit_ex(d.md, EVP_sha256(), NULL) != 1)
+    if (sigv4_digest_hex(d.md, s->sha256, r->payload_len ? r->payload : "", r->payload_len, payload_hex) != 0 ||
+        EVP_DigestInit_ex(d.md, s->sha256, NULL) != 1)
         goto cleanup;
     sigv4_put_creq_head(&d, r, order);
     sigv4_put(&d, out + sh_start, sh_end - sh_start);
@@ -673,19 +723,15 @@ int sigv4_authorization(sigv4_signer *s, const sigv4_request *r, char *out, size
     sigv4_to_hex(mac, mac_len, creq_hex);
 
     sts_len = sigv4_format_sts(s, r->amz_date, date, creq_hex, sts, sizeof sts);
-    if (sts_len == 0 ||
-        !HMAC(EVP_sha256(), s->key, (int)sizeof s->key, (const unsigned char *)sts, sts_len, mac,
-              &mac_len) ||
-        mac_len != 32)
+    if (sts_len == 0 || sigv4_sign(s, sts, sts_len, mac) != 0)
         goto cleanup;
-    sigv4_to_hex(mac, mac_len, sig_hex);
+    sigv4_to_hex(mac, 32, sig_hex);
     sigv4_put(&o, sig_hex, 64);
     rc = o.failed ? -1 : 0;
 
 cleanup:
     if (rc != 0 && out_size)
         out[0] = '\0';
-    EVP_MD_CTX_free(d.md);
     if (order != stack)
         free(order);
     return rc;

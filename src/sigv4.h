@@ -32,13 +32,20 @@ typedef struct sigv4_signer {
     char service[64];
     char key_date[9];          /* yyyymmdd the cached key is for, "" when none */
     unsigned char key[32];     /* kSigning for key_date */
+    /* OpenSSL objects made on first use and kept (freed by sigv4_signer_clear) */
+    struct evp_md_st *sha256;
+    struct evp_mac_st *mac;
+    struct evp_md_ctx_st *digest;
+    struct evp_mac_ctx_st *hmac;
 } sigv4_signer;
 
 /* Copies the strings into *s; returns 0, or -1 (and *s wiped) when one is NULL
- * or does not fit. */
+ * or does not fit. *s is overwritten: call sigv4_signer_clear on a signer
+ * that has signed before initialising it again (it keeps OpenSSL objects). */
 int sigv4_signer_init(sigv4_signer *s, const char *access_key, const char *secret_key,
                       const char *region, const char *service);
-/* Wipes all of *s, the secret and the cached key included. */
+/* Frees the kept OpenSSL objects and wipes all of *s, the secret and the
+ * cached key included. */
 void sigv4_signer_clear(sigv4_signer *s);
 
 /* Writes lowercase hex SHA-256 of data (65 bytes incl. NUL) into hex; hex is

@@ -136,6 +136,7 @@ function ddb.records(opts) end
 ---@field drain_timeout_ms integer?    after Ctrl-C/SIGTERM, how long in-flight callbacks may take (25000)
 ---@field page_size integer?           GSI page size (500)
 ---@field queue_size integer?
+---@field mark_concurrency integer?    marks in flight at once (32); up to 8x that many wait to be sent
 ---@field progress boolean|"log"?      true: a live line on stderr (when a terminal); "log": a plain line per interval
 ---@field progress_interval_ms integer? how often progress = "log" prints (10000)
 ---@field summary boolean|"json"?      true: one summary line on stderr; "json": one JSON line

@@ -831,6 +831,7 @@ static int cs_verify(cs_conn *c, const cs_request *r, const char *service, cs_ke
     sigv4_signer signer;
     int ok = values && sigv4_signer_init(&signer, key->id, key->secret, scope_region, service) == 0 &&
              sigv4_authorization(&signer, &req, mine, sizeof mine) == 0 && strcmp(mine, auth) == 0;
+    if (values) sigv4_signer_clear(&signer);
     free(values);
     if (!ok) *why = "bad signature";
     return ok ? 0 : -1;

@@ -18,7 +18,8 @@
  * units DynamoDB reports (the ConsumedCapacity of each response; a failed
  * conditional write counts 1 WCU, as DynamoDB bills it), so specs measure
  * cost independently of ddbrun's own stats; see "metering" below.
- * Only ever connects to 127.0.0.1. */
+ * Only ever connects to 127.0.0.1. `faultproxy latency`: see fp_latency.c. */
+
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -38,6 +39,7 @@
 
 #include <jansson.h>
 #include <zlib.h>
+#include "fp_latency.h"
 
 enum {
     FP_THROTTLE, FP_THROTTLING, FP_500, FP_503HTML, FP_RESET_BEFORE, FP_RESET_AFTER,
@@ -406,7 +408,7 @@ static int fp_connect_upstream(fp_conn *c)
 /* Sends the request (the first len bytes of c->in) upstream and reads the
  * answer into c->head and c->body. A kept-alive connection that upstream is
  * closing is replaced before sending, never after: the proxy itself must not
- * send a request twice. Returns 0, or -1 when upstream failed (counted). */
+ * send a request twice. Returns 0, or -1 when upstream failed (counted unless our stop cut it short). */
 static int fp_forward(fp_conn *c, size_t len)
 {
     if (c->upstream_fd >= 0) {
@@ -417,7 +419,7 @@ static int fp_forward(fp_conn *c, size_t len)
     int ok = (c->upstream_fd >= 0 || fp_connect_upstream(c) == 0) &&
              fp_write(c, c->upstream_fd, c->in.data, len) == 0 && fp_read_response(c, &close_after) == 0;
     if (!ok || close_after) fp_close_upstream(c);
-    atomic_fetch_add(ok ? &c->s->forwarded : &c->s->upstream_errors, 1);
+    if (ok || fp_sleep(c, 0) == 0) atomic_fetch_add(ok ? &c->s->forwarded : &c->s->upstream_errors, 1);
     return ok ? 0 : -1;
 }
 
@@ -881,6 +883,7 @@ int main(int argc, char **argv)
     fp_server s;
     memset(&s, 0, sizeof s);
     s.listen_fd = s.stop_pipe[0] = s.stop_pipe[1] = -1;
+    if (argc > 1 && strcmp(argv[1], "latency") == 0) return fp_latency_main(argc, argv);
     if (fp_parse_options(argc, argv, &s.o) != 0) return 2;
     sigset_t signals;
     sigemptyset(&signals);
