@@ -92,7 +92,7 @@ measure() { # $1 = records, $2 = workers, $3 = added round trip in ms
   s1="$(server_cpu)"
   stop_proxy
   read -r _ user sys rss <"$t"; rm -f "$t"
-  read -r _ processed errors elapsed <<<"$(grep '^RESULT' <<<"$out")"
+  read -r _ processed errors elapsed _ <<<"$(grep '^RESULT' <<<"$out")"
   [[ "$processed" == "$1" ]] || echo "!! processed $processed of $1" >&2
   awk -v n="$1" -v w="$2" -v l="$3" -v p="$processed" -v e="$elapsed" -v u="$user" -v s="$sys" -v m="$rss" -v err="$errors" \
       -v srv="$(awk -v a="$s0" -v b="$s1" 'BEGIN { print b - a }')" \
