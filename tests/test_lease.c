@@ -22,13 +22,6 @@
 
 #define LEASE_MS 900
 
-static long long test_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int portion_of(int portions, const char *account_id, const char *run_time)
 {
     record_key key = { account_id, strlen(account_id), run_time, strlen(run_time) };
@@ -166,11 +159,12 @@ static void two_processes_share_then_one_takes_over(void **state)
     for (int p = 0; p < 32 && mine < 0; p++)
         if (lease_begin(a, p, &token_before)) mine = p;
     assert_true(mine >= 0);
-    /* a dies without a word: b waits for lease_ms of silence, then takes its share */
-    long long died = test_now_ms();
+    /* a dies without a word: b waits for lease_ms of silence, then takes its
+     * share. No bound on the elapsed time is asserted: a's last heartbeat may
+     * precede the abandon by any stall of a busy box. Safety while both were
+     * alive is what valid_in_both checked above. */
     lease_abandon(a);
     assert_int_equal(32, wait_held(b, 32));
-    assert_true(test_now_ms() - died >= LEASE_MS - LEASE_MS / 3);
     long long token_after;
     for (int i = 0; i < 100 && !lease_begin(b, mine, &token_after); i++) lease_wait_ticks(b, 1, NULL);
     assert_true(lease_begin(b, mine, &token_after));
