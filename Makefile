@@ -41,7 +41,7 @@ $(BUILD)/tests/%: tests/%.c $(BUILD)/libddbrun.a $(wildcard tests/*.h) | $(BUILD
 
 # Test helpers the specs start (not cmocka suites, so not named test_*).
 $(BUILD)/tools/faultproxy: tests/tools/faultproxy.c tests/tools/fp_latency.c tests/tools/fp_latency.h | $(BUILD)/tools
-	$(CC) $(CFLAGS) -o $@ tests/tools/faultproxy.c tests/tools/fp_latency.c $(LDFLAGS) -lz -lm
+	$(CC) $(CFLAGS) -o $@ tests/tools/faultproxy.c tests/tools/fp_latency.c $(LDFLAGS) -ljansson -lz -lm
 
 # The credentials stand-in checks SigV4 with the project's own signer.
 $(BUILD)/tools/credserver: tests/tools/credserver.c $(BUILD)/obj/sigv4.o | $(BUILD)/tools
