@@ -13,6 +13,7 @@
  * "connections N", "bytes_up N" and "bytes_down N" to the stats file. */
 #define _GNU_SOURCE   /* ppoll: sub-millisecond waits */
 #include "fp_latency.h"
+#include "toolnet.h"
 
 #include <errno.h>
 #include <math.h>
@@ -186,30 +187,13 @@ static int fpl_start_pump(fpl_server *s, int from, int to, atomic_long *bytes, a
     return -1;
 }
 
-static int fpl_connect_upstream(const fpl_server *s)
-{
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons((unsigned short)s->upstream_port);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) return -1;
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
 static void fpl_start_conn(fpl_server *s, int client)
 {
-    int upstream = fpl_connect_upstream(s);
+    int upstream = tn_connect_loopback(s->upstream_port);
     atomic_int *refs = malloc(sizeof *refs);
     if (upstream < 0 || !refs) goto fail;
     int one = 1;
     setsockopt(client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    setsockopt(upstream, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     atomic_init(refs, 2);
     atomic_fetch_add(&s->connections, 1);
     if (fpl_start_pump(s, client, upstream, &s->bytes_up, refs) != 0) goto fail;
@@ -273,22 +257,6 @@ static int fpl_parse(fpl_server *s, int argc, char **argv)
     return 0;
 }
 
-static int fpl_listen(fpl_server *s)
-{
-    struct sockaddr_in a;
-    socklen_t alen = sizeof a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    s->listen_fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (s->listen_fd < 0 || bind(s->listen_fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-        listen(s->listen_fd, 128) != 0 || getsockname(s->listen_fd, (struct sockaddr *)&a, &alen) != 0) {
-        perror("faultproxy latency: listening on 127.0.0.1");
-        return -1;
-    }
-    return ntohs(a.sin_port);
-}
-
 /* Stops the acceptor, then waits for the pumps (they notice the stop pipe at once). */
 static void fpl_stop(fpl_server *s, pthread_t acceptor)
 {
@@ -322,7 +290,7 @@ int fp_latency_main(int argc, char **argv)
     sigaddset(&signals, SIGINT);
     sigaddset(&signals, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &signals, NULL);   /* before any thread: they inherit it */
-    int port = fpl_listen(&s);
+    int port = tn_listen_loopback(&s.listen_fd, "faultproxy latency");
     if (port < 0 || pipe(s.stop_pipe) != 0) return 1;
     pthread_mutex_init(&s.lock, NULL);
     pthread_cond_init(&s.idle, NULL);
