@@ -30,8 +30,6 @@
  * the log gets one line per credential issued and per DynamoDB request. */
 #define _DEFAULT_SOURCE   /* timegm */
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -48,7 +46,6 @@
 #include "sigv4.h"
 #include "toolnet.h"
 
-#define CS_DRAIN_S 3
 #define CS_MAX_ISSUED 4096
 #define CS_MAX_STATIC 8
 #define CS_ROLE_PATH "/latest/meta-data/iam/security-credentials/"
@@ -128,10 +125,7 @@ static void cs_conn_free(cs_conn *c)
     free(c->head.data);
     free(c->body.data);
     free(c);
-    pthread_mutex_lock(&s->lock);
-    s->active--;
-    pthread_cond_signal(&s->idle);
-    pthread_mutex_unlock(&s->lock);
+    tn_thread_done(&s->lock, &s->idle, &s->active);
 }
 
 static void *cs_conn_main(void *arg)
@@ -146,8 +140,9 @@ static void *cs_conn_main(void *arg)
     return NULL;
 }
 
-static void cs_start_conn(cs_server *s, int fd)
+static void cs_start_conn(void *server, int fd)
 {
+    cs_server *s = server;
     cs_conn *c = calloc(1, sizeof *c);
     if (!c) {
         close(fd);
@@ -157,48 +152,14 @@ static void cs_start_conn(cs_server *s, int fd)
     c->client_fd = fd;
     c->upstream_fd = -1;
     s->connections++;
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    pthread_mutex_lock(&s->lock);
-    s->active++;
-    pthread_mutex_unlock(&s->lock);
-    pthread_attr_t attr;
-    pthread_t thread;
-    int started = pthread_attr_init(&attr) == 0;
-    if (started) {
-        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        started = pthread_create(&thread, &attr, cs_conn_main, c) == 0;
-        pthread_attr_destroy(&attr);
-    }
-    if (!started) cs_conn_free(c);
+    if (tn_thread_start(&s->lock, &s->active, cs_conn_main, c) != 0) cs_conn_free(c);
 }
 
 static void *cs_accept_main(void *arg)
 {
     cs_server *s = arg;
-    struct pollfd p[2] = { { s->listen_fd, POLLIN, 0 }, { s->stop_pipe[0], POLLIN, 0 } };
-    while (poll(p, 2, -1) >= 0 && !p[1].revents) {
-        if (!p[0].revents) continue;
-        int fd = accept(s->listen_fd, NULL, NULL);
-        if (fd >= 0) cs_start_conn(s, fd);
-        else poll(&p[1], 1, 10);   /* out of descriptors: do not spin */
-    }
+    tn_accept_loop(s->listen_fd, s->stop_pipe[0], cs_start_conn, s);
     return NULL;
-}
-
-/* Waits (a bounded time) for the connection threads, which the stop pipe has
- * woken. Returns 1 when all have finished. */
-static int cs_drain(cs_server *s)
-{
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += CS_DRAIN_S;
-    pthread_mutex_lock(&s->lock);
-    while (s->active > 0 && pthread_cond_timedwait(&s->idle, &s->lock, &deadline) == 0) {}
-    int left = s->active;
-    pthread_mutex_unlock(&s->lock);
-    if (left > 0) fprintf(stderr, "credserver: %d connections still open at exit\n", left);
-    return left == 0;
 }
 
 /* --- counters, log, clock --- */
@@ -863,7 +824,7 @@ int main(int argc, char **argv)
         close(s.stop_pipe[1]);
         s.stop_pipe[1] = -1;
         pthread_join(acceptor, NULL);
-        cs_drain(&s);
+        tn_drain(&s.lock, &s.idle, &s.active, "credserver");
         rc = cs_write_stats(&s);
     }
     close(s.listen_fd);

@@ -52,7 +52,6 @@ static const char *const FP_KIND_NAMES[FP_KINDS] = {
                     "<body><h1>503 Service Unavailable</h1>injected</body></html>"
 #define FP_BADJSON_BODY "{\"Items\": ["
 
-#define FP_DRAIN_S 3              /* how long a stop waits for connection threads */
 
 typedef struct fp_options {
     int silent;
@@ -282,10 +281,7 @@ static void fp_conn_free(fp_conn *c)
     free(c->head.data);
     free(c->body.data);
     free(c);
-    pthread_mutex_lock(&s->lock);
-    s->active--;
-    pthread_cond_signal(&s->idle);
-    pthread_mutex_unlock(&s->lock);
+    tn_thread_done(&s->lock, &s->idle, &s->active);
 }
 
 static void *fp_conn_main(void *arg)
@@ -301,8 +297,9 @@ static void *fp_conn_main(void *arg)
     return NULL;
 }
 
-static void fp_start_conn(fp_server *s, int fd)
+static void fp_start_conn(void *server, int fd)
 {
+    fp_server *s = server;
     fp_conn *c = calloc(1, sizeof *c);
     if (!c) {
         close(fd);
@@ -313,32 +310,13 @@ static void fp_start_conn(fp_server *s, int fd)
     c->upstream_fd = -1;
     uint64_t seed = s->o.seed + s->connections++ * 0xD1B54A32D192ED03ull;
     c->rng = fp_random(&seed);
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    pthread_mutex_lock(&s->lock);
-    s->active++;
-    pthread_mutex_unlock(&s->lock);
-    pthread_attr_t attr;
-    pthread_t thread;
-    int started = pthread_attr_init(&attr) == 0;
-    if (started) {
-        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        started = pthread_create(&thread, &attr, fp_conn_main, c) == 0;
-        pthread_attr_destroy(&attr);
-    }
-    if (!started) fp_conn_free(c);
+    if (tn_thread_start(&s->lock, &s->active, fp_conn_main, c) != 0) fp_conn_free(c);
 }
 
 static void *fp_accept_main(void *arg)
 {
     fp_server *s = arg;
-    struct pollfd p[2] = { { s->listen_fd, POLLIN, 0 }, { s->stop_pipe[0], POLLIN, 0 } };
-    while (poll(p, 2, -1) >= 0 && !p[1].revents) {
-        if (!p[0].revents) continue;
-        int fd = accept(s->listen_fd, NULL, NULL);
-        if (fd >= 0) fp_start_conn(s, fd);
-        else poll(&p[1], 1, 10);   /* out of descriptors: do not spin */
-    }
+    tn_accept_loop(s->listen_fd, s->stop_pipe[0], fp_start_conn, s);
     return NULL;
 }
 
@@ -448,19 +426,9 @@ static void fp_wait_for_stop(const sigset_t *signals, long seconds)
     tn_wait_for_stop(signals, seconds);
 }
 
-/* Waits (a bounded time) for the connection threads, which the stop pipe has
- * woken. Returns 1 when all have finished. */
 static int fp_drain(fp_server *s)
 {
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += FP_DRAIN_S;
-    pthread_mutex_lock(&s->lock);
-    while (s->active > 0 && pthread_cond_timedwait(&s->idle, &s->lock, &deadline) == 0) {}
-    int left = s->active;
-    pthread_mutex_unlock(&s->lock);
-    if (left > 0) fprintf(stderr, "faultproxy: %d connections still open at exit\n", left);
-    return left == 0;
+    return tn_drain(&s->lock, &s->idle, &s->active, "faultproxy");
 }
 
 static int fp_write_stats(const fp_server *s)

@@ -17,8 +17,6 @@
 
 #include <errno.h>
 #include <math.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -129,10 +127,7 @@ static void fpl_pump_end(fpl_pump *p, fpl_chunk *head)
     }
     fpl_server *s = p->s;
     free(p);
-    pthread_mutex_lock(&s->lock);
-    s->active--;
-    pthread_cond_signal(&s->idle);
-    pthread_mutex_unlock(&s->lock);
+    tn_thread_done(&s->lock, &s->idle, &s->active);
 }
 
 static void *fpl_pump_main(void *arg)
@@ -168,32 +163,18 @@ static int fpl_start_pump(fpl_server *s, int from, int to, atomic_long *bytes, a
     fpl_pump *p = malloc(sizeof *p);
     if (!p) return -1;
     *p = (fpl_pump){ s, from, to, bytes, refs };
-    pthread_mutex_lock(&s->lock);
-    s->active++;
-    pthread_mutex_unlock(&s->lock);
-    pthread_attr_t attr;
-    pthread_t thread;
-    int started = pthread_attr_init(&attr) == 0;
-    if (started) {
-        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        started = pthread_create(&thread, &attr, fpl_pump_main, p) == 0;
-        pthread_attr_destroy(&attr);
-    }
-    if (started) return 0;
-    pthread_mutex_lock(&s->lock);
-    s->active--;
-    pthread_mutex_unlock(&s->lock);
+    if (tn_thread_start(&s->lock, &s->active, fpl_pump_main, p) == 0) return 0;
+    tn_thread_done(&s->lock, &s->idle, &s->active);
     free(p);
     return -1;
 }
 
-static void fpl_start_conn(fpl_server *s, int client)
+static void fpl_start_conn(void *server, int client)
 {
+    fpl_server *s = server;
     int upstream = tn_connect_loopback(s->upstream_port);
     atomic_int *refs = malloc(sizeof *refs);
     if (upstream < 0 || !refs) goto fail;
-    int one = 1;
-    setsockopt(client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     atomic_init(refs, 2);
     atomic_fetch_add(&s->connections, 1);
     if (fpl_start_pump(s, client, upstream, &s->bytes_up, refs) != 0) goto fail;
@@ -213,13 +194,7 @@ fail:
 static void *fpl_accept_main(void *arg)
 {
     fpl_server *s = arg;
-    struct pollfd p[2] = { { s->listen_fd, POLLIN, 0 }, { s->stop_pipe[0], POLLIN, 0 } };
-    while (poll(p, 2, -1) >= 0 && !p[1].revents) {
-        if (!p[0].revents) continue;
-        int fd = accept(s->listen_fd, NULL, NULL);
-        if (fd >= 0) fpl_start_conn(s, fd);
-        else poll(&p[1], 1, 10);   /* out of descriptors: do not spin */
-    }
+    tn_accept_loop(s->listen_fd, s->stop_pipe[0], fpl_start_conn, s);
     return NULL;
 }
 

@@ -336,3 +336,58 @@ void tn_wait_for_stop(const sigset_t *signals, long seconds)
         if (sigtimedwait(signals, NULL, &left) > 0) return;
     }
 }
+
+void tn_accept_loop(int listen_fd, int stop_fd, void (*start)(void *server, int fd), void *server)
+{
+    struct pollfd p[2] = { { listen_fd, POLLIN, 0 }, { stop_fd, POLLIN, 0 } };
+    while (poll(p, 2, -1) >= 0 && !p[1].revents) {
+        if (!p[0].revents) continue;
+        int fd = accept(listen_fd, NULL, NULL);
+        if (fd < 0) {
+            poll(&p[1], 1, 10);   /* out of descriptors: do not spin */
+            continue;
+        }
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        start(server, fd);
+    }
+}
+
+/* --- connection threads --- */
+
+int tn_thread_start(pthread_mutex_t *lock, int *active, void *(*main)(void *), void *arg)
+{
+    pthread_mutex_lock(lock);
+    (*active)++;
+    pthread_mutex_unlock(lock);
+    pthread_attr_t attr;
+    pthread_t thread;
+    int started = pthread_attr_init(&attr) == 0;
+    if (started) {
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        started = pthread_create(&thread, &attr, main, arg) == 0;
+        pthread_attr_destroy(&attr);
+    }
+    return started ? 0 : -1;
+}
+
+void tn_thread_done(pthread_mutex_t *lock, pthread_cond_t *idle, int *active)
+{
+    pthread_mutex_lock(lock);
+    (*active)--;
+    pthread_cond_signal(idle);
+    pthread_mutex_unlock(lock);
+}
+
+int tn_drain(pthread_mutex_t *lock, pthread_cond_t *idle, const int *active, const char *who)
+{
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += TN_DRAIN_S;
+    pthread_mutex_lock(lock);
+    while (*active > 0 && pthread_cond_timedwait(idle, lock, &deadline) == 0) {}
+    int left = *active;
+    pthread_mutex_unlock(lock);
+    if (left > 0) fprintf(stderr, "%s: %d connections still open at exit\n", who, left);
+    return left == 0;
+}

@@ -5,12 +5,14 @@
 #ifndef DDBRUN_TOOLNET_H
 #define DDBRUN_TOOLNET_H
 
+#include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
 
 #define TN_MAX_HEAD (64 * 1024)
 #define TN_MAX_BODY (64L * 1024 * 1024)
 #define TN_UPSTREAM_TIMEOUT_MS 30000
+#define TN_DRAIN_S 3   /* how long a stop waits for connection threads */
 
 /* A growable byte buffer; { NULL, 0, 0 } is empty. The owner frees data. */
 typedef struct tn_buf {
@@ -63,6 +65,20 @@ int tn_connect_loopback(int port);
 /* Listens on 127.0.0.1 on a free port into *fd (-1 or an fd the caller
  * closes, even on failure); returns the port, or -1 after a "WHO: ..." message. */
 int tn_listen_loopback(int *fd, const char *who);
+/* Hands each connection accepted on listen_fd (TCP_NODELAY) to start(server, fd),
+ * which owns fd from then on, until stop_fd wakes. */
+void tn_accept_loop(int listen_fd, int stop_fd, void (*start)(void *server, int fd), void *server);
+
+/* A tool counts its connection threads in *active, under lock, so that a stop
+ * can wait for them. Counts one more thread and starts main(arg) detached: 0, or -1 when it did
+ * not start (still counted: the caller ends it with tn_thread_done). */
+int tn_thread_start(pthread_mutex_t *lock, int *active, void *(*main)(void *), void *arg);
+/* Counts a thread out and wakes a waiter on idle. */
+void tn_thread_done(pthread_mutex_t *lock, pthread_cond_t *idle, int *active);
+/* Waits up to TN_DRAIN_S for the threads, which the stop pipe has woken: 1 when
+ * all have finished, else 0 after a "WHO: N connections still open at exit" line. */
+int tn_drain(pthread_mutex_t *lock, pthread_cond_t *idle, const int *active, const char *who);
+
 /* Returns at one of `signals` (blocked in every thread, so taken here) or after `seconds`. */
 void tn_wait_for_stop(const sigset_t *signals, long seconds);
 
