@@ -44,7 +44,7 @@ $(BUILD)/tests/%: tests/%.c $(BUILD)/libddbrun.a $(wildcard tests/*.h) | $(BUILD
 TOOLNET = tests/tools/toolnet.c tests/tools/toolnet.h
 
 $(BUILD)/tools/faultproxy: tests/tools/faultproxy.c tests/tools/fp_latency.c tests/tools/fp_latency.h $(TOOLNET) | $(BUILD)/tools
-	$(CC) $(CFLAGS) -o $@ tests/tools/faultproxy.c tests/tools/fp_latency.c tests/tools/toolnet.c $(LDFLAGS) -lz -lm
+	$(CC) $(CFLAGS) -o $@ tests/tools/faultproxy.c tests/tools/fp_latency.c tests/tools/toolnet.c $(LDFLAGS) -ljansson -lz -lm
 
 # The credentials stand-in checks SigV4 with the project's own signer.
 $(BUILD)/tools/credserver: tests/tools/credserver.c $(TOOLNET) $(BUILD)/obj/sigv4.o | $(BUILD)/tools

@@ -8,13 +8,20 @@
 #      (default 5) of round trip (half each way, as a network does):
 #      records/s, client CPU s per 1,000 records (whole process, start-up
 #      included), peak RSS, server CPU ms per record; then one row at
-#      MANY_WORKERS (default 64) for memory.
+#      MANY_WORKERS (default 64) for memory;
+#   3. coordination: COORD_PROCS (3) processes x COORD_N (20,000) records with
+#      lease_ms = 30000 against one process without leases on the same number
+#      of records: records/s, WCU and RCU per record (ddbrun's own
+#      ConsumedCapacity sums, which the coordination spec checks against a
+#      metering proxy), and the lease thread's WCU.
 #   scripts/bench.sh [DDBRUN_BINARY]
-#   env: N, BIG_N (0 skips), WORKERS ("5 16"), LATENCY_MS ("0 5"), MANY_WORKERS (0 skips), SINGLE_COUNT
+#   env: N, BIG_N (0 skips), WORKERS ("5 16"), LATENCY_MS ("0 5"), MANY_WORKERS (0 skips), SINGLE_COUNT,
+#        COORD_N (0 skips), COORD_PROCS
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DDBRUN="$(realpath "${1:-build/ddbrun}")"
 N="${N:-20000}" BIG_N="${BIG_N:-100000}" WORKERS="${WORKERS:-5 16}" SINGLE_COUNT="${SINGLE_COUNT:-3000}"
+COORD_N="${COORD_N:-20000}" COORD_PROCS="${COORD_PROCS:-3}"
 LATENCY_MS="${LATENCY_MS:-0 5}" MANY_WORKERS="${MANY_WORKERS:-64}"
 FAULTPROXY="$(dirname "$DDBRUN")/tools/faultproxy"
 export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench AWS_REGION=us-east-1
@@ -85,7 +92,7 @@ measure() { # $1 = records, $2 = workers, $3 = added round trip in ms
   s1="$(server_cpu)"
   stop_proxy
   read -r _ user sys rss <"$t"; rm -f "$t"
-  read -r _ processed errors elapsed <<<"$(grep '^RESULT' <<<"$out")"
+  read -r _ processed errors elapsed _ <<<"$(grep '^RESULT' <<<"$out")"
   [[ "$processed" == "$1" ]] || echo "!! processed $processed of $1" >&2
   awk -v n="$1" -v w="$2" -v l="$3" -v p="$processed" -v e="$elapsed" -v u="$user" -v s="$sys" -v m="$rss" -v err="$errors" \
       -v srv="$(awk -v a="$s0" -v b="$s1" 'BEGIN { print b - a }')" \
@@ -99,3 +106,33 @@ for n in "$N" "$BIG_N"; do
   done
 done
 if (( MANY_WORKERS > 0 )); then measure "$N" "$MANY_WORKERS" 0; fi
+
+# $1 = processes, $2 = lease_ms (0: none), $3 = total records
+coordinated() {
+  local procs="$1" lease="$2" n="$3" outs=() pids=() t0 t1
+  start_server
+  load "$n"
+  t0="$(date +%s.%N)"
+  for ((k = 0; k < procs; k++)); do
+    outs+=("$(mktemp)")
+    PROCESSOR_LEASE_MS="$lease" "$DDBRUN" --no-env scripts/bench/process.lua 8 >"${outs[k]}" & pids+=($!)
+  done
+  for p in "${pids[@]}"; do wait "$p"; done
+  t1="$(date +%s.%N)"
+  cat "${outs[@]}" | awk -v n="$n" -v procs="$procs" -v lease="$lease" -v secs="$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')" '
+    /^RESULT/ { p += $2; e += $3; w += $5; r += $6; l += $7 }
+    END {
+      if (p != n) printf "!! processed %d of %d\n", p, n
+      printf "%9d %9d %9d %12.0f %12.3f %12.4f %14.1f %8d\n", procs, lease, n, p / secs, w / n, r / n, l, e
+    }'
+  rm -f "${outs[@]}"
+  stop_server
+}
+if (( COORD_N > 0 )); then
+  echo
+  echo "== coordination: processes sharing one table (8 workers each, no-op callback, wall clock of the slowest)"
+  printf '%9s %9s %9s %12s %12s %12s %14s %8s\n' processes lease_ms records "records/s" "WCU/record" "RCU/record" "lease WCU" errors
+  total=$((COORD_N * COORD_PROCS))
+  coordinated 1 0 "$total"
+  coordinated "$COORD_PROCS" 30000 "$total"
+fi

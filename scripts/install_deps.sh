@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(make gcc pkg-config ca-certificates curl procps time openssl
           lua5.4 liblua5.4-dev lua-cjson lua-busted libcmocka-dev
           libcurl4-openssl-dev libssl-dev libjansson-dev zlib1g-dev libexpat1-dev
-          openjdk-17-jre-headless libreadline-dev tmux lua-check groff-base dpkg-dev locales)
+          openjdk-17-jre-headless libreadline-dev tmux lua-check groff-base dpkg-dev locales faketime)
 FUZZ=0; [[ ${1:-} == fuzz ]] && FUZZ=1
 ((FUZZ)) && PACKAGES=(make pkg-config clang libclang-rt-14-dev liblua5.4-dev
                       libcurl4-openssl-dev libssl-dev libjansson-dev zlib1g-dev libexpat1-dev)

@@ -47,6 +47,7 @@ typedef struct bind_worker_state {
     struct timespec deadline;
     int timed_out;
     int called_exit;           /* this worker's callback called os.exit */
+    long long lease;           /* the current record's fencing token, -1 without leases */
 } bind_worker_state;
 
 struct bind_workers {
@@ -310,6 +311,11 @@ static int bind_processor_call_callback(lua_State *L)
     lua_rawgeti(L, LUA_REGISTRYINDEX, w->fn_ref);
     marshal_push_item(L, item);
     lua_rawgeti(L, LUA_REGISTRYINDEX, w->ctx_ref);
+    if (w->lease >= 0)
+        lua_pushinteger(L, (lua_Integer)w->lease);
+    else
+        lua_pushnil(L);
+    lua_setfield(L, -2, "lease");
     lua_call(L, 2, 2);
     /* a failure's reason becomes a string here, where __tostring may raise */
     if (!lua_isnil(L, 2) && lua_isnil(L, 1)) {
@@ -363,10 +369,11 @@ static int bind_processor_call(bind_worker_state *w, const json_t *item)
 }
 
 static processor_callback_result bind_processor_run_in_worker(void *data, int worker, const json_t *item,
-                                                               char *msg, size_t msglen)
+                                                               long long lease, char *msg, size_t msglen)
 {
     (void)worker;
     bind_worker_state *w = data;
+    w->lease = lease;
     lua_State *L = w->L;
     if (atomic_load(&w->ws->exit_code) >= 0)
         return PROCESSOR_CALLBACK_ABANDONED;   /* a callback called os.exit: run nothing more */
@@ -464,6 +471,16 @@ static void bind_processor_print_summary(const processor_options *o, const proce
         fputs("\r\033[K", stderr);   /* leave no half line behind */
 }
 
+/* The drain outlived drain_timeout_ms: callbacks still run on the worker
+ * states, which therefore cannot be closed; the engine handed the leases
+ * back. Say so and exit as the signal would have. */
+static void bind_processor_give_up(const bind_run *run, const ddb_error *err)
+{
+    fprintf(stderr, "ddbrun: %s\n", err->message);
+    fflush(NULL);
+    _exit(128 + (run->first_signal ? run->first_signal : SIGTERM));
+}
+
 /* Tells main.c how the script should exit when it ends without error. */
 static void bind_processor_set_exit_status(lua_State *L, processor_stop_reason stopped)
 {
@@ -512,6 +529,10 @@ static void bind_processor_push_stats(lua_State *L, const processor_result *r, i
         lua_setfield(L, -2, "consumed_wcu");
         lua_pushnumber(L, s->consumed_rcu);
         lua_setfield(L, -2, "consumed_rcu");
+        lua_pushnumber(L, s->lease_wcu);
+        lua_setfield(L, -2, "lease_wcu");
+        lua_pushnumber(L, s->lease_rcu);
+        lua_setfield(L, -2, "lease_rcu");
     }
     lua_pushboolean(L, r->stopped == PROCESSOR_STOP_INTERRUPT || r->stopped == PROCESSOR_STOP_TERMINATE);
     lua_setfield(L, -2, "interrupted");
@@ -583,6 +604,8 @@ static int bind_processor_process_all(lua_State *L)
     run.engine = *engine;
     ws->engine = *engine;
     int rc = bind_processor_execute(&run, result, &err);
+    if (rc != 0 && strcmp(err.code, "DrainTimeout") == 0)
+        bind_processor_give_up(&run, &err);
     processor_free(*engine);   /* now: the run is over */
     *engine = NULL;
     ws->engine = NULL;
@@ -611,6 +634,10 @@ static int bind_processor_options_table(lua_State *L)
     bind_set_integer(L, "callback_retries", p->o.callback_retries);
     bind_set_integer(L, "timeout_ms", p->o.timeout_ms);
     bind_set_integer(L, "lease_ms", p->o.lease_ms);
+    bind_set_integer(L, "max_failures", p->o.max_failures);
+    bind_set_integer(L, "max_errors", p->o.max_errors);
+    bind_set_integer(L, "drain_timeout_ms", p->o.drain_timeout_ms);
+    bind_set_string(L, "errors_file", p->o.errors_file);
     bind_set_integer(L, "mark_concurrency", p->o.mark_concurrency);
     bind_set_integer(L, "progress_interval_ms", p->o.progress_interval_ms);
     if (p->o.progress == PROCESSOR_PROGRESS_LOG)

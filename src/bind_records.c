@@ -156,6 +156,21 @@ static int bind_records_mark_as_processed(lua_State *L)
     return 1;
 }
 
+/* Puts a parked record (Processed = 2, past max_failures) back: true, or
+ * false when it is not parked. */
+static int bind_records_requeue(lua_State *L)
+{
+    ddb_client *c;
+    record_key key;
+    bind_records *r = bind_records_check_with_key(L, &c, &key);
+    ddb_error err;
+    record_mark_result m = record_requeue(c, &r->table, &key, &err);
+    if (m == RECORD_FAILED)
+        return bind_raise_error(L, &err);
+    lua_pushboolean(L, m == RECORD_MARKED);
+    return 1;
+}
+
 /* --- queries: a cursor userdata streams pages --- */
 
 typedef struct cursor {
@@ -298,6 +313,11 @@ static int bind_records_opts_index(lua_State *L, int idx)
     return idx;
 }
 
+static int bind_records_query_failed(lua_State *L)
+{
+    return bind_records_collect_list(L, RECORD_QUERY_PARKED, 0, bind_records_opts_index(L, 2));
+}
+
 static int bind_records_query_unprocessed(lua_State *L)
 {
     return bind_records_collect_list(L, RECORD_QUERY_UNPROCESSED, 0, bind_records_opts_index(L, 2));
@@ -356,6 +376,8 @@ static const luaL_Reg records_methods[] = {
     { "mark_as_processed", bind_records_mark_as_processed },
     { "query_unprocessed", bind_records_query_unprocessed },
     { "query_processed", bind_records_query_processed },
+    { "query_failed", bind_records_query_failed },
+    { "requeue", bind_records_requeue },
     { "query_by_account", bind_records_query_by_account },
     { "unprocessed", bind_records_unprocessed },
     { "processed", bind_records_processed },

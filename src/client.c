@@ -25,6 +25,7 @@ struct ddb_client {
     long long date_at;  /* the signing clock's second amz_date was formatted for */
     char amz_date[17];
     uint64_t rng;
+    double consumed_wcu, consumed_rcu;   /* from ConsumedCapacity in responses */
     creds_value creds;          /* what the signer holds */
     unsigned long creds_gen;    /* their generation in cfg.creds, 0 before the first */
     long long clock_offset_ms;  /* static keys: the signing clock's correction */
@@ -269,6 +270,50 @@ static size_t client_build_headers(ddb_client *c, const char *op, const char *bo
     return n;
 }
 
+static int is_read_op(const char *op)
+{
+    return strcmp(op, "Query") == 0 || strcmp(op, "Scan") == 0 || strcmp(op, "GetItem") == 0 ||
+           strcmp(op, "BatchGetItem") == 0 || strcmp(op, "TransactGetItems") == 0;
+}
+
+static int contains(const char *s, size_t len, const char *word)
+{
+    size_t n = strlen(word);
+    for (size_t i = 0; i + n <= len; i++)
+        if (s[i] == word[0] && memcmp(s + i, word, n) == 0) return 1;
+    return 0;
+}
+
+static double capacity_units(const json_t *cc)
+{
+    if (json_is_object(cc)) return json_number_value(json_object_get(cc, "CapacityUnits"));
+    double sum = 0;
+    size_t i;
+    json_t *e;
+    json_array_foreach(cc, i, e) sum += json_number_value(json_object_get(e, "CapacityUnits"));
+    return sum;
+}
+
+/* Adds what a response says it consumed (requests that asked with
+ * ReturnConsumedCapacity); doc is the parsed response, or NULL to parse the
+ * body only when it mentions ConsumedCapacity. */
+static void add_consumed(ddb_client *c, const char *op, const json_t *doc, const http_response *r)
+{
+    json_t *own = NULL;
+    if (!doc && contains(r->body, r->body_len, "\"ConsumedCapacity\""))
+        doc = own = json_loadb(r->body, r->body_len, 0, NULL);
+    double units = capacity_units(json_object_get(doc, "ConsumedCapacity"));
+    if (is_read_op(op)) c->consumed_rcu += units;
+    else c->consumed_wcu += units;
+    json_decref(own);
+}
+
+void ddb_client_consumed(const ddb_client *c, double *wcu, double *rcu)
+{
+    *wcu = c->consumed_wcu;
+    *rcu = c->consumed_rcu;
+}
+
 int ddb_client_begin(ddb_client *c, http_conn *conn, const char *op, const char *body, size_t body_len,
                      http_response *resp, ddb_error *err)
 {
@@ -292,8 +337,8 @@ int ddb_client_begin(ddb_client *c, http_conn *conn, const char *op, const char 
     return 0;
 }
 
-int ddb_client_end(ddb_client *c, http_conn *conn, CURLcode result, http_response *r, json_t **out,
-                   ddb_error *err)
+int ddb_client_end(ddb_client *c, http_conn *conn, const char *op, CURLcode result, http_response *r,
+                   json_t **out, ddb_error *err)
 {
     http_error herr;
     if (http_end(conn, result, r, &herr) != 0) {
@@ -306,6 +351,8 @@ int ddb_client_end(ddb_client *c, http_conn *conn, CURLcode result, http_respons
         if (creds_parse_http_date(r->date, &c->server_date_ms) != 0) c->server_date_ms = 0;
         client_error_from_response(c, r, err);
         err->uncertain = r->maybe_resent;
+        /* DynamoDB bills a failed conditional write (1 WCU for a small item) */
+        if (strcmp(err->code, "ConditionalCheckFailedException") == 0 && !is_read_op(op)) c->consumed_wcu += 1;
         return -1;
     }
     if (!checksum) {
@@ -315,7 +362,10 @@ int ddb_client_end(ddb_client *c, http_conn *conn, CURLcode result, http_respons
         err->uncertain = r->maybe_resent;
         return -1;
     }
-    if (!out) return 0;
+    if (!out) {
+        add_consumed(c, op, NULL, r);
+        return 0;
+    }
     json_error_t jerr;
     *out = json_loadb(r->body, r->body_len, JSON_ALLOW_NUL, &jerr);
     if (!*out) {
@@ -325,6 +375,7 @@ int ddb_client_end(ddb_client *c, http_conn *conn, CURLcode result, http_respons
         err->status = r->status;
         return -1;
     }
+    add_consumed(c, op, *out, r);
     return 0;
 }
 
@@ -334,7 +385,7 @@ static int client_send_once(ddb_client *c, const char *op, const char *body, siz
 {
     http_response r;
     if (ddb_client_begin(c, c->http, op, body, body_len, &r, err) != 0) return -1;
-    return ddb_client_end(c, c->http, curl_easy_perform(http_handle(c->http)), &r, out, err);
+    return ddb_client_end(c, c->http, op, curl_easy_perform(http_handle(c->http)), &r, out, err);
 }
 
 int ddb_client_correct_clock(ddb_client *c, const ddb_error *err)

@@ -50,17 +50,24 @@ int ddb_client_call(ddb_client *c, const char *op, const char *body, size_t body
 int ddb_client_call_json(ddb_client *c, const char *op, const json_t *request,
                          const retry_policy *policy, json_t **out, ddb_error *err);
 
+/* The capacity units this client's requests consumed so far, summed from the
+ * ConsumedCapacity of responses to requests that asked for it
+ * (ReturnConsumedCapacity), plus 1 WCU per failed conditional write, as
+ * DynamoDB bills it. Reads: Query, Scan, GetItem, BatchGetItem,
+ * TransactGetItems; every other operation counts as a write. */
+void ddb_client_consumed(const ddb_client *c, double *wcu, double *rcu);
+
 /* One attempt of ddb_client_call in two halves, for a caller that runs the
  * transfer itself on a curl multi handle (the processor's marker): begin
  * signs op with c's credentials and sets the request up on conn (any
  * http_conn, used by one transfer at a time); body and resp must stay valid
- * until end, which takes curl's result and checks, parses (when out is not
+ * until end, which takes the same op and curl's result and checks, parses (when out is not
  * NULL) and classifies the response as ddb_client_call does for one attempt
  * (err->attempts is left to the caller). Both return 0 or -1 with err. */
 int ddb_client_begin(ddb_client *c, http_conn *conn, const char *op, const char *body, size_t body_len,
                      http_response *resp, ddb_error *err);
-int ddb_client_end(ddb_client *c, http_conn *conn, CURLcode result, http_response *resp, json_t **out,
-                   ddb_error *err);
+int ddb_client_end(ddb_client *c, http_conn *conn, const char *op, CURLcode result, http_response *resp,
+                   json_t **out, ddb_error *err);
 
 /* After a failed attempt: when err says the request's time was too far from
  * the server's (and the answer carried a Date), corrects the signing clock

@@ -205,7 +205,7 @@ static void marker_complete(marker *m, CURL *handle, CURLcode result)
     marker_mark *mark = slot->mark;
     curl_multi_remove_handle(m->multi, handle);
     ddb_error err;
-    int rc = ddb_client_end(m->client, slot->http, result, &slot->resp, NULL, &err);
+    int rc = ddb_client_end(m->client, slot->http, "UpdateItem", result, &slot->resp, NULL, &err);
     free(slot->heap_body);
     slot->heap_body = NULL;
     slot->mark = NULL;
@@ -421,6 +421,11 @@ void marker_close(marker *m)
 int marker_drained(marker *m)
 {
     return atomic_load(&m->drained);
+}
+
+void marker_consumed(const marker *m, double *wcu, double *rcu)
+{
+    ddb_client_consumed(m->client, wcu, rcu);
 }
 
 static void marker_free_list(marker_mark *mark)

@@ -19,7 +19,9 @@ typedef struct marker marker;
 
 typedef struct marker_settings {
     const record_table *table;   /* borrowed; outlives the marker */
-    const char *owner;           /* lease owner (borrowed), NULL without leases */
+    const char *owner;           /* a LeaseOwner the mark's condition requires (borrowed), or NULL;
+                                  * the processor passes NULL: its portion leases fence the marks
+                                  * through may_send */
     retry_policy policy;         /* attempts and back-off of each mark */
     int concurrency;             /* UpdateItems in flight at most (>= 1) */
     int capacity;                /* pending marks at most (>= concurrency) */
@@ -49,6 +51,10 @@ void marker_close(marker *m);
 
 /* True once the thread has ended: every submitted mark was reported. */
 int marker_drained(marker *m);
+
+/* The ConsumedCapacity the marks consumed (ddb_client_consumed of the
+ * marker's client); read it once marker_drained says the thread ended. */
+void marker_consumed(const marker *m, double *wcu, double *rcu);
 
 /* Closes m when that was not done, waits until every pending mark has been
  * reported, then frees it. NULL is fine. */

@@ -9,88 +9,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lease.h"
 #include "marker.h"
-#include "options.h"
 #include "queue.h"
-
-/* --- options --- */
-
-/* One table for ddb.processor{...} and the PROCESSOR_* variables (progress
- * and summary take their own words below; table, index and client are the
- * binding's, shared with ddb.records). */
-static const option_spec PROCESSOR_OPTIONS[] = {
-    OPTION_WHOLE_SPEC("max_workers", "PROCESSOR_MAX_WORKERS", processor_options, max_workers, 1, 256, 5),
-    OPTION_WHOLE_SPEC("max_retries", "PROCESSOR_MAX_RETRIES", processor_options, max_retries, 0, 100, 3),
-    OPTION_WHOLE_SPEC("backoff_base_ms", "PROCESSOR_BACKOFF_BASE_MS", processor_options, backoff_base_ms,
-                      0, 600000, 100),
-    OPTION_NUMBER_SPEC("backoff_multiplier", "PROCESSOR_BACKOFF_MULTIPLIER", processor_options,
-                       backoff_multiplier, 1, 10, 2),
-    OPTION_WHOLE_SPEC("backoff_cap_ms", "PROCESSOR_BACKOFF_CAP_MS", processor_options, backoff_cap_ms,
-                      0, 3600000, 20000),
-    OPTION_WHOLE_SPEC("callback_retries", "PROCESSOR_CALLBACK_RETRIES", processor_options, callback_retries,
-                      0, 100, 0),
-    OPTION_WHOLE_SPEC("timeout_ms", "PROCESSOR_TIMEOUT_MS", processor_options, timeout_ms, 0, 86400000, 0),
-    OPTION_WHOLE_SPEC("lease_ms", "PROCESSOR_LEASE_MS", processor_options, lease_ms, 0, 86400000, 0),
-    OPTION_WHOLE_SPEC("queue_size", "PROCESSOR_QUEUE_SIZE", processor_options, queue_size, 0, 1000000, 0),
-    OPTION_WHOLE_SPEC("page_size", "PROCESSOR_PAGE_SIZE", processor_options, page_size,
-                      0, 1000000, PROCESSOR_DEFAULT_PAGE_SIZE),
-    OPTION_WHOLE_SPEC("mark_concurrency", "PROCESSOR_MARK_CONCURRENCY", processor_options, mark_concurrency,
-                      1, 1024, PROCESSOR_DEFAULT_MARK_CONCURRENCY),
-    OPTION_WHOLE_SPEC("progress_interval_ms", "PROCESSOR_PROGRESS_INTERVAL_MS", processor_options,
-                      progress_interval_ms, 100, 86400000, 10000),
-};
-
-const option_table processor_option_table = OPTION_TABLE(PROCESSOR_OPTIONS);
-
-/* PROCESSOR_PROGRESS: auto (a live line when stderr is a terminal), 1/on, 0/off, log. */
-static int processor_progress_from_env(processor_options *o, char *err, size_t errlen)
-{
-    const char *v = getenv("PROCESSOR_PROGRESS");
-    o->progress = isatty(STDERR_FILENO) ? PROCESSOR_PROGRESS_LINE : PROCESSOR_PROGRESS_OFF;
-    if (!v || !*v || strcmp(v, "auto") == 0)
-        return 0;
-    if (strcmp(v, "1") == 0 || strcmp(v, "on") == 0)
-        o->progress = PROCESSOR_PROGRESS_LINE;
-    else if (strcmp(v, "0") == 0 || strcmp(v, "off") == 0)
-        o->progress = PROCESSOR_PROGRESS_OFF;
-    else if (strcmp(v, "log") == 0)
-        o->progress = PROCESSOR_PROGRESS_LOG;
-    else {
-        snprintf(err, errlen, "PROCESSOR_PROGRESS must be auto, on, off or log, not '%s'", v);
-        return -1;
-    }
-    return 0;
-}
-
-/* PROCESSOR_SUMMARY: 1/on/text (the default), 0/off, json. */
-static int processor_summary_from_env(processor_options *o, char *err, size_t errlen)
-{
-    const char *v = getenv("PROCESSOR_SUMMARY");
-    o->summary = PROCESSOR_SUMMARY_TEXT;
-    if (!v || !*v || strcmp(v, "1") == 0 || strcmp(v, "on") == 0 || strcmp(v, "text") == 0)
-        return 0;
-    if (strcmp(v, "0") == 0 || strcmp(v, "off") == 0)
-        o->summary = PROCESSOR_SUMMARY_OFF;
-    else if (strcmp(v, "json") == 0)
-        o->summary = PROCESSOR_SUMMARY_JSON;
-    else {
-        snprintf(err, errlen, "PROCESSOR_SUMMARY must be on, off or json, not '%s'", v);
-        return -1;
-    }
-    return 0;
-}
-
-int processor_options_from_env(processor_options *o, char *err, size_t errlen)
-{
-    memset(o, 0, sizeof *o);
-    options_defaults(o, &processor_option_table);
-    if (options_from_env(o, &processor_option_table, err, errlen) != 0 ||
-        record_table_from_env(&o->table, err, errlen) != 0)
-        return -1;
-    if (processor_progress_from_env(o, err, errlen) != 0 || processor_summary_from_env(o, err, errlen) != 0)
-        return -1;
-    return 0;
-}
 
 /* --- the run --- */
 
@@ -103,6 +24,8 @@ typedef struct processor_worker {
     atomic_long processed;
     atomic_long failed;
     atomic_long skipped;
+    atomic_long parked;
+    atomic_int busy;                 /* in a callback now */
 } processor_worker;
 
 struct processor {
@@ -112,7 +35,7 @@ struct processor {
     processor_hooks hooks;           /* all zero when the host gave none */
     queue q;
     retry_policy policy;             /* every DynamoDB call of the run, the GSI query included */
-    char owner[160];                 /* lease owner: host/pid/random */
+    lease_set *leases;               /* with lease_ms, during processor_run */
     pthread_mutex_t run_lock;        /* guards running_threads and started */
     pthread_cond_t run_changed;      /* signalled when a thread ends or a stop is requested */
     int running_threads;             /* workers, the producer and the marker still running */
@@ -121,14 +44,12 @@ struct processor {
     atomic_long marked;              /* final mark outcomes, counted on the marker thread */
     atomic_long mark_failed;
     atomic_long mark_skipped;
+    double marker_wcu, marker_rcu;   /* the marker client's ConsumedCapacity sums, taken as it ends */
     double started;                  /* monotonic seconds at the start of the run, 0 before */
     atomic_int stop;                 /* processor_stop_reason of the first stop request */
     int ran;
-    pthread_mutex_t errors_lock;     /* guards errors, error_count, error_cap, errors_lost */
-    processor_error *errors;
-    size_t error_count;
-    size_t error_cap;
-    long errors_lost;                /* errors that could not be recorded (out of memory) */
+    failures fails;                  /* thread-safe on its own */
+    int drain_expired;               /* the run loop gave up waiting for callbacks */
     ddb_client *producer_client;
     pthread_t producer;
     int producer_failed;             /* written by the producer, read after join */
@@ -143,46 +64,10 @@ static double processor_now_s(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static long long processor_wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Makes room for one more error; called with errors_lock held. */
-static int processor_errors_reserve(processor *p)
-{
-    if (p->error_count < p->error_cap)
-        return 0;
-    size_t cap = p->error_cap ? p->error_cap * 2 : 64;
-    processor_error *bigger = realloc(p->errors, cap * sizeof *bigger);
-    if (!bigger)
-        return -1;
-    p->errors = bigger;
-    p->error_cap = cap;
-    return 0;
-}
-
 static void processor_add_key_error(processor *p, const char *acct, const char *rt, const char *kind,
                                     const char *message, int attempts)
 {
-    processor_error e = { strdup(acct ? acct : ""), strdup(rt ? rt : ""), kind, strdup(message), attempts };
-    int stored = 0;
-    pthread_mutex_lock(&p->errors_lock);
-    if (e.account_id && e.run_time && e.message && processor_errors_reserve(p) == 0) {
-        p->errors[p->error_count] = e;
-        p->error_count++;
-        stored = 1;
-    } else {
-        p->errors_lost++;
-    }
-    pthread_mutex_unlock(&p->errors_lock);
-    if (stored)
-        return;
-    free(e.account_id);
-    free(e.run_time);
-    free(e.message);
+    failures_add(&p->fails, acct, rt, kind, message, attempts);
 }
 
 static void processor_add_error(processor *p, const json_t *item, const char *kind, const char *message,
@@ -205,70 +90,91 @@ static void processor_add_ddb_error(processor *p, const json_t *item, const char
 }
 
 /* Runs the callback, again up to callback_retries times while it errors. */
-static processor_callback_result processor_run_callback(processor_worker *w, const json_t *item, char *msg,
-                                                        size_t msglen, int *attempts)
+static processor_callback_result processor_run_callback(processor_worker *w, const json_t *item, long long lease,
+                                                        char *msg, size_t msglen, int *attempts)
 {
     processor *p = w->p;
     processor_callback_result r;
     *attempts = 0;
+    atomic_store(&w->busy, 1);
     do {
         ++*attempts;
         msg[0] = '\0';
-        r = p->cb(w->data, w->index, item, msg, msglen);
+        r = p->cb(w->data, w->index, item, lease, msg, msglen);
     } while (r == PROCESSOR_CALLBACK_ERROR && *attempts <= p->o->callback_retries && !atomic_load(&p->q.stopping));
+    atomic_store(&w->busy, 0);
     return r;
 }
 
-/* Claims the record when leases are on. Returns 1 to go on, 0 when it is not ours. */
-static int processor_claim(processor_worker *w, const json_t *item, const record_key *key)
+/* The one check every write about a record goes through, right before it is
+ * sent (the mark path calls it whatever shape it takes): with leases, the
+ * record's portion lease must still be valid on this process's monotonic
+ * clock, with its safety margin. */
+static int processor_write_allowed(processor *p, int portion)
+{
+    return !p->leases || lease_check(p->leases, portion);
+}
+
+/* After a failed callback: with max_failures, counts the failure on the item
+ * and parks the record at the limit. */
+static void processor_note_failure(processor_worker *w, const json_t *item, int portion, const char *msg)
 {
     processor *p = w->p;
-    if (!p->o->lease_ms)
-        return 1;
+    if (p->o->max_failures <= 0 || !processor_write_allowed(p, portion))
+        return;
     ddb_error err;
-    long long now = processor_wall_ms();
-    record_mark_result r = record_claim(w->client, &p->o->table, key, p->owner, now + p->o->lease_ms, now,
-                                        &p->policy, &err);
-    if (r == RECORD_FAILED) {
-        processor_add_ddb_error(p, item, "claiming the lease", &err);
-        w->failed++;
-    } else if (r == RECORD_NOT_MARKED) {
-        w->skipped++;
-    }
-    return r == RECORD_MARKED;
+    int parked;
+    record_key key;
+    record_key_of(item, &key);
+    record_mark_result r = record_note_failure(w->client, &p->o->table, &key, record_failures(item),
+                                               p->o->max_failures, msg, &parked, &p->policy, &err);
+    if (r == RECORD_MARKED && parked)
+        w->parked++;
 }
 
 /* --- asynchronous marks (marker.c calls these on its thread) --- */
 
-/* Whether the mark of a record may be sent now; called when it is actually
- * sent, not when it was queued. Without leases always; with leases the
- * UpdateItem's own condition (LeaseOwner = us) is the check for now, and the
- * lease bookkeeping (expiry, heartbeats) fills this function in: returning 0
- * with err set gives the mark up as a "lease" error. */
-static int processor_lease_still_held(void *ud, const record_key *key, ddb_error *err)
+static int processor_portion_of(processor *p, const record_key *key)
 {
-    (void)ud;
-    (void)key;
-    (void)err;
-    return 1;
+    return p->leases ? lease_portion_of(lease_portions(p->leases), key) : -1;
 }
 
-/* A mark's final outcome, counted as a synchronous mark was. */
+/* The marker's check, made when a mark is actually sent (not when it was
+ * queued): processor_write_allowed on the record's portion. Refused, the
+ * mark is given up and reported as a "lease" error. */
+static int processor_lease_still_held(void *ud, const record_key *key, ddb_error *err)
+{
+    processor *p = ud;
+    if (processor_write_allowed(p, processor_portion_of(p, key)))
+        return 1;
+    ddb_error_set(err, "LeaseLost", 0,
+                  "the lease on its portion expired before the record was marked; it stays unprocessed");
+    return 0;
+}
+
+/* A mark's final outcome. The record stayed in flight for its portion until
+ * now, so the portion is not handed back while its marks are pending. */
 static void processor_mark_done(void *ud, const record_key *key, record_mark_result m, const ddb_error *err)
 {
     processor *p = ud;
+    int refused = m == RECORD_NOT_MARKED && strcmp(err->code, "LeaseLost") == 0;
     if (m == RECORD_MARKED) {
         atomic_fetch_add(&p->marked, 1);
-    } else if (m == RECORD_NOT_MARKED && !p->o->lease_ms) {
-        atomic_fetch_add(&p->mark_skipped, 1);   /* another process marked it first */
-    } else if (m == RECORD_NOT_MARKED) {
-        processor_add_key_error(p, key->account_id, key->run_time, "lease",
-                                "the lease expired before the record was marked; it stays unprocessed", 1);
+    } else if (refused) {
+        processor_add_key_error(p, key->account_id, key->run_time, "lease", err->message, 1);
         atomic_fetch_add(&p->mark_failed, 1);
+    } else if (m == RECORD_NOT_MARKED) {
+        atomic_fetch_add(&p->mark_skipped, 1);   /* another process marked it first */
     } else {
         processor_add_ddb_key_error(p, key->account_id, key->run_time, "marking processed", err);
         atomic_fetch_add(&p->mark_failed, 1);
     }
+    if (!p->leases)
+        return;
+    int portion = processor_portion_of(p, key);
+    if (refused || m == RECORD_FAILED)
+        lease_record_failed(p->leases, portion);
+    lease_end(p->leases, portion);
 }
 
 static void processor_thread_ended(processor *p);
@@ -282,7 +188,7 @@ static int processor_start_marker(processor *p, ddb_error *err)
 {
     marker_settings s = {
         .table = &p->o->table,
-        .owner = p->o->lease_ms ? p->owner : NULL,
+        .owner = NULL,   /* the portion leases fence the marks (may_send), not a condition on the item */
         .policy = p->policy,
         .concurrency = (int)p->o->mark_concurrency,
         .capacity = PROCESSOR_MARKS_PENDING_FACTOR * (int)p->o->mark_concurrency,
@@ -296,15 +202,17 @@ static int processor_start_marker(processor *p, ddb_error *err)
 }
 
 /* Hands a record whose callback succeeded to the marker; the marker counts
- * the outcome (processor_mark_done) while the worker goes on. */
-static void processor_mark(processor_worker *w, const json_t *item, const record_key *key)
+ * the outcome (processor_mark_done) while the worker goes on. Returns 1 when
+ * handed over (the marker ends the record's lease use), 0 when not. */
+static int processor_mark(processor_worker *w, const json_t *item, const record_key *key)
 {
     processor *p = w->p;
     ddb_error err;
-    if (marker_submit(p->marker, key, &err) != 0) {
-        processor_add_ddb_error(p, item, "marking processed", &err);
-        w->failed++;
-    }
+    if (marker_submit(p->marker, key, &err) == 0)
+        return 1;
+    processor_add_ddb_error(p, item, "marking processed", &err);
+    w->failed++;
+    return 0;
 }
 
 /* Called as each worker ends (n at once for workers that never started):
@@ -313,6 +221,20 @@ static void processor_workers_gone(processor *p, int n)
 {
     if (atomic_fetch_sub(&p->workers_running, n) == n)
         marker_close(p->marker);
+}
+
+/* Returns 1 when the record went to the marker. */
+static int processor_finish(processor_worker *w, const json_t *item, const record_key *key, int portion,
+                            processor_callback_result r, const char *msg, int attempts)
+{
+    if (r == PROCESSOR_CALLBACK_OK)
+        return processor_mark(w, item, key);
+    if (r == PROCESSOR_CALLBACK_ABANDONED)
+        return 0;
+    processor_add_error(w->p, item, r == PROCESSOR_CALLBACK_TIMEOUT ? "timeout" : "callback", msg, attempts);
+    w->failed++;
+    processor_note_failure(w, item, portion, msg);
+    return 0;
 }
 
 static void processor_process_one(processor_worker *w, const json_t *item)
@@ -324,23 +246,22 @@ static void processor_process_one(processor_worker *w, const json_t *item)
         w->failed++;
         return;
     }
-    if (!processor_claim(w, item, &key))
+    int portion = p->leases ? lease_portion_of(lease_portions(p->leases), &key) : -1;
+    long long token = -1;
+    if (p->leases && !lease_begin(p->leases, portion, &token)) {
+        lease_end(p->leases, portion);   /* no longer ours: its new owner takes it */
         return;
-    const char *owner = p->o->lease_ms ? p->owner : NULL;
+    }
     char msg[4096];
     int attempts;
-    processor_callback_result r = processor_run_callback(w, item, msg, sizeof msg, &attempts);
-    if (r == PROCESSOR_CALLBACK_OK) {
-        processor_mark(w, item, &key);
-        return;
-    }
-    if (r != PROCESSOR_CALLBACK_ABANDONED) {
-        processor_add_error(p, item, r == PROCESSOR_CALLBACK_TIMEOUT ? "timeout" : "callback", msg, attempts);
-        w->failed++;
-    }
-    ddb_error err;
-    if (owner)
-        record_release(w->client, &p->o->table, &key, owner, &p->policy, &err);
+    long failed_before = atomic_load(&w->failed);
+    processor_callback_result r = processor_run_callback(w, item, token, msg, sizeof msg, &attempts);
+    if (processor_finish(w, item, &key, portion, r, msg, attempts))
+        return;   /* processor_mark_done ends it */
+    if (p->leases && atomic_load(&w->failed) != failed_before)
+        lease_record_failed(p->leases, portion);
+    if (p->leases)
+        lease_end(p->leases, portion);
 }
 
 /* Every thread of the run ends here, so the run loop wakes at once. */
@@ -365,40 +286,122 @@ static void *processor_worker_main(void *arg)
     return NULL;
 }
 
-/* Hands a page's records to the queue; returns -1 once the queue stops. */
-static int processor_enqueue_page(processor *p, json_t *items)
+/* The pass being read: its id, whether its records go to the front of the
+ * queue, and how many records other processes still have to do. */
+typedef struct processor_pass {
+    unsigned id;
+    int front;
+    int busy;
+} processor_pass;
+
+/* Queues the item (a reference the caller gives up) when it is this pass's
+ * to run; counts it as busy when another process has it to do. Returns -1
+ * to stop the pass (stopping, or another protocol's item). */
+static int processor_offer(processor *p, json_t *item, processor_pass *ps)
+{
+    char msg[1000];
+    if (lease_foreign_item(item, p->o->table.table, msg, sizeof msg)) {
+        ddb_error_set(&p->producer_error, "ProtocolMismatch", 0, "%s", msg);
+        p->producer_failed = 1;
+        json_decref(item);
+        return -1;
+    }
+    if (!p->leases)
+        return queue_push(&p->q, item);
+    record_key key;
+    int has_key = record_key_of(item, &key) == 0;
+    int portion = has_key ? lease_portion_of(lease_portions(p->leases), &key) : 0;
+    lease_class c = has_key ? lease_classify(p->leases, ps->id, portion) : LEASE_MINE;
+    if (c == LEASE_BUSY)
+        ps->busy++;
+    if (c != LEASE_MINE || !lease_enqueue(p->leases, portion)) {
+        json_decref(item);
+        return 0;
+    }
+    if ((ps->front ? queue_push_front(&p->q, item) : queue_push(&p->q, item)) == 0)
+        return 0;
+    lease_end(p->leases, portion);
+    return -1;
+}
+
+/* Hands a page's records to the queue; returns -1 once the pass must stop. */
+static int processor_enqueue_page(processor *p, json_t *items, processor_pass *ps)
 {
     for (size_t i = 0; i < json_array_size(items); i++) {
         /* Detach the item so the queue hands over its only reference:
          * jansson's counts are not safe to share between threads. */
         json_t *item = json_incref(json_array_get(items, i));
         json_array_set_new(items, i, json_null());
-        if (queue_push(&p->q, item) != 0)
+        if (processor_offer(p, item, ps) != 0)
             return -1;
     }
     return 0;
 }
 
-static void *processor_producer_main(void *arg)
+static int processor_pass_run(processor *p, processor_pass *ps);
+
+/* Portions taken while a long pass runs (a dead process's, a shed one) are
+ * read at once in a pass of their own, their records queued first: a
+ * take-over does not wait for this process's own backlog. */
+static int processor_takeover_pass(processor *p)
 {
-    processor *p = arg;
+    processor_pass inner = { lease_pass_begin(p->leases), 1, 0 };
+    int rc = processor_pass_run(p, &inner);
+    if (rc == 0)
+        lease_pass_end(p->leases, inner.id, 0);
+    return rc;
+}
+
+/* One pass over the Processed = 0 index. Returns -1 when stopped or failed. */
+static int processor_pass_run(processor *p, processor_pass *ps)
+{
     record_query q = { .kind = RECORD_QUERY_UNPROCESSED, .limit = (int)p->o->page_size, .policy = &p->policy };
     json_t *start = NULL;
+    int rc = 0;
     do {
-        json_t *items;
-        json_t *last;
-        if (record_query_page(p->producer_client, &p->o->table, &q, start, &items, &last, &p->producer_error) != 0) {
+        if (p->leases && !ps->front && lease_pass_pending(p->leases) > 0)
+            rc = processor_takeover_pass(p);
+        json_t *items = NULL;
+        json_t *last = NULL;
+        if (rc == 0 &&
+            record_query_page(p->producer_client, &p->o->table, &q, start, &items, &last, &p->producer_error) != 0) {
             p->producer_failed = 1;
-            break;
+            rc = -1;
         }
         json_decref(start);
         start = last;
-        int stopped = processor_enqueue_page(p, items);
+        if (rc == 0)
+            rc = processor_enqueue_page(p, items, ps);
         json_decref(items);
-        if (stopped)
-            break;
-    } while (start && !atomic_load(&p->q.stopping));
+    } while (start && rc == 0 && !atomic_load(&p->q.stopping));
     json_decref(start);
+    return rc == 0 && !atomic_load(&p->q.stopping) ? 0 : -1;
+}
+
+/* Without leases one pass. With leases, passes until no record is left that
+ * another live process still has to do: a portion whose owner dies comes
+ * back here once its lease expires, and a joiner's shed portions go to it. */
+static void *processor_producer_main(void *arg)
+{
+    processor *p = arg;
+    int drained = 0;
+    for (;;) {
+        processor_pass ps = { p->leases ? lease_pass_begin(p->leases) : 0, 0, 0 };
+        int rc = processor_pass_run(p, &ps);
+        if (!p->leases || rc != 0)
+            break;
+        lease_pass_end(p->leases, ps.id, 1);
+        int pending = lease_pass_pending(p->leases);
+        if (!ps.busy && !pending && drained)
+            break;
+        /* before ending, let every queued record finish and look once more:
+         * one given up on the way (a lapse, a hand-back) is read again */
+        drained = !ps.busy && !pending;
+        if (drained)
+            lease_wait_drained(p->leases, &p->q.stopping);
+        else if (!pending)
+            lease_wait_ticks(p->leases, 1, &p->q.stopping);
+    }
     queue_close(&p->q);
     processor_thread_ended(p);
     return NULL;
@@ -459,38 +462,51 @@ static int processor_reached(const struct timespec *deadline)
  * thread ends, a stop is requested or the host's progress is due. A stop
  * request has already stopped the queue; the loop only waits for the
  * callbacks in flight. */
+static int processor_before(const struct timespec *a, const struct timespec *b)
+{
+    return a->tv_sec != b->tv_sec ? a->tv_sec < b->tv_sec : a->tv_nsec < b->tv_nsec;
+}
+
+/* Once a stop was requested: the deadline of the drain, set on first call. */
+static int processor_drain_deadline(processor *p, struct timespec *drain, int *draining)
+{
+    if (!*draining && p->o->drain_timeout_ms > 0 && processor_stop_requested(p) != PROCESSOR_STOP_NONE) {
+        clock_gettime(CLOCK_MONOTONIC, drain);
+        processor_add_ms(drain, p->o->drain_timeout_ms);
+        *draining = 1;
+    }
+    return *draining;
+}
+
 static void processor_supervise(processor *p)
 {
     long interval = p->hooks.progress ? p->hooks.progress_interval_ms : 0;
+    long step = interval > 0 ? interval : 3600000;
     struct timespec next;
+    struct timespec drain;
+    int draining = 0;
     clock_gettime(CLOCK_MONOTONIC, &next);
-    processor_add_ms(&next, interval);
+    processor_add_ms(&next, step);
     pthread_mutex_lock(&p->run_lock);
     while (p->running_threads > 0) {
-        if (interval <= 0) {
-            pthread_cond_wait(&p->run_changed, &p->run_lock);
-            continue;
+        if (processor_drain_deadline(p, &drain, &draining) && processor_reached(&drain)) {
+            p->drain_expired = 1;   /* read by processor_run on this thread */
+            break;
         }
-        if (pthread_cond_timedwait(&p->run_changed, &p->run_lock, &next) == 0 || !processor_reached(&next))
+        const struct timespec *until = draining && processor_before(&drain, &next) ? &drain : &next;
+        if (pthread_cond_timedwait(&p->run_changed, &p->run_lock, until) == 0 || !processor_reached(&next))
             continue;
         pthread_mutex_unlock(&p->run_lock);
-        processor_stats s;
-        processor_snapshot(p, &s);
-        p->hooks.progress(p->hooks.host, &s);
+        if (interval > 0) {
+            processor_stats s;
+            processor_snapshot(p, &s);
+            p->hooks.progress(p->hooks.host, &s);
+        }
         clock_gettime(CLOCK_MONOTONIC, &next);   /* a slow host skips ticks rather than bunching them */
-        processor_add_ms(&next, interval);
+        processor_add_ms(&next, step);
         pthread_mutex_lock(&p->run_lock);
     }
     pthread_mutex_unlock(&p->run_lock);
-}
-
-static void processor_make_owner(processor *p)
-{
-    char host[64] = "host";
-    gethostname(host, sizeof host - 1);
-    host[sizeof host - 1] = '\0';
-    uint64_t r = retry_seed(p);
-    snprintf(p->owner, sizeof p->owner, "%s/%ld/%08llx", host, (long)getpid(), (unsigned long long)(r & 0xffffffffu));
 }
 
 static int processor_start_clients(processor *p, const ddb_config *cfg, void **worker_data, ddb_error *err)
@@ -528,7 +544,6 @@ static int processor_init_sync(processor *p)
     pthread_cond_init(&p->run_changed, &attr);
     pthread_condattr_destroy(&attr);
     pthread_mutex_init(&p->run_lock, NULL);
-    pthread_mutex_init(&p->errors_lock, NULL);
     return 0;
 }
 
@@ -547,7 +562,11 @@ processor *processor_new(const processor_options *o, const ddb_config *cfg, proc
     if (hooks)
         p->hooks = *hooks;
     p->policy = (retry_policy){ o->max_retries + 1, o->backoff_base_ms, o->backoff_multiplier, o->backoff_cap_ms };
-    processor_make_owner(p);
+    char msg[1200];
+    if (failures_init(&p->fails, (size_t)o->max_errors, o->errors_file, msg, sizeof msg) != 0) {
+        ddb_error_set(err, "ConfigError", 0, "%s", msg);
+        goto fail;
+    }
     int queue_cap = o->queue_size > 0 ? (int)o->queue_size : processor_default_queue_size(o);
     p->workers = calloc((size_t)o->max_workers, sizeof *p->workers);
     if (queue_init(&p->q, queue_cap) != 0 || !p->workers) {
@@ -592,15 +611,60 @@ static int processor_start_threads(processor *p, ddb_error *err)
     return started;
 }
 
+/* What the processor's own requests consumed; once the threads are joined
+ * (each client's sums are its thread's). */
+static void processor_consumed(processor *p, processor_stats *s)
+{
+    double wcu, rcu;
+    ddb_client_consumed(p->producer_client, &s->consumed_wcu, &s->consumed_rcu);
+    for (int i = 0; i < p->o->max_workers; i++) {
+        ddb_client_consumed(p->workers[i].client, &wcu, &rcu);
+        s->consumed_wcu += wcu;
+        s->consumed_rcu += rcu;
+        s->parked += atomic_load(&p->workers[i].parked);
+    }
+    s->consumed_wcu += p->marker_wcu;
+    s->consumed_rcu += p->marker_rcu;
+    s->capacity_metered = 1;
+    if (!p->leases)
+        return;
+    lease_stats ls;
+    lease_get_stats(p->leases, &ls);
+    s->lease_wcu = ls.wcu;
+    s->lease_rcu = ls.rcu;
+    s->consumed_wcu += ls.wcu;
+    s->consumed_rcu += ls.rcu;
+}
+
 static void processor_collect(processor *p, processor_result *result)
 {
     processor_snapshot(p, &result->stats);
     result->stopped = processor_stop_requested(p);
-    result->errors = p->errors;
-    result->error_count = p->error_count;
-    result->errors_lost = p->errors_lost;
-    p->errors = NULL;
-    p->error_count = 0;
+    failures_take(&p->fails, &result->errors, &result->error_count);
+    result->errors_lost = p->fails.lost;
+}
+
+static int processor_callbacks_running(processor *p)
+{
+    int n = 0;
+    for (int i = 0; i < p->o->max_workers; i++)
+        n += atomic_load(&p->workers[i].busy);
+    return n;
+}
+
+/* A drain that outlived drain_timeout_ms: the callbacks still running are
+ * given up. The leases are handed back first, so nothing is marked after
+ * this (the lease check refuses it); the caller exits the process. */
+static int processor_give_up(processor *p, processor_result *result, ddb_error *err)
+{
+    int running = processor_callbacks_running(p);
+    lease_release_all(p->leases);
+    processor_collect(p, result);
+    result->stats.unfinished = running;
+    ddb_error_set(err, "DrainTimeout", 0,
+                  "the drain took longer than drain_timeout_ms (%ld ms): %d callback%s still running were given up, "
+                  "their records stay unprocessed", p->o->drain_timeout_ms, running, running == 1 ? "" : "s");
+    return -1;
 }
 
 int processor_run(processor *p, processor_result *result, ddb_error *err)
@@ -611,16 +675,26 @@ int processor_run(processor *p, processor_result *result, ddb_error *err)
         return -1;
     }
     p->ran = 1;
+    if (p->o->lease_ms > 0 && !(p->leases = lease_start(p->cfg, &p->o->table, p->o->lease_ms, err)))
+        return -1;
     int workers = processor_start_threads(p, err);
     if (workers >= 0)
         processor_supervise(p);
+    if (p->drain_expired)
+        return processor_give_up(p, result, err);
     for (int i = 0; i < workers; i++)
         pthread_join(p->workers[i].thread, NULL);
     if (workers >= 0)
         pthread_join(p->producer, NULL);
+    if (p->marker)
+        marker_consumed(p->marker, &p->marker_wcu, &p->marker_rcu);
     marker_finish(p->marker);   /* every pending mark reported (the run loop waited for it) */
     p->marker = NULL;
+    lease_release_all(p->leases);   /* nothing in flight, no mark pending: hand every lease back */
     processor_collect(p, result);
+    processor_consumed(p, &result->stats);
+    lease_abandon(p->leases);       /* frees it; the leases are already back */
+    p->leases = NULL;
     if (workers < p->o->max_workers)
         return -1;
     if (p->producer_failed) {
@@ -640,20 +714,15 @@ void processor_free(processor *p)
     free(p->workers);
     queue_destroy(&p->q);
     pthread_mutex_destroy(&p->run_lock);
-    pthread_mutex_destroy(&p->errors_lock);
     pthread_cond_destroy(&p->run_changed);
-    free(p->errors);
+    failures_close(&p->fails);
+    lease_abandon(p->leases);
     free(p);
 }
 
 void processor_result_free(processor_result *r)
 {
-    for (size_t i = 0; i < r->error_count; i++) {
-        free(r->errors[i].account_id);
-        free(r->errors[i].run_time);
-        free(r->errors[i].message);
-    }
-    free(r->errors);
+    failure_free_list(r->errors, r->error_count);
     r->errors = NULL;
     r->error_count = 0;
 }

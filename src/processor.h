@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "config.h"
+#include "failures.h"
 #include "options.h"
 #include "record.h"
 
@@ -48,7 +49,11 @@ typedef struct processor_options {
     long backoff_cap_ms;        /* 20000 */
     long callback_retries;      /* 0: extra runs of a failing callback */
     long timeout_ms;            /* 0: no per-record callback timeout */
-    long lease_ms;              /* 0: no leases (one write per record) */
+    long lease_ms;              /* 0: no coordination (one write per record); else portion leases */
+    long max_failures;          /* 0: unlimited; else failed runs before a record is parked */
+    long max_errors;            /* 1000: failures listed in errors (all are counted) */
+    long drain_timeout_ms;      /* 25000: after a stop signal, how long in-flight work may take */
+    char errors_file[1024];     /* "": none; else every failure appended as a JSON line */
     long queue_size;            /* records buffered between producer and workers */
     long page_size;             /* Query Limit (500), 0 for DynamoDB's 1 MB pages */
     long mark_concurrency;      /* 32: marks in flight at once (see processor_run) */
@@ -76,10 +81,11 @@ typedef enum {
 } processor_callback_result;
 
 /* Runs on worker `worker` (0-based) with that worker's data; item is the
- * record in DynamoDB's typed JSON, owned by the caller. On failure it writes
- * the message into msg. */
+ * record in DynamoDB's typed JSON, owned by the caller; lease is the fencing
+ * token of the record's portion lease (-1 without leases). On failure it
+ * writes the message into msg. */
 typedef processor_callback_result (*processor_callback)(void *worker_data, int worker, const json_t *item,
-                                                        char *msg, size_t msglen);
+                                                        long long lease, char *msg, size_t msglen);
 
 /* Why a run stopped before the GSI ran dry. The host maps them to exit codes. */
 typedef enum {
@@ -95,21 +101,19 @@ typedef struct processor_stats {
     long processed;
     long failed;
     long skipped;
-    long parked;                /* 0: records are not parked yet */
+    long parked;                /* parked by this run (max_failures reached) */
     double elapsed_s;
-    double consumed_wcu;        /* capacity units; 0 unless capacity_metered */
-    double consumed_rcu;
-    int capacity_metered;       /* 1 once the client reports ConsumedCapacity */
+    double consumed_wcu;        /* capacity units of the processor's own requests, leases included; */
+    double consumed_rcu;        /*   in the final result only (0 in a live snapshot) */
+    double lease_wcu;           /* of which the lease thread's (heartbeats, takes, reads) */
+    double lease_rcu;
+    int capacity_metered;       /* 1 in the final result: the requests asked for ConsumedCapacity */
+    int unfinished;             /* callbacks still running when a drain timed out */
 } processor_stats;
 
-typedef struct processor_error {
-    char *account_id;
-    char *run_time;
-    const char *kind;           /* "callback", "timeout", "dynamodb", "lease" (lost before
-                                   marking) or "invalid" (no key strings); static strings */
-    char *message;
-    int attempts;
-} processor_error;
+/* kind: "callback", "timeout", "dynamodb", "lease" (lost before marking) or
+ * "invalid" (no key strings) */
+typedef failure processor_error;
 
 typedef struct processor_result {
     processor_stats stats;

@@ -26,7 +26,7 @@ void queue_destroy(queue *q)
     pthread_cond_destroy(&q->not_full);
 }
 
-int queue_push(queue *q, json_t *item)
+static int queue_insert(queue *q, json_t *item, int front)
 {
     pthread_mutex_lock(&q->lock);
     if (q->count == q->cap) {
@@ -34,8 +34,13 @@ int queue_push(queue *q, json_t *item)
             pthread_cond_wait(&q->not_full, &q->lock);
     }
     int stopping = q->stopping;
-    if (!stopping) {
+    if (!stopping && front) {
+        q->head = (q->head + q->cap - 1) % q->cap;
+        q->items[q->head] = item;
+    } else if (!stopping) {
         q->items[(q->head + q->count) % q->cap] = item;
+    }
+    if (!stopping) {
         q->count++;
         pthread_cond_signal(&q->not_empty);
     }
@@ -45,6 +50,16 @@ int queue_push(queue *q, json_t *item)
         return -1;
     }
     return 0;
+}
+
+int queue_push(queue *q, json_t *item)
+{
+    return queue_insert(q, item, 0);
+}
+
+int queue_push_front(queue *q, json_t *item)
+{
+    return queue_insert(q, item, 1);
 }
 
 json_t *queue_pop(queue *q)

@@ -31,6 +31,9 @@ void queue_destroy(queue *q);
  * while the queue is full until half of it is free. */
 int queue_push(queue *q, json_t *item);
 
+/* The same, ahead of every queued record (a portion taken over). */
+int queue_push_front(queue *q, json_t *item);
+
 /* The next record (the caller owns it), or NULL when closed and empty, or stopping. */
 json_t *queue_pop(queue *q);
 

@@ -85,6 +85,11 @@ int record_validate_key(const record_key *key, char *err, size_t errlen)
         snprintf(err, errlen, "AccountId is missing: it must be a non-empty string");
         return -1;
     }
+    if (key->account_id_len >= 7 && memcmp(key->account_id, "ddbrun#", 7) == 0) {
+        snprintf(err, errlen, "AccountId '%.*s' is reserved: AccountIds starting with ddbrun# hold ddbrun's "
+                 "own coordination items", key->account_id_len > 64 ? 64 : (int)key->account_id_len, key->account_id);
+        return -1;
+    }
     if (key->account_id_len > RECORD_MAX_PARTITION_KEY) {
         snprintf(err, errlen, "AccountId is longer than %d bytes", RECORD_MAX_PARTITION_KEY);
         return -1;
@@ -176,6 +181,7 @@ static int record_call(ddb_client *c, const char *op, json_t *request, const ret
         ddb_error_set(err, "OutOfMemory", 0, "out of memory building a %s request", op);
         return -1;
     }
+    json_object_set_new(request, "ReturnConsumedCapacity", json_string("TOTAL"));
     int rc = ddb_client_call_json(c, op, request, policy, out, err);
     json_decref(request);
     return rc;
@@ -207,7 +213,8 @@ static json_t *record_query_request(const record_table *t, const record_query *q
 {
     int on_index = q->kind != RECORD_QUERY_ACCOUNT;
     json_t *values = on_index
-        ? json_pack("{s:{s:s}}", ":k", "N", q->kind == RECORD_QUERY_PROCESSED ? "1" : "0")
+        ? json_pack("{s:{s:s}}", ":k", "N", q->kind == RECORD_QUERY_PROCESSED ? "1"
+                                            : q->kind == RECORD_QUERY_PARKED ? "2" : "0")
         : json_pack("{s:{s:s%}}", ":k", "S", q->account_id, q->account_id_len);
     const char *cond = "#k = :k";
     if (values && q->from && q->to) {
@@ -265,6 +272,8 @@ static record_mark_result record_conditional_send(ddb_client *c, const char *bod
 static record_mark_result record_conditional_update(ddb_client *c, json_t *request, const retry_policy *policy,
                                              int own_write_explains, ddb_error *err)
 {
+    if (request)
+        json_object_set_new(request, "ReturnConsumedCapacity", json_string("TOTAL"));
     char *body = request ? json_dumps(request, JSON_COMPACT) : NULL;
     json_decref(request);
     if (!body) {
@@ -297,7 +306,8 @@ static int record_plain_mark_body(const record_table *t, const record_key *key, 
                      "{\"TableName\":\"%s\",\"Key\":{\"AccountId\":{\"S\":\"%s\"},\"RunTime\":{\"S\":\"%s\"}},"
                      "\"UpdateExpression\":\"SET #p = :one\",\"ConditionExpression\":\"#p = :zero\","
                      "\"ExpressionAttributeNames\":{\"#p\":\"Processed\"},"
-                     "\"ExpressionAttributeValues\":{\":one\":{\"N\":\"1\"},\":zero\":{\"N\":\"0\"}}}",
+                     "\"ExpressionAttributeValues\":{\":one\":{\"N\":\"1\"},\":zero\":{\"N\":\"0\"}},"
+                     "\"ReturnConsumedCapacity\":\"TOTAL\"}",
                      t->table, key->account_id, key->run_time);
     return n > 0 && (size_t)n < size ? n : -1;
 }
@@ -320,6 +330,7 @@ int record_mark_body(const record_table *t, const record_key *key, const char *o
                     "UpdateExpression", "SET #p = :one", "ConditionExpression", "#p = :zero",
                     "ExpressionAttributeNames", "#p", "Processed",
                     "ExpressionAttributeValues", ":one", "N", "1", ":zero", "N", "0");
+    if (req) json_object_set_new(req, "ReturnConsumedCapacity", json_string("TOTAL"));
     *heap = req ? json_dumps(req, JSON_COMPACT) : NULL;
     json_decref(req);
     return *heap ? (int)strlen(*heap) : -1;
@@ -348,33 +359,47 @@ record_mark_result record_mark_processed(ddb_client *c, const record_table *t, c
     return record_mark_outcome(rc, err);
 }
 
-record_mark_result record_claim(ddb_client *c, const record_table *t, const record_key *key,
-                                const char *owner, long long expires_ms, long long now_ms,
-                                const retry_policy *policy, ddb_error *err)
+long record_failures(const json_t *item)
 {
-    char expires[32], now[32];
-    snprintf(expires, sizeof expires, "%lld", expires_ms);
-    snprintf(now, sizeof now, "%lld", now_ms);
-    json_t *req = json_pack(
-        "{s:s,s:o,s:s,s:s,s:{s:s,s:s,s:s},s:{s:{s:s},s:{s:s},s:{s:s},s:{s:s}}}",
-        "TableName", t->table, "Key", record_key_json(key),
-        "UpdateExpression", "SET #o = :me, #e = :exp",
-        "ConditionExpression", "#p = :zero AND (attribute_not_exists(#e) OR #e < :now OR #o = :me)",
-        "ExpressionAttributeNames", "#p", "Processed", "#o", "LeaseOwner", "#e", "LeaseExpires",
-        "ExpressionAttributeValues", ":zero", "N", "0", ":me", "S", owner, ":exp", "N", expires, ":now", "N", now);
-    /* the condition accepts our own lease, so its failure always means
-     * another owner or a processed record */
-    return record_conditional_update(c, req, policy, 0, err);
+    const char *n = json_string_value(json_object_get(json_object_get(item, "Failures"), "N"));
+    return n ? atol(n) : 0;
 }
 
-int record_release(ddb_client *c, const record_table *t, const record_key *key, const char *owner,
-                   const retry_policy *policy, ddb_error *err)
+record_mark_result record_note_failure(ddb_client *c, const record_table *t, const record_key *key,
+                                       long failures_seen, long max_failures, const char *message, int *parked,
+                                       const retry_policy *policy, ddb_error *err)
 {
-    json_t *req = json_pack("{s:s,s:o,s:s,s:s,s:{s:s,s:s},s:{s:{s:s}}}",
-                            "TableName", t->table, "Key", record_key_json(key),
-                            "UpdateExpression", "REMOVE #o, #e", "ConditionExpression", "#o = :me",
-                            "ExpressionAttributeNames", "#o", "LeaseOwner", "#e", "LeaseExpires",
-                            "ExpressionAttributeValues", ":me", "S", owner);
-    record_mark_result r = record_conditional_update(c, req, policy, 1, err);
-    return r == RECORD_FAILED ? -1 : 0;
+    char seen[32], next[32], cut[1001];
+    snprintf(seen, sizeof seen, "%ld", failures_seen);
+    snprintf(next, sizeof next, "%ld", failures_seen + 1);
+    size_t n = strlen(message) > 1000 ? 1000 : strlen(message);
+    while (n > 0 && n < strlen(message) && ((unsigned char)message[n] & 0xC0) == 0x80)
+        n--;   /* whole UTF-8 characters */
+    memcpy(cut, message, n);
+    cut[n] = '\0';
+    *parked = max_failures > 0 && failures_seen + 1 >= max_failures;
+    json_t *req = json_pack("{s:s,s:o,s:s,s:s,s:{s:s,s:s,s:s},s:{s:{s:s},s:{s:s},s:{s:s},s:{s:s}}}",
+                            "TableName", t->table, "Key", record_key_json(key), "UpdateExpression",
+                            *parked ? "SET #f = :next, #e = :msg, #p = :parked" : "SET #f = :next, #e = :msg",
+                            "ConditionExpression",
+                            failures_seen ? "#p = :zero AND #f = :seen" : "#p = :zero AND attribute_not_exists(#f)",
+                            "ExpressionAttributeNames", "#p", "Processed", "#f", "Failures", "#e", "LastError",
+                            "ExpressionAttributeValues", ":zero", "N", "0", ":next", "N", next, ":msg", "S", cut,
+                            ":parked", "N", "2");
+    json_t *values = json_object_get(req, "ExpressionAttributeValues");
+    if (!*parked)
+        json_object_del(values, ":parked");
+    if (failures_seen)
+        json_object_set_new(values, ":seen", json_pack("{s:s}", "N", seen));
+    return record_conditional_update(c, req, policy, 1, err);
+}
+
+record_mark_result record_requeue(ddb_client *c, const record_table *t, const record_key *key, ddb_error *err)
+{
+    json_t *req = json_pack("{s:s,s:o,s:s,s:s,s:{s:s,s:s,s:s},s:{s:{s:s},s:{s:s}}}", "TableName", t->table, "Key",
+                            record_key_json(key), "UpdateExpression", "SET #p = :zero REMOVE #f, #e",
+                            "ConditionExpression", "#p = :parked", "ExpressionAttributeNames", "#p", "Processed",
+                            "#f", "Failures", "#e", "LastError", "ExpressionAttributeValues", ":zero", "N", "0",
+                            ":parked", "N", "2");
+    return record_conditional_update(c, req, NULL, 1, err);
 }

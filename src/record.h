@@ -63,7 +63,15 @@ int record_get(ddb_client *c, const record_table *t, const record_key *key, json
 
 int record_delete(ddb_client *c, const record_table *t, const record_key *key, ddb_error *err);
 
-typedef enum { RECORD_QUERY_UNPROCESSED, RECORD_QUERY_PROCESSED, RECORD_QUERY_ACCOUNT } record_query_kind;
+/* Processed values. RECORD_PARKED is written only by the processor (past
+ * max_failures) and by nobody else: put_item accepts 0 and 1. */
+#define RECORD_UNPROCESSED 0
+#define RECORD_PROCESSED 1
+#define RECORD_PARKED 2
+
+typedef enum {
+    RECORD_QUERY_UNPROCESSED, RECORD_QUERY_PROCESSED, RECORD_QUERY_ACCOUNT, RECORD_QUERY_PARKED
+} record_query_kind;
 
 typedef struct record_query {
     record_query_kind kind;
@@ -89,6 +97,16 @@ typedef enum { RECORD_MARKED = 1, RECORD_NOT_MARKED = 0, RECORD_FAILED = -1 } re
 record_mark_result record_mark_processed(ddb_client *c, const record_table *t, const record_key *key,
                                          const char *owner, const retry_policy *policy, ddb_error *err);
 
+/* After a failed callback on an unprocessed record whose Failures attribute
+ * was failures_seen (0 when absent): sets Failures = failures_seen + 1 and
+ * LastError = message (cut to 1000 bytes), and parks the record (Processed =
+ * 2) when the new count reaches max_failures (> 0). NOT_MARKED when the
+ * record changed meanwhile (processed, parked or counted by someone else);
+ * *parked says whether this write parked it. */
+record_mark_result record_note_failure(ddb_client *c, const record_table *t, const record_key *key,
+                                       long failures_seen, long max_failures, const char *message, int *parked,
+                                       const retry_policy *policy, ddb_error *err);
+
 /* The pieces of record_mark_processed, for the processor's asynchronous
  * marks: the UpdateItem body, written into buf when it fits (the common
  * case: no lease, nothing to escape), else malloc'd into *heap (the caller
@@ -99,15 +117,11 @@ int record_mark_body(const record_table *t, const record_key *key, const char *o
  * flag says an earlier attempt may have been applied). */
 record_mark_result record_mark_outcome(int rc, const ddb_error *err);
 
-/* Leases (LeaseOwner S, LeaseExpires N in ms since the epoch): claims an
- * unprocessed record whose lease is absent or expired. MARKED when claimed,
- * NOT_MARKED when processed, missing or leased by someone else. */
-record_mark_result record_claim(ddb_client *c, const record_table *t, const record_key *key,
-                                const char *owner, long long expires_ms, long long now_ms,
-                                const retry_policy *policy, ddb_error *err);
+/* Puts a parked record back to unprocessed (Processed = 0, Failures and
+ * LastError removed). NOT_MARKED when it is not parked or missing. */
+record_mark_result record_requeue(ddb_client *c, const record_table *t, const record_key *key, ddb_error *err);
 
-/* Gives a claimed record back (removes the lease if owner still holds it). */
-int record_release(ddb_client *c, const record_table *t, const record_key *key, const char *owner,
-                   const retry_policy *policy, ddb_error *err);
+/* The Failures attribute of an item, 0 when absent. */
+long record_failures(const json_t *item);
 
 #endif

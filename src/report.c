@@ -31,8 +31,13 @@ void report_progress_log(FILE *f, const processor_stats *s)
 void report_summary_text(FILE *f, const processor_result *r, int clear_line)
 {
     const processor_stats *s = &r->stats;
-    fprintf(f, "%sddbrun: processed %ld, skipped %ld, failed %ld in %.1f s (%.0f records/s)\n",
+    fprintf(f, "%sddbrun: processed %ld, skipped %ld, failed %ld in %.1f s (%.0f records/s)",
             clear_line ? "\r\033[K" : "", s->processed, s->skipped, s->failed, s->elapsed_s, report_rate(s));
+    if (s->parked)
+        fprintf(f, ", parked %ld", s->parked);
+    if (s->capacity_metered)
+        fprintf(f, "; consumed %.1f WCU, %.1f RCU", s->consumed_wcu, s->consumed_rcu);
+    fputc('\n', f);
     fflush(f);
 }
 

@@ -18,7 +18,8 @@ void report_progress_line(FILE *f, const processor_stats *s);
 /* One plain line for log files: "ddbrun: progress: 12 processed, ...\n". */
 void report_progress_log(FILE *f, const processor_stats *s);
 
-/* "ddbrun: processed 12, skipped 0, failed 1 in 0.4 s (30 records/s)\n";
+/* "ddbrun: processed 12, skipped 0, failed 1 in 0.4 s (30 records/s); consumed 36.0 WCU, 0.5 RCU\n"
+ * (", parked N" before the ";" when records were parked);
  * clear_line first erases a live progress line. */
 void report_summary_text(FILE *f, const processor_result *r, int clear_line);
 

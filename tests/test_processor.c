@@ -104,10 +104,12 @@ static int tear_down(void **state)
 /* The first callback waits (up to 30 s) until the host saw progress, so the
  * hook is called whatever the machine's speed; run number stop_after asks the
  * run to stop. */
-static processor_callback_result on_record(void *data, int worker, const json_t *item, char *msg, size_t msglen)
+static processor_callback_result on_record(void *data, int worker, const json_t *item, long long lease, char *msg,
+                                           size_t msglen)
 {
     (void)worker;
     (void)item;
+    (void)lease;
     (void)msg;
     (void)msglen;
     host *h = data;

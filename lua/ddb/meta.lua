@@ -129,7 +129,11 @@ function ddb.records(opts) end
 ---@field backoff_cap_ms integer?      (20000)
 ---@field callback_retries integer?    extra runs of a failed callback (0)
 ---@field timeout_ms integer?          per-record callback timeout, 0 = none
----@field lease_ms integer?            claim records first (many processes), 0 = off
+---@field lease_ms integer?            coordinate many processes with portion leases (README), 0 = off
+---@field max_failures integer?        failed runs before a record is parked (Processed = 2), 0 = unlimited
+---@field max_errors integer?          failures listed in errors (1000); stats.failed counts all
+---@field errors_file string?          append every failure to this file as a JSON line
+---@field drain_timeout_ms integer?    after Ctrl-C/SIGTERM, how long in-flight callbacks may take (25000)
 ---@field page_size integer?           GSI page size (500)
 ---@field queue_size integer?
 ---@field mark_concurrency integer?    marks in flight at once (32); up to 8x that many wait to be sent
@@ -171,6 +175,7 @@ function Processor:options() end
 ---@field worker integer      1..max_workers
 ---@field client ddb.Client   this worker's own client
 ---@field records ddb.Records this worker's own Record model
+---@field lease integer?      with lease_ms: the fencing token of the record's portion lease
 
 ---@class ddb.ProcessorError
 ---@field AccountId string
@@ -188,8 +193,10 @@ function Processor:options() end
 ---@field errors_lost integer
 ---@field elapsed_s number
 ---@field records_per_s number
----@field consumed_wcu number? when the client meters capacity
----@field consumed_rcu number?
+---@field consumed_wcu number  capacity units of the processor's own requests (leases included)
+---@field consumed_rcu number
+---@field lease_wcu number     of which the lease thread's
+---@field lease_rcu number
 ---@field interrupted boolean
 ---@field stopped "interrupt"|"terminate"|"exit"|"host"|nil why the run stopped early
 
@@ -227,6 +234,17 @@ function Records:query_unprocessed(opts) end
 ---@param opts ddb.RecordQueryOptions?
 ---@return ddb.Item[]
 function Records:query_processed(opts) end
+
+---Parked records (Processed = 2: their callback failed max_failures times).
+---@param opts ddb.RecordQueryOptions?
+---@return ddb.Item[]
+function Records:query_failed(opts) end
+
+---Puts a parked record back to unprocessed.
+---@param account_id string
+---@param run_time string
+---@return boolean requeued false when it was not parked
+function Records:requeue(account_id, run_time) end
 
 ---@param account_id string
 ---@param opts ddb.RecordQueryOptions?

@@ -3,6 +3,7 @@
  *   faultproxy silent [--stats FILE] [--seconds N]
  *   faultproxy proxy --upstream PORT [--rate R] [--faults LIST] [--seed S]
  *                    [--delay-ms MS] [--max-faults N] [--after N] [--only OP] [--stats FILE] [--seconds N]
+ *   faultproxy meter --upstream PORT [--stats FILE] [--seconds N]
  *
  * Listens on 127.0.0.1 (a free port), prints "PORT <port> PID <pid>", serves
  * until SIGTERM/SIGINT or --seconds (600), then writes one "<name> <count>"
@@ -13,7 +14,12 @@
  * faults in all with --max-faults, none in the first N requests with --after,
  * and only to operation OP ("Query": X-Amz-Target DynamoDB_20120810.Query)
  * with --only (the stats count those requests as "only_requests").
+ * `meter` forwards every request unchanged and sums, per table, the capacity
+ * units DynamoDB reports (the ConsumedCapacity of each response; a failed
+ * conditional write counts 1 WCU, as DynamoDB bills it), so specs measure
+ * cost independently of ddbrun's own stats; see "metering" below.
  * Only ever connects to 127.0.0.1. `faultproxy latency`: see fp_latency.c. */
+
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -29,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <zlib.h>
 #include "fp_latency.h"
 #include "toolnet.h"
@@ -55,6 +62,7 @@ static const char *const FP_KIND_NAMES[FP_KINDS] = {
 
 typedef struct fp_options {
     int silent;
+    int meter;
     int upstream_port;
     double rate;
     int kinds[FP_KINDS];          /* the enabled fault kinds */
@@ -78,6 +86,7 @@ typedef struct fp_server {
     uint64_t connections;         /* accepted so far (acceptor thread only) */
     atomic_long injected[FP_KINDS];
     atomic_long faults, requests, forwarded, upstream_errors, chunked, only_requests;
+    struct fp_meter *meter;       /* meter mode: per-table sums */
 } fp_server;
 
 /* The modes, here and on other branches, call the shared helpers by these names. */
@@ -269,6 +278,112 @@ static int fp_handle(fp_conn *c, size_t len, long n)
     return fp_send_response(c, c->body.data, c->body.len, c->body.len);
 }
 
+/* --- metering (meter mode) ---
+ * Per table: requests, WCU and RCU summed from each response's
+ * ConsumedCapacity (an object, or a list for batch operations), 1 WCU per
+ * ConditionalCheckFailedException on a write, and "unmetered": successful
+ * requests whose response carried no ConsumedCapacity (the client did not ask
+ * with ReturnConsumedCapacity), so a spec can tell that nothing escaped. */
+
+#define FP_METER_TABLES 64
+
+typedef struct fp_meter_row {
+    char table[256];
+    long requests, unmetered;
+    double wcu, rcu;
+} fp_meter_row;
+
+typedef struct fp_meter {
+    pthread_mutex_t lock;
+    fp_meter_row rows[FP_METER_TABLES];
+    int count;
+} fp_meter;
+
+/* The row of table (created on first use), under the lock; NULL when full. */
+static fp_meter_row *fp_meter_row_of(fp_meter *m, const char *table)
+{
+    for (int i = 0; i < m->count; i++)
+        if (strcmp(m->rows[i].table, table) == 0) return &m->rows[i];
+    if (m->count == FP_METER_TABLES) return NULL;
+    fp_meter_row *r = &m->rows[m->count++];
+    snprintf(r->table, sizeof r->table, "%s", table);
+    return r;
+}
+
+static int fp_meter_is_read(const char *op, size_t len)
+{
+    static const char *const reads[] = { "Query", "Scan", "GetItem", "BatchGetItem", "TransactGetItems" };
+    for (size_t i = 0; i < sizeof reads / sizeof *reads; i++)
+        if (strlen(reads[i]) == len && strncmp(op, reads[i], len) == 0) return 1;
+    return 0;
+}
+
+static void fp_meter_add(fp_meter *m, const char *table, int is_read, double units, int request, int unmetered)
+{
+    pthread_mutex_lock(&m->lock);
+    fp_meter_row *r = fp_meter_row_of(m, table && *table ? table : "-");
+    if (r) {
+        r->requests += request;
+        r->unmetered += unmetered;
+        if (is_read) r->rcu += units;
+        else r->wcu += units;
+    }
+    pthread_mutex_unlock(&m->lock);
+}
+
+/* Adds one response. request is the request's JSON (for its TableName). */
+static void fp_meter_response(fp_meter *m, const json_t *request, int is_read, int status, const json_t *response)
+{
+    const char *table = json_string_value(json_object_get(request, "TableName"));
+    json_t *cc = json_object_get(response, "ConsumedCapacity");
+    const char *type = json_string_value(json_object_get(response, "__type"));
+    if (status == 200 && json_is_object(cc)) {
+        fp_meter_add(m, json_string_value(json_object_get(cc, "TableName")), is_read,
+                     json_number_value(json_object_get(cc, "CapacityUnits")), 1, 0);
+    } else if (status == 200 && json_is_array(cc)) {
+        size_t i;
+        json_t *e;
+        json_array_foreach(cc, i, e)
+            fp_meter_add(m, json_string_value(json_object_get(e, "TableName")), is_read,
+                         json_number_value(json_object_get(e, "CapacityUnits")), i == 0, 0);
+    } else if (status == 200) {
+        fp_meter_add(m, table, is_read, 0, 1, 1);
+    } else if (type && strstr(type, "ConditionalCheckFailedException") && !is_read) {
+        fp_meter_add(m, table, 0, 1, 1, 0);
+    } else {
+        fp_meter_add(m, table, is_read, 0, 1, 0);
+    }
+}
+
+/* Forwards request c->in[0..len) and meters it. Returns 0 to keep the connection. */
+static int fp_meter_handle(fp_conn *c, size_t len)
+{
+    size_t h = fp_head_length(&c->in);
+    const char *target;
+    size_t target_len;
+    if (!fp_header(c->in.data, h, "X-Amz-Target", &target, &target_len)) target_len = 0;
+    const char *dot = target_len ? memchr(target, '.', target_len) : NULL;
+    int is_read = dot && fp_meter_is_read(dot + 1, target_len - (size_t)(dot + 1 - target));
+    json_t *request = json_loadb(c->in.data + h, len - h, 0, NULL);
+    int rc = fp_forward(c, len);
+    if (rc == 0) {
+        json_t *response = json_loadb(c->body.data, c->body.len, 0, NULL);
+        fp_meter_response(c->s->meter, request, is_read, fp_status(c->head.data, c->head.len), response);
+        json_decref(response);
+        rc = fp_send_response(c, c->body.data, c->body.len, c->body.len);
+    }
+    json_decref(request);
+    return rc;
+}
+
+/* One line per table: "meter TABLE requests N wcu X rcu Y unmetered N". */
+static void fp_meter_write(const fp_meter *m, FILE *f)
+{
+    for (int i = 0; m && i < m->count; i++)
+        fprintf(f, "meter %s requests %ld wcu %.1f rcu %.1f unmetered %ld\n", m->rows[i].table, m->rows[i].requests,
+                m->rows[i].wcu, m->rows[i].rcu, m->rows[i].unmetered);
+}
+
 /* --- connections --- */
 
 static void fp_conn_free(fp_conn *c)
@@ -290,7 +405,8 @@ static void *fp_conn_main(void *arg)
     long len;
     while ((len = fp_read_request(c)) > 0) {
         long n = atomic_fetch_add(&c->s->requests, 1) + 1;
-        if (!c->s->o.silent && fp_handle(c, (size_t)len, n) != 0) break;
+        if (c->s->o.meter && fp_meter_handle(c, (size_t)len) != 0) break;
+        if (!c->s->o.silent && !c->s->o.meter && fp_handle(c, (size_t)len, n) != 0) break;
         fp_buf_consume(&c->in, (size_t)len);
     }
     fp_conn_free(c);
@@ -328,6 +444,7 @@ static int fp_usage(const char *what, const char *arg)
             "usage: faultproxy silent [--stats FILE] [--seconds N]\n"
             "       faultproxy proxy --upstream PORT [--rate R] [--faults LIST] [--seed S] [--delay-ms MS]\n"
             "                        [--max-faults N] [--after N] [--only OP] [--stats FILE] [--seconds N]\n"
+            "       faultproxy meter --upstream PORT [--stats FILE] [--seconds N]\n"
             "faults: throttle,throttling,500,503html,reset-before,reset-after,delay,truncate,crc,badjson\n",
             what, arg ? " " : "", arg ? arg : "");
     return -1;
@@ -376,6 +493,8 @@ static int fp_parse_option(const char *name, const char *v, fp_options *o)
     } else if (strcmp(name, "--upstream") == 0) {
         if (fp_parse_long(v, 1, 65535, &n) != 0) return fp_usage("--upstream must be a port, not", v);
         o->upstream_port = (int)n;
+    } else if (o->meter) {
+        return fp_usage("unknown option for meter:", name);
     } else if (strcmp(name, "--rate") == 0) {
         o->rate = strtod(v, &end);
         if (end == v || *end || !(o->rate >= 0 && o->rate <= 1)) return fp_usage("--rate must be 0 to 1, not", v);
@@ -404,14 +523,17 @@ static int fp_parse_options(int argc, char **argv, fp_options *o)
     memset(o, 0, sizeof *o);
     o->seed = 1, o->delay_ms = 1500, o->max_faults = -1, o->seconds = 600;
     fp_parse_faults("all", o);
-    if (argc < 2 || (strcmp(argv[1], "silent") != 0 && strcmp(argv[1], "proxy") != 0))
-        return fp_usage("the first argument must be silent or proxy", NULL);
+    if (argc < 2 || (strcmp(argv[1], "silent") != 0 && strcmp(argv[1], "proxy") != 0 &&
+                      strcmp(argv[1], "meter") != 0))
+        return fp_usage("the first argument must be silent, proxy or meter", NULL);
     o->silent = strcmp(argv[1], "silent") == 0;
+    o->meter = strcmp(argv[1], "meter") == 0;
     for (int i = 2; i < argc; i += 2) {
         if (i + 1 == argc) return fp_usage("missing a value after", argv[i]);
         if (fp_parse_option(argv[i], argv[i + 1], o) != 0) return -1;
     }
-    if (!o->silent && !o->upstream_port) return fp_usage("proxy needs --upstream PORT", NULL);
+    if (!o->silent && !o->upstream_port) return fp_usage("proxy and meter need --upstream PORT", NULL);
+    if (o->meter) o->rate = 0;
     return 0;
 }
 
@@ -444,6 +566,7 @@ static int fp_write_stats(const fp_server *s)
             atomic_load(&s->requests), atomic_load(&s->only_requests), atomic_load(&s->forwarded),
             atomic_load(&s->upstream_errors),
             atomic_load(&s->chunked), (unsigned long long)s->connections);
+    fp_meter_write(s->meter, f);
     return fclose(f) == 0 ? 0 : 1;
 }
 
@@ -466,6 +589,12 @@ int main(int argc, char **argv)
     }
     pthread_mutex_init(&s.lock, NULL);
     pthread_cond_init(&s.idle, NULL);
+    fp_meter meter;
+    if (s.o.meter) {
+        memset(&meter, 0, sizeof meter);
+        pthread_mutex_init(&meter.lock, NULL);
+        s.meter = &meter;
+    }
     pthread_t acceptor;
     int rc = 1, drained = 1;
     if (pthread_create(&acceptor, NULL, fp_accept_main, &s) == 0) {
