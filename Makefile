@@ -40,12 +40,15 @@ $(BUILD)/tests/%: tests/%.c $(BUILD)/libddbrun.a $(wildcard tests/*.h) | $(BUILD
 	$(CC) $(CFLAGS) -Isrc -o $@ $< $(BUILD)/libddbrun.a $(LDFLAGS) $(LDLIBS) -lcmocka
 
 # Test helpers the specs start (not cmocka suites, so not named test_*).
-$(BUILD)/tools/faultproxy: tests/tools/faultproxy.c tests/tools/fp_latency.c tests/tools/fp_latency.h | $(BUILD)/tools
-	$(CC) $(CFLAGS) -o $@ tests/tools/faultproxy.c tests/tools/fp_latency.c $(LDFLAGS) -ljansson -lz -lm
+# tests/tools/toolnet.c: the HTTP and socket plumbing they share.
+TOOLNET = tests/tools/toolnet.c tests/tools/toolnet.h
+
+$(BUILD)/tools/faultproxy: tests/tools/faultproxy.c tests/tools/fp_latency.c tests/tools/fp_latency.h $(TOOLNET) | $(BUILD)/tools
+	$(CC) $(CFLAGS) -o $@ tests/tools/faultproxy.c tests/tools/fp_latency.c tests/tools/toolnet.c $(LDFLAGS) -ljansson -lz -lm
 
 # The credentials stand-in checks SigV4 with the project's own signer.
-$(BUILD)/tools/credserver: tests/tools/credserver.c $(BUILD)/obj/sigv4.o | $(BUILD)/tools
-	$(CC) $(CFLAGS) -Isrc -o $@ $< $(BUILD)/obj/sigv4.o $(LDFLAGS) $(LDLIBS)
+$(BUILD)/tools/credserver: tests/tools/credserver.c $(TOOLNET) $(BUILD)/obj/sigv4.o | $(BUILD)/tools
+	$(CC) $(CFLAGS) -Isrc -o $@ $< tests/tools/toolnet.c $(BUILD)/obj/sigv4.o $(LDFLAGS) $(LDLIBS)
 
 $(BUILD)/obj $(BUILD)/tests $(BUILD)/tools:
 	mkdir -p $@

@@ -30,8 +30,6 @@
  * the log gets one line per credential issued and per DynamoDB request. */
 #define _DEFAULT_SOURCE   /* timegm */
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -41,17 +39,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "sigv4.h"
+#include "toolnet.h"
 
-#define CS_MAX_HEAD (64 * 1024)
-#define CS_MAX_BODY (64L * 1024 * 1024)
-#define CS_UPSTREAM_TIMEOUT_MS 30000
-#define CS_DRAIN_S 3
 #define CS_MAX_ISSUED 4096
 #define CS_MAX_STATIC 8
 #define CS_ROLE_PATH "/latest/meta-data/iam/security-credentials/"
@@ -106,311 +100,19 @@ typedef struct cs_server {
     FILE *log;
 } cs_server;
 
-typedef struct cs_buf {
-    char *data;
-    size_t len, cap;
-} cs_buf;
-
 typedef struct cs_conn {
     cs_server *s;
     int client_fd, upstream_fd;
     uint64_t rng;
-    cs_buf in, up, head, body;
+    tn_buf in, up, head, body;
 } cs_conn;
 
 static int cs_handle(cs_conn *c, size_t len);
-
-static int cs_buf_reserve(cs_buf *b, size_t need)
-{
-    if (need <= b->cap) return 0;
-    size_t cap = b->cap ? b->cap : 16384;
-    while (cap < need) cap *= 2;
-    char *bigger = realloc(b->data, cap);
-    if (!bigger) return -1;
-    b->data = bigger;
-    b->cap = cap;
-    return 0;
-}
-
-static int cs_buf_append(cs_buf *b, const void *data, size_t len)
-{
-    if (cs_buf_reserve(b, b->len + len) != 0) return -1;
-    if (len) memcpy(b->data + b->len, data, len);
-    b->len += len;
-    return 0;
-}
-
-static int cs_buf_printf(cs_buf *b, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0 || cs_buf_reserve(b, b->len + (size_t)n + 1) != 0) return -1;
-    va_start(ap, fmt);
-    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-    return 0;
-}
-
-static void cs_buf_consume(cs_buf *b, size_t n)
-{
-    memmove(b->data, b->data + n, b->len - n);
-    b->len -= n;
-}
-
-/* --- I/O that a stop interrupts --- */
-
-/* 1 when fd is ready for events, 0 on timeout, -1 when stopping or poll fails. */
-static int cs_wait(cs_conn *c, int fd, short events, int timeout_ms)
-{
-    struct pollfd p[2] = { { fd, events, 0 }, { c->s->stop_pipe[0], POLLIN, 0 } };
-    int n = poll(p, 2, timeout_ms);
-    if (n < 0 || p[1].revents) return -1;
-    return n > 0;
-}
-
-/* Appends what fd has to b: >0 bytes read, 0 at EOF, -1 on error, stop or timeout. */
-static long cs_read(cs_conn *c, int fd, cs_buf *b, int timeout_ms)
-{
-    if (cs_wait(c, fd, POLLIN, timeout_ms) != 1 || cs_buf_reserve(b, b->len + 16384) != 0) return -1;
-    ssize_t n = recv(fd, b->data + b->len, b->cap - b->len, 0);
-    if (n < 0) return -1;
-    b->len += (size_t)n;
-    return (long)n;
-}
-
-static int cs_write(cs_conn *c, int fd, const char *data, size_t len)
-{
-    while (len > 0) {
-        if (cs_wait(c, fd, POLLOUT, CS_UPSTREAM_TIMEOUT_MS) != 1) return -1;
-        ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return -1;
-        data += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-static int cs_sleep(cs_conn *c, long ms)
-{
-    struct pollfd p = { c->s->stop_pipe[0], POLLIN, 0 };
-    return poll(&p, 1, (int)ms) == 0 ? 0 : -1;
-}
-
-/* --- HTTP parsing --- */
-
-/* The length of the head (through the blank line) at the start of b, 0 while incomplete. */
-static size_t cs_head_length(const cs_buf *b)
-{
-    for (size_t i = 3; i < b->len; i++)
-        if (b->data[i] == '\n' && b->data[i - 1] == '\r' && b->data[i - 2] == '\n' && b->data[i - 3] == '\r')
-            return i + 1;
-    return 0;
-}
-
-/* Finds header `name` after the first line of head; *value and *len get its trimmed value. */
-static int cs_header(const char *head, size_t head_len, const char *name, const char **value, size_t *len)
-{
-    size_t nlen = strlen(name);
-    const char *end = head + head_len, *p = memchr(head, '\n', head_len);
-    while (p && p + 1 < end) {
-        const char *line = p + 1, *eol = memchr(line, '\n', (size_t)(end - line));
-        if (!eol) break;
-        if ((size_t)(eol - line) > nlen && line[nlen] == ':' && strncasecmp(line, name, nlen) == 0) {
-            const char *v = line + nlen + 1, *e = eol;
-            while (v < e && (*v == ' ' || *v == '\t')) v++;
-            while (e > v && (e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t')) e--;
-            *value = v;
-            *len = (size_t)(e - v);
-            return 1;
-        }
-        p = eol;
-    }
-    return 0;
-}
-
-static int cs_header_is(const char *head, size_t head_len, const char *name, const char *word)
-{
-    const char *v;
-    size_t len;
-    return cs_header(head, head_len, name, &v, &len) && len == strlen(word) && strncasecmp(v, word, len) == 0;
-}
-
-/* The Content-Length of head (0 and *present = 0 when absent), or -1 when malformed or too large. */
-static long cs_content_length(const char *head, size_t head_len, int *present)
-{
-    const char *v;
-    size_t len;
-    *present = cs_header(head, head_len, "Content-Length", &v, &len);
-    if (!*present) return 0;
-    if (len == 0 || len > 12) return -1;
-    long n = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (v[i] < '0' || v[i] > '9') return -1;
-        n = n * 10 + (v[i] - '0');
-    }
-    return n <= CS_MAX_BODY ? n : -1;
-}
-
-/* The status code of a response head ("HTTP/1.1 200 OK"), or -1. */
-static int cs_status(const char *head, size_t len)
-{
-    if (len < 12 || strncmp(head, "HTTP/1.", 7) != 0 || head[8] != ' ') return -1;
-    int code = 0;
-    for (int i = 9; i < 12; i++) {
-        if (head[i] < '0' || head[i] > '9') return -1;
-        code = code * 10 + (head[i] - '0');
-    }
-    return code;
-}
-
-/* Reads one whole request (head and Content-Length body) into the start of
- * c->in. Returns its length, or 0 when the client closed, sent something we
- * do not handle (chunked requests: curl always sends a length) or we stop. */
-static long cs_read_request(cs_conn *c)
-{
-    size_t h;
-    while ((h = cs_head_length(&c->in)) == 0)
-        if (c->in.len > CS_MAX_HEAD || cs_read(c, c->client_fd, &c->in, -1) <= 0) return 0;
-    const char *te;
-    size_t te_len;
-    int present;
-    long body = cs_content_length(c->in.data, h, &present);
-    if (body < 0 || cs_header(c->in.data, h, "Transfer-Encoding", &te, &te_len)) return 0;
-    while (c->in.len < h + (size_t)body)
-        if (cs_read(c, c->client_fd, &c->in, -1) <= 0) return 0;
-    return (long)(h + (size_t)body);
-}
-
-/* --- the upstream side --- */
-
-static int cs_read_more(cs_conn *c)
-{
-    return cs_read(c, c->upstream_fd, &c->up, CS_UPSTREAM_TIMEOUT_MS) > 0 ? 0 : -1;
-}
-
-/* The offset just past the next CRLF at or after pos in c->up (reading more as needed), 0 on failure. */
-static size_t cs_up_line(cs_conn *c, size_t pos)
-{
-    for (;;) {
-        for (size_t i = pos; i + 1 < c->up.len; i++)
-            if (c->up.data[i] == '\r' && c->up.data[i + 1] == '\n') return i + 2;
-        if (c->up.len - pos > CS_MAX_HEAD || cs_read_more(c) != 0) return 0;
-    }
-}
-
-static int cs_is_hex(char ch)
-{
-    return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F');
-}
-
-/* Decodes the chunked body that starts at pos in c->up into c->body. */
-static int cs_read_chunked(cs_conn *c, size_t pos)
-{
-    for (;;) {
-        size_t eol = cs_up_line(c, pos);
-        if (!eol || !cs_is_hex(c->up.data[pos])) return -1;
-        char *end;
-        unsigned long size = strtoul(c->up.data + pos, &end, 16);   /* stops at the CR or a ';' */
-        if (size > (unsigned long)CS_MAX_BODY - c->body.len) return -1;
-        pos = eol;
-        if (size == 0) {
-            while ((eol = cs_up_line(c, pos)) != 0 && eol - pos > 2) pos = eol;   /* trailers */
-            return eol ? 0 : -1;
-        }
-        while (c->up.len < pos + size + 2)
-            if (cs_read_more(c) != 0) return -1;
-        if (cs_buf_append(&c->body, c->up.data + pos, size) != 0) return -1;
-        pos += size + 2;
-    }
-}
-
-/* Headers that describe the upstream framing, which we replace by our own Content-Length. */
-static int cs_is_framing(const char *line, size_t len)
-{
-    static const char *const names[] = { "Content-Length", "Transfer-Encoding", "Connection", "Keep-Alive" };
-    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
-        size_t n = strlen(names[i]);
-        if (len > n && line[n] == ':' && strncasecmp(line, names[i], n) == 0) return 1;
-    }
-    return 0;
-}
-
-/* Copies the status line and the non-framing headers of the head in c->up to c->head. */
-static int cs_keep_headers(cs_conn *c, size_t head_len)
-{
-    const char *p = c->up.data, *end = c->up.data + head_len - 2;   /* without the blank line */
-    c->head.len = 0;
-    for (int first = 1; p < end; first = 0) {
-        const char *eol = memchr(p, '\n', (size_t)(end - p));
-        size_t len = (size_t)(eol - p) + 1;
-        if ((first || !cs_is_framing(p, len)) && cs_buf_append(&c->head, p, len) != 0) return -1;
-        p += len;
-    }
-    return 0;
-}
-
-/* Reads one response from upstream into c->head and c->body. Returns 0, or
- * -1 when upstream failed. *close_after says upstream is closing the connection. */
-static int cs_read_response(cs_conn *c, int *close_after)
-{
-    size_t h;
-    int status;
-    c->up.len = c->body.len = 0;
-    for (;;) {
-        while ((h = cs_head_length(&c->up)) == 0)
-            if (c->up.len > CS_MAX_HEAD || cs_read_more(c) != 0) return -1;
-        if ((status = cs_status(c->up.data, h)) < 100) return -1;
-        if (status >= 200) break;
-        cs_buf_consume(&c->up, h);   /* 100 Continue and the like */
-    }
-    const char *head = c->up.data;
-    int present, chunked = cs_header_is(head, h, "Transfer-Encoding", "chunked");
-    long length = cs_content_length(head, h, &present);
-    *close_after = cs_header_is(head, h, "Connection", "close");
-    if (length < 0 || cs_keep_headers(c, h) != 0) return -1;
-    if (chunked) {
-        return cs_read_chunked(c, h);
-    }
-    if (present || status == 204 || status == 304) {
-        while (c->up.len < h + (size_t)length)
-            if (cs_read_more(c) != 0) return -1;
-    } else {
-        long n;
-        while ((n = cs_read(c, c->upstream_fd, &c->up, CS_UPSTREAM_TIMEOUT_MS)) > 0) {}
-        if (n < 0) return -1;
-        length = (long)(c->up.len - h);
-        *close_after = 1;
-    }
-    return cs_buf_append(&c->body, c->up.data + h, (size_t)length);
-}
 
 static void cs_close_upstream(cs_conn *c)
 {
     if (c->upstream_fd >= 0) close(c->upstream_fd);
     c->upstream_fd = -1;
-}
-
-static int cs_connect_upstream(cs_conn *c)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) return -1;
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)c->s->o.upstream_port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        close(fd);
-        return -1;
-    }
-    c->upstream_fd = fd;
-    return 0;
 }
 
 static void cs_conn_free(cs_conn *c)
@@ -423,26 +125,24 @@ static void cs_conn_free(cs_conn *c)
     free(c->head.data);
     free(c->body.data);
     free(c);
-    pthread_mutex_lock(&s->lock);
-    s->active--;
-    pthread_cond_signal(&s->idle);
-    pthread_mutex_unlock(&s->lock);
+    tn_thread_done(&s->lock, &s->idle, &s->active);
 }
 
 static void *cs_conn_main(void *arg)
 {
     cs_conn *c = arg;
     long len;
-    while ((len = cs_read_request(c)) > 0) {
+    while ((len = tn_read_request(c->s->stop_pipe[0], c->client_fd, &c->in)) > 0) {
         if (cs_handle(c, (size_t)len) != 0) break;
-        cs_buf_consume(&c->in, (size_t)len);
+        tn_buf_consume(&c->in, (size_t)len);
     }
     cs_conn_free(c);
     return NULL;
 }
 
-static void cs_start_conn(cs_server *s, int fd)
+static void cs_start_conn(void *server, int fd)
 {
+    cs_server *s = server;
     cs_conn *c = calloc(1, sizeof *c);
     if (!c) {
         close(fd);
@@ -452,80 +152,14 @@ static void cs_start_conn(cs_server *s, int fd)
     c->client_fd = fd;
     c->upstream_fd = -1;
     s->connections++;
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    pthread_mutex_lock(&s->lock);
-    s->active++;
-    pthread_mutex_unlock(&s->lock);
-    pthread_attr_t attr;
-    pthread_t thread;
-    int started = pthread_attr_init(&attr) == 0;
-    if (started) {
-        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        started = pthread_create(&thread, &attr, cs_conn_main, c) == 0;
-        pthread_attr_destroy(&attr);
-    }
-    if (!started) cs_conn_free(c);
+    if (tn_thread_start(&s->lock, &s->active, cs_conn_main, c) != 0) cs_conn_free(c);
 }
 
 static void *cs_accept_main(void *arg)
 {
     cs_server *s = arg;
-    struct pollfd p[2] = { { s->listen_fd, POLLIN, 0 }, { s->stop_pipe[0], POLLIN, 0 } };
-    while (poll(p, 2, -1) >= 0 && !p[1].revents) {
-        if (!p[0].revents) continue;
-        int fd = accept(s->listen_fd, NULL, NULL);
-        if (fd >= 0) cs_start_conn(s, fd);
-        else poll(&p[1], 1, 10);   /* out of descriptors: do not spin */
-    }
+    tn_accept_loop(s->listen_fd, s->stop_pipe[0], cs_start_conn, s);
     return NULL;
-}
-
-/* Listens on 127.0.0.1 on a free port; returns the port or -1. */
-static int cs_listen(cs_server *s)
-{
-    struct sockaddr_in a;
-    socklen_t alen = sizeof a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    s->listen_fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (s->listen_fd < 0 || bind(s->listen_fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-        listen(s->listen_fd, 128) != 0 || getsockname(s->listen_fd, (struct sockaddr *)&a, &alen) != 0) {
-        perror("credserver: listening on 127.0.0.1");
-        return -1;
-    }
-    return ntohs(a.sin_port);
-}
-
-/* Returns at SIGINT/SIGTERM (blocked in every thread, so taken here) or after `seconds`. */
-static void cs_wait_for_stop(const sigset_t *signals, long seconds)
-{
-    struct timespec end, now;
-    clock_gettime(CLOCK_MONOTONIC, &end);
-    end.tv_sec += seconds;
-    for (;;) {
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        long long left_ns = (long long)(end.tv_sec - now.tv_sec) * 1000000000LL + (end.tv_nsec - now.tv_nsec);
-        if (left_ns <= 0) return;
-        struct timespec left = { (time_t)(left_ns / 1000000000LL), (long)(left_ns % 1000000000LL) };
-        if (sigtimedwait(signals, NULL, &left) > 0) return;
-    }
-}
-
-/* Waits (a bounded time) for the connection threads, which the stop pipe has
- * woken. Returns 1 when all have finished. */
-static int cs_drain(cs_server *s)
-{
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += CS_DRAIN_S;
-    pthread_mutex_lock(&s->lock);
-    while (s->active > 0 && pthread_cond_timedwait(&s->idle, &s->lock, &deadline) == 0) {}
-    int left = s->active;
-    pthread_mutex_unlock(&s->lock);
-    if (left > 0) fprintf(stderr, "credserver: %d connections still open at exit\n", left);
-    return left == 0;
 }
 
 /* --- counters, log, clock --- */
@@ -609,11 +243,11 @@ static int cs_reply(cs_conn *c, int status, const char *type, const char *extra,
     strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
     c->head.len = 0;
     size_t len = strlen(body);
-    if (cs_buf_printf(&c->head, "HTTP/1.1 %d X\r\nContent-Type: %s\r\nDate: %s\r\nContent-Length: %zu\r\n%s\r\n",
+    if (tn_buf_printf(&c->head, "HTTP/1.1 %d X\r\nContent-Type: %s\r\nDate: %s\r\nContent-Length: %zu\r\n%s\r\n",
                       status, type, date, len, extra ? extra : "") != 0 ||
-        cs_write(c, c->client_fd, c->head.data, c->head.len) != 0)
+        tn_write(c->s->stop_pipe[0], c->client_fd, c->head.data, c->head.len) != 0)
         return -1;
-    return cs_write(c, c->client_fd, body, len);
+    return tn_write(c->s->stop_pipe[0], c->client_fd, body, len);
 }
 
 static int cs_reply_ddb_error(cs_conn *c, int status, const char *code, const char *message)
@@ -666,7 +300,7 @@ static void cs_begin_issue(cs_conn *c)
     long now = atomic_fetch_add(&s->inflight, 1) + 1;
     long peak = atomic_load(&s->counters[CS_max_inflight]);
     while (now > peak && !atomic_compare_exchange_weak(&s->counters[CS_max_inflight], &peak, now)) {}
-    if (s->o.issue_delay_ms) cs_sleep(c, s->o.issue_delay_ms);
+    if (s->o.issue_delay_ms) tn_sleep(c->s->stop_pipe[0], s->o.issue_delay_ms);
 }
 
 static void cs_end_issue(cs_server *s, int failed)
@@ -744,7 +378,7 @@ static int cs_parse_request(cs_conn *c, size_t len, cs_request *r)
 {
     memset(r, 0, sizeof *r);
     r->head = c->in.data;
-    r->head_len = cs_head_length(&c->in);
+    r->head_len = tn_head_length(&c->in);
     r->body = c->in.data + r->head_len;
     r->body_len = len - r->head_len;
     char target[1024];
@@ -765,7 +399,7 @@ static int cs_get(const cs_request *r, const char *name, char *out, size_t size)
     const char *v;
     size_t len;
     out[0] = '\0';
-    if (!cs_header(r->head, r->head_len, name, &v, &len)) return 0;
+    if (!tn_header(r->head, r->head_len, name, &v, &len)) return 0;
     if (len >= size) len = size - 1;
     memcpy(out, v, len);
     out[len] = '\0';
@@ -1017,27 +651,30 @@ static int cs_sts(cs_conn *c, const cs_request *r)
 /* Sends the request upstream in origin form and relays the answer. */
 static int cs_forward(cs_conn *c, const cs_request *r, size_t len)
 {
-    cs_buf req = { NULL, 0, 0 };
+    tn_buf req = { NULL, 0, 0 };
     const char *eol = memchr(c->in.data, '\n', len);
-    int ok = eol && cs_buf_printf(&req, "POST %s HTTP/1.1\r\n", r->path) == 0 &&
-             cs_buf_append(&req, eol + 1, len - (size_t)(eol + 1 - c->in.data)) == 0;
+    int ok = eol && tn_buf_printf(&req, "POST %s HTTP/1.1\r\n", r->path) == 0 &&
+             tn_buf_append(&req, eol + 1, len - (size_t)(eol + 1 - c->in.data)) == 0;
     if (c->upstream_fd >= 0) {
         struct pollfd p = { c->upstream_fd, POLLIN, 0 };
         if (poll(&p, 1, 0) != 0) cs_close_upstream(c);
     }
+    int stop = c->s->stop_pipe[0];
     int close_after = 0;
-    ok = ok && (c->upstream_fd >= 0 || cs_connect_upstream(c) == 0) &&
-         cs_write(c, c->upstream_fd, req.data, req.len) == 0 && cs_read_response(c, &close_after) == 0;
+    int chunked;
+    if (ok && c->upstream_fd < 0) c->upstream_fd = tn_connect_loopback(c->s->o.upstream_port);
+    ok = ok && c->upstream_fd >= 0 && tn_write(stop, c->upstream_fd, req.data, req.len) == 0 &&
+         tn_read_response(stop, c->upstream_fd, &c->up, &c->head, &c->body, &close_after, &chunked) == 0;
     free(req.data);
     if (!ok || close_after) cs_close_upstream(c);
     if (!ok) {
         cs_count(c->s, CS_ddb_upstream_errors);
         return cs_reply_ddb_error(c, 500, "InternalServerError", "credserver: upstream failed");
     }
-    if (cs_buf_printf(&c->head, "Content-Length: %zu\r\n\r\n", c->body.len) != 0 ||
-        cs_write(c, c->client_fd, c->head.data, c->head.len) != 0)
+    if (tn_buf_printf(&c->head, "Content-Length: %zu\r\n\r\n", c->body.len) != 0 ||
+        tn_write(stop, c->client_fd, c->head.data, c->head.len) != 0)
         return -1;
-    return cs_write(c, c->client_fd, c->body.data, c->body.len);
+    return tn_write(stop, c->client_fd, c->body.data, c->body.len);
 }
 
 static int cs_ddb(cs_conn *c, const cs_request *r, size_t len)
@@ -1173,7 +810,7 @@ int main(int argc, char **argv)
     sigaddset(&signals, SIGINT);
     sigaddset(&signals, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &signals, NULL);
-    int port = cs_listen(&s);
+    int port = tn_listen_loopback(&s.listen_fd, "credserver");
     if (port < 0 || pipe(s.stop_pipe) != 0) return 1;
     pthread_mutex_init(&s.lock, NULL);
     pthread_cond_init(&s.idle, NULL);
@@ -1183,11 +820,11 @@ int main(int argc, char **argv)
     if (pthread_create(&acceptor, NULL, cs_accept_main, &s) == 0) {
         printf("PORT %d PID %ld\n", port, (long)getpid());
         fflush(stdout);
-        cs_wait_for_stop(&signals, s.o.seconds);
+        tn_wait_for_stop(&signals, s.o.seconds);
         close(s.stop_pipe[1]);
         s.stop_pipe[1] = -1;
         pthread_join(acceptor, NULL);
-        cs_drain(&s);
+        tn_drain(&s.lock, &s.idle, &s.active, "credserver");
         rc = cs_write_stats(&s);
     }
     close(s.listen_fd);

@@ -31,13 +31,11 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -45,6 +43,7 @@
 #include <jansson.h>
 #include <zlib.h>
 #include "fp_latency.h"
+#include "toolnet.h"
 
 enum {
     FP_THROTTLE, FP_THROTTLING, FP_500, FP_503HTML, FP_RESET_BEFORE, FP_RESET_AFTER,
@@ -65,10 +64,6 @@ static const char *const FP_KIND_NAMES[FP_KINDS] = {
                     "<body><h1>503 Service Unavailable</h1>injected</body></html>"
 #define FP_BADJSON_BODY "{\"Items\": ["
 
-#define FP_MAX_HEAD (64 * 1024)
-#define FP_MAX_BODY (64L * 1024 * 1024)
-#define FP_UPSTREAM_TIMEOUT_MS 30000
-#define FP_DRAIN_S 3              /* how long a stop waits for connection threads */
 
 typedef struct fp_options {
     int silent;
@@ -110,10 +105,13 @@ typedef struct fp_server {
     struct fp_meter *meter;       /* meter mode: per-table sums */
 } fp_server;
 
-typedef struct fp_buf {
-    char *data;
-    size_t len, cap;
-} fp_buf;
+/* The modes, here and on other branches, call the shared helpers by these names. */
+typedef tn_buf fp_buf;
+#define fp_buf_printf tn_buf_printf
+#define fp_buf_consume tn_buf_consume
+#define fp_header tn_header
+#define fp_head_length tn_head_length
+#define fp_status tn_status
 
 typedef struct fp_conn {
     fp_server *s;
@@ -125,275 +123,34 @@ typedef struct fp_conn {
     fp_buf body;                  /* the upstream response body, de-chunked */
 } fp_conn;
 
-/* --- buffers --- */
-
-static int fp_buf_reserve(fp_buf *b, size_t need)
-{
-    if (need <= b->cap) return 0;
-    size_t cap = b->cap ? b->cap : 16384;
-    while (cap < need) cap *= 2;
-    char *bigger = realloc(b->data, cap);
-    if (!bigger) return -1;
-    b->data = bigger;
-    b->cap = cap;
-    return 0;
-}
-
-static int fp_buf_append(fp_buf *b, const void *data, size_t len)
-{
-    if (fp_buf_reserve(b, b->len + len) != 0) return -1;
-    if (len) memcpy(b->data + b->len, data, len);
-    b->len += len;
-    return 0;
-}
-
-static int fp_buf_printf(fp_buf *b, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0 || fp_buf_reserve(b, b->len + (size_t)n + 1) != 0) return -1;
-    va_start(ap, fmt);
-    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-    return 0;
-}
-
-static void fp_buf_consume(fp_buf *b, size_t n)
-{
-    memmove(b->data, b->data + n, b->len - n);
-    b->len -= n;
-}
-
-/* --- I/O that a stop interrupts --- */
-
-/* 1 when fd is ready for events, 0 on timeout, -1 when stopping or poll fails. */
-static int fp_wait(fp_conn *c, int fd, short events, int timeout_ms)
-{
-    struct pollfd p[2] = { { fd, events, 0 }, { c->s->stop_pipe[0], POLLIN, 0 } };
-    int n = poll(p, 2, timeout_ms);
-    if (n < 0 || p[1].revents) return -1;
-    return n > 0;
-}
-
-/* Appends what fd has to b: >0 bytes read, 0 at EOF, -1 on error, stop or timeout. */
-static long fp_read(fp_conn *c, int fd, fp_buf *b, int timeout_ms)
-{
-    if (fp_wait(c, fd, POLLIN, timeout_ms) != 1 || fp_buf_reserve(b, b->len + 16384) != 0) return -1;
-    ssize_t n = recv(fd, b->data + b->len, b->cap - b->len, 0);
-    if (n < 0) return -1;
-    b->len += (size_t)n;
-    return (long)n;
-}
+/* --- I/O that a stop interrupts (toolnet.h) --- */
 
 static int fp_write(fp_conn *c, int fd, const char *data, size_t len)
 {
-    while (len > 0) {
-        if (fp_wait(c, fd, POLLOUT, FP_UPSTREAM_TIMEOUT_MS) != 1) return -1;
-        ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return -1;
-        data += n;
-        len -= (size_t)n;
-    }
-    return 0;
+    return tn_write(c->s->stop_pipe[0], fd, data, len);
 }
 
 static int fp_sleep(fp_conn *c, long ms)
 {
-    struct pollfd p = { c->s->stop_pipe[0], POLLIN, 0 };
-    return poll(&p, 1, (int)ms) == 0 ? 0 : -1;
+    return tn_sleep(c->s->stop_pipe[0], ms);
 }
 
-/* --- HTTP parsing --- */
-
-/* The length of the head (through the blank line) at the start of b, 0 while incomplete. */
-static size_t fp_head_length(const fp_buf *b)
-{
-    for (size_t i = 3; i < b->len; i++)
-        if (b->data[i] == '\n' && b->data[i - 1] == '\r' && b->data[i - 2] == '\n' && b->data[i - 3] == '\r')
-            return i + 1;
-    return 0;
-}
-
-/* Finds header `name` after the first line of head; *value and *len get its trimmed value. */
-static int fp_header(const char *head, size_t head_len, const char *name, const char **value, size_t *len)
-{
-    size_t nlen = strlen(name);
-    const char *end = head + head_len, *p = memchr(head, '\n', head_len);
-    while (p && p + 1 < end) {
-        const char *line = p + 1, *eol = memchr(line, '\n', (size_t)(end - line));
-        if (!eol) break;
-        if ((size_t)(eol - line) > nlen && line[nlen] == ':' && strncasecmp(line, name, nlen) == 0) {
-            const char *v = line + nlen + 1, *e = eol;
-            while (v < e && (*v == ' ' || *v == '\t')) v++;
-            while (e > v && (e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t')) e--;
-            *value = v;
-            *len = (size_t)(e - v);
-            return 1;
-        }
-        p = eol;
-    }
-    return 0;
-}
-
-static int fp_header_is(const char *head, size_t head_len, const char *name, const char *word)
-{
-    const char *v;
-    size_t len;
-    return fp_header(head, head_len, name, &v, &len) && len == strlen(word) && strncasecmp(v, word, len) == 0;
-}
-
-/* The Content-Length of head (0 and *present = 0 when absent), or -1 when malformed or too large. */
-static long fp_content_length(const char *head, size_t head_len, int *present)
-{
-    const char *v;
-    size_t len;
-    *present = fp_header(head, head_len, "Content-Length", &v, &len);
-    if (!*present) return 0;
-    if (len == 0 || len > 12) return -1;
-    long n = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (v[i] < '0' || v[i] > '9') return -1;
-        n = n * 10 + (v[i] - '0');
-    }
-    return n <= FP_MAX_BODY ? n : -1;
-}
-
-/* The status code of a response head ("HTTP/1.1 200 OK"), or -1. */
-static int fp_status(const char *head, size_t len)
-{
-    if (len < 12 || strncmp(head, "HTTP/1.", 7) != 0 || head[8] != ' ') return -1;
-    int code = 0;
-    for (int i = 9; i < 12; i++) {
-        if (head[i] < '0' || head[i] > '9') return -1;
-        code = code * 10 + (head[i] - '0');
-    }
-    return code;
-}
-
-/* Reads one whole request (head and Content-Length body) into the start of
- * c->in. Returns its length, or 0 when the client closed, sent something we
- * do not handle (chunked requests: curl always sends a length) or we stop. */
 static long fp_read_request(fp_conn *c)
 {
-    size_t h;
-    while ((h = fp_head_length(&c->in)) == 0)
-        if (c->in.len > FP_MAX_HEAD || fp_read(c, c->client_fd, &c->in, -1) <= 0) return 0;
-    const char *te;
-    size_t te_len;
-    int present;
-    long body = fp_content_length(c->in.data, h, &present);
-    if (body < 0 || fp_header(c->in.data, h, "Transfer-Encoding", &te, &te_len)) return 0;
-    while (c->in.len < h + (size_t)body)
-        if (fp_read(c, c->client_fd, &c->in, -1) <= 0) return 0;
-    return (long)(h + (size_t)body);
+    return tn_read_request(c->s->stop_pipe[0], c->client_fd, &c->in);
 }
 
 /* --- the upstream side --- */
-
-static int fp_read_more(fp_conn *c)
-{
-    return fp_read(c, c->upstream_fd, &c->up, FP_UPSTREAM_TIMEOUT_MS) > 0 ? 0 : -1;
-}
-
-/* The offset just past the next CRLF at or after pos in c->up (reading more as needed), 0 on failure. */
-static size_t fp_up_line(fp_conn *c, size_t pos)
-{
-    for (;;) {
-        for (size_t i = pos; i + 1 < c->up.len; i++)
-            if (c->up.data[i] == '\r' && c->up.data[i + 1] == '\n') return i + 2;
-        if (c->up.len - pos > FP_MAX_HEAD || fp_read_more(c) != 0) return 0;
-    }
-}
-
-static int fp_is_hex(char ch)
-{
-    return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F');
-}
-
-/* Decodes the chunked body that starts at pos in c->up into c->body. */
-static int fp_read_chunked(fp_conn *c, size_t pos)
-{
-    for (;;) {
-        size_t eol = fp_up_line(c, pos);
-        if (!eol || !fp_is_hex(c->up.data[pos])) return -1;
-        char *end;
-        unsigned long size = strtoul(c->up.data + pos, &end, 16);   /* stops at the CR or a ';' */
-        if (size > (unsigned long)FP_MAX_BODY - c->body.len) return -1;
-        pos = eol;
-        if (size == 0) {
-            while ((eol = fp_up_line(c, pos)) != 0 && eol - pos > 2) pos = eol;   /* trailers */
-            return eol ? 0 : -1;
-        }
-        while (c->up.len < pos + size + 2)
-            if (fp_read_more(c) != 0) return -1;
-        if (fp_buf_append(&c->body, c->up.data + pos, size) != 0) return -1;
-        pos += size + 2;
-    }
-}
-
-/* Headers that describe the upstream framing, which we replace by our own Content-Length. */
-static int fp_is_framing(const char *line, size_t len)
-{
-    static const char *const names[] = { "Content-Length", "Transfer-Encoding", "Connection", "Keep-Alive" };
-    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
-        size_t n = strlen(names[i]);
-        if (len > n && line[n] == ':' && strncasecmp(line, names[i], n) == 0) return 1;
-    }
-    return 0;
-}
-
-/* Copies the status line and the non-framing headers of the head in c->up to c->head. */
-static int fp_keep_headers(fp_conn *c, size_t head_len)
-{
-    const char *p = c->up.data, *end = c->up.data + head_len - 2;   /* without the blank line */
-    c->head.len = 0;
-    for (int first = 1; p < end; first = 0) {
-        const char *eol = memchr(p, '\n', (size_t)(end - p));
-        size_t len = (size_t)(eol - p) + 1;
-        if ((first || !fp_is_framing(p, len)) && fp_buf_append(&c->head, p, len) != 0) return -1;
-        p += len;
-    }
-    return 0;
-}
 
 /* Reads one response from upstream into c->head and c->body. Returns 0, or
  * -1 when upstream failed. *close_after says upstream is closing the connection. */
 static int fp_read_response(fp_conn *c, int *close_after)
 {
-    size_t h;
-    int status;
-    c->up.len = c->body.len = 0;
-    for (;;) {
-        while ((h = fp_head_length(&c->up)) == 0)
-            if (c->up.len > FP_MAX_HEAD || fp_read_more(c) != 0) return -1;
-        if ((status = fp_status(c->up.data, h)) < 100) return -1;
-        if (status >= 200) break;
-        fp_buf_consume(&c->up, h);   /* 100 Continue and the like */
-    }
-    const char *head = c->up.data;
-    int present, chunked = fp_header_is(head, h, "Transfer-Encoding", "chunked");
-    long length = fp_content_length(head, h, &present);
-    *close_after = fp_header_is(head, h, "Connection", "close");
-    if (length < 0 || fp_keep_headers(c, h) != 0) return -1;
-    if (chunked) {
-        atomic_fetch_add(&c->s->chunked, 1);
-        return fp_read_chunked(c, h);
-    }
-    if (present || status == 204 || status == 304) {
-        while (c->up.len < h + (size_t)length)
-            if (fp_read_more(c) != 0) return -1;
-    } else {
-        long n;
-        while ((n = fp_read(c, c->upstream_fd, &c->up, FP_UPSTREAM_TIMEOUT_MS)) > 0) {}
-        if (n < 0) return -1;
-        length = (long)(c->up.len - h);
-        *close_after = 1;
-    }
-    return fp_buf_append(&c->body, c->up.data + h, (size_t)length);
+    int chunked = 0;
+    int rc = tn_read_response(c->s->stop_pipe[0], c->upstream_fd, &c->up, &c->head, &c->body, close_after,
+                              &chunked);
+    if (chunked) atomic_fetch_add(&c->s->chunked, 1);
+    return rc;
 }
 
 static void fp_close_upstream(fp_conn *c)
@@ -404,21 +161,8 @@ static void fp_close_upstream(fp_conn *c)
 
 static int fp_connect_upstream(fp_conn *c)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) return -1;
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)c->s->o.upstream_port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        close(fd);
-        return -1;
-    }
-    c->upstream_fd = fd;
-    return 0;
+    c->upstream_fd = tn_connect_loopback(c->s->o.upstream_port);
+    return c->upstream_fd >= 0 ? 0 : -1;
 }
 
 /* Sends the request (the first len bytes of c->in) upstream and reads the
@@ -743,10 +487,7 @@ static void fp_conn_free(fp_conn *c)
     free(c->head.data);
     free(c->body.data);
     free(c);
-    pthread_mutex_lock(&s->lock);
-    s->active--;
-    pthread_cond_signal(&s->idle);
-    pthread_mutex_unlock(&s->lock);
+    tn_thread_done(&s->lock, &s->idle, &s->active);
 }
 
 static void *fp_conn_main(void *arg)
@@ -763,8 +504,9 @@ static void *fp_conn_main(void *arg)
     return NULL;
 }
 
-static void fp_start_conn(fp_server *s, int fd)
+static void fp_start_conn(void *server, int fd)
 {
+    fp_server *s = server;
     fp_conn *c = calloc(1, sizeof *c);
     if (!c) {
         close(fd);
@@ -775,32 +517,13 @@ static void fp_start_conn(fp_server *s, int fd)
     c->upstream_fd = -1;
     uint64_t seed = s->o.seed + s->connections++ * 0xD1B54A32D192ED03ull;
     c->rng = fp_random(&seed);
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    pthread_mutex_lock(&s->lock);
-    s->active++;
-    pthread_mutex_unlock(&s->lock);
-    pthread_attr_t attr;
-    pthread_t thread;
-    int started = pthread_attr_init(&attr) == 0;
-    if (started) {
-        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        started = pthread_create(&thread, &attr, fp_conn_main, c) == 0;
-        pthread_attr_destroy(&attr);
-    }
-    if (!started) fp_conn_free(c);
+    if (tn_thread_start(&s->lock, &s->active, fp_conn_main, c) != 0) fp_conn_free(c);
 }
 
 static void *fp_accept_main(void *arg)
 {
     fp_server *s = arg;
-    struct pollfd p[2] = { { s->listen_fd, POLLIN, 0 }, { s->stop_pipe[0], POLLIN, 0 } };
-    while (poll(p, 2, -1) >= 0 && !p[1].revents) {
-        if (!p[0].revents) continue;
-        int fd = accept(s->listen_fd, NULL, NULL);
-        if (fd >= 0) fp_start_conn(s, fd);
-        else poll(&p[1], 1, 10);   /* out of descriptors: do not spin */
-    }
+    tn_accept_loop(s->listen_fd, s->stop_pipe[0], fp_start_conn, s);
     return NULL;
 }
 
@@ -911,48 +634,17 @@ static int fp_parse_options(int argc, char **argv, fp_options *o)
 /* Listens on 127.0.0.1 on a free port; returns the port or -1. */
 static int fp_listen(fp_server *s)
 {
-    struct sockaddr_in a;
-    socklen_t alen = sizeof a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    s->listen_fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (s->listen_fd < 0 || bind(s->listen_fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-        listen(s->listen_fd, 128) != 0 || getsockname(s->listen_fd, (struct sockaddr *)&a, &alen) != 0) {
-        perror("faultproxy: listening on 127.0.0.1");
-        return -1;
-    }
-    return ntohs(a.sin_port);
+    return tn_listen_loopback(&s->listen_fd, "faultproxy");
 }
 
-/* Returns at SIGINT/SIGTERM (blocked in every thread, so taken here) or after `seconds`. */
 static void fp_wait_for_stop(const sigset_t *signals, long seconds)
 {
-    struct timespec end, now;
-    clock_gettime(CLOCK_MONOTONIC, &end);
-    end.tv_sec += seconds;
-    for (;;) {
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        long long left_ns = (long long)(end.tv_sec - now.tv_sec) * 1000000000LL + (end.tv_nsec - now.tv_nsec);
-        if (left_ns <= 0) return;
-        struct timespec left = { (time_t)(left_ns / 1000000000LL), (long)(left_ns % 1000000000LL) };
-        if (sigtimedwait(signals, NULL, &left) > 0) return;
-    }
+    tn_wait_for_stop(signals, seconds);
 }
 
-/* Waits (a bounded time) for the connection threads, which the stop pipe has
- * woken. Returns 1 when all have finished. */
 static int fp_drain(fp_server *s)
 {
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += FP_DRAIN_S;
-    pthread_mutex_lock(&s->lock);
-    while (s->active > 0 && pthread_cond_timedwait(&s->idle, &s->lock, &deadline) == 0) {}
-    int left = s->active;
-    pthread_mutex_unlock(&s->lock);
-    if (left > 0) fprintf(stderr, "faultproxy: %d connections still open at exit\n", left);
-    return left == 0;
+    return tn_drain(&s->lock, &s->idle, &s->active, "faultproxy");
 }
 
 static int fp_write_stats(const fp_server *s)

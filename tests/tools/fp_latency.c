@@ -13,11 +13,10 @@
  * "connections N", "bytes_up N" and "bytes_down N" to the stats file. */
 #define _GNU_SOURCE   /* ppoll: sub-millisecond waits */
 #include "fp_latency.h"
+#include "toolnet.h"
 
 #include <errno.h>
 #include <math.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -128,10 +127,7 @@ static void fpl_pump_end(fpl_pump *p, fpl_chunk *head)
     }
     fpl_server *s = p->s;
     free(p);
-    pthread_mutex_lock(&s->lock);
-    s->active--;
-    pthread_cond_signal(&s->idle);
-    pthread_mutex_unlock(&s->lock);
+    tn_thread_done(&s->lock, &s->idle, &s->active);
 }
 
 static void *fpl_pump_main(void *arg)
@@ -167,49 +163,18 @@ static int fpl_start_pump(fpl_server *s, int from, int to, atomic_long *bytes, a
     fpl_pump *p = malloc(sizeof *p);
     if (!p) return -1;
     *p = (fpl_pump){ s, from, to, bytes, refs };
-    pthread_mutex_lock(&s->lock);
-    s->active++;
-    pthread_mutex_unlock(&s->lock);
-    pthread_attr_t attr;
-    pthread_t thread;
-    int started = pthread_attr_init(&attr) == 0;
-    if (started) {
-        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        started = pthread_create(&thread, &attr, fpl_pump_main, p) == 0;
-        pthread_attr_destroy(&attr);
-    }
-    if (started) return 0;
-    pthread_mutex_lock(&s->lock);
-    s->active--;
-    pthread_mutex_unlock(&s->lock);
+    if (tn_thread_start(&s->lock, &s->active, fpl_pump_main, p) == 0) return 0;
+    tn_thread_done(&s->lock, &s->idle, &s->active);
     free(p);
     return -1;
 }
 
-static int fpl_connect_upstream(const fpl_server *s)
+static void fpl_start_conn(void *server, int client)
 {
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons((unsigned short)s->upstream_port);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) return -1;
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-static void fpl_start_conn(fpl_server *s, int client)
-{
-    int upstream = fpl_connect_upstream(s);
+    fpl_server *s = server;
+    int upstream = tn_connect_loopback(s->upstream_port);
     atomic_int *refs = malloc(sizeof *refs);
     if (upstream < 0 || !refs) goto fail;
-    int one = 1;
-    setsockopt(client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    setsockopt(upstream, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     atomic_init(refs, 2);
     atomic_fetch_add(&s->connections, 1);
     if (fpl_start_pump(s, client, upstream, &s->bytes_up, refs) != 0) goto fail;
@@ -229,13 +194,7 @@ fail:
 static void *fpl_accept_main(void *arg)
 {
     fpl_server *s = arg;
-    struct pollfd p[2] = { { s->listen_fd, POLLIN, 0 }, { s->stop_pipe[0], POLLIN, 0 } };
-    while (poll(p, 2, -1) >= 0 && !p[1].revents) {
-        if (!p[0].revents) continue;
-        int fd = accept(s->listen_fd, NULL, NULL);
-        if (fd >= 0) fpl_start_conn(s, fd);
-        else poll(&p[1], 1, 10);   /* out of descriptors: do not spin */
-    }
+    tn_accept_loop(s->listen_fd, s->stop_pipe[0], fpl_start_conn, s);
     return NULL;
 }
 
@@ -273,22 +232,6 @@ static int fpl_parse(fpl_server *s, int argc, char **argv)
     return 0;
 }
 
-static int fpl_listen(fpl_server *s)
-{
-    struct sockaddr_in a;
-    socklen_t alen = sizeof a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    s->listen_fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (s->listen_fd < 0 || bind(s->listen_fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-        listen(s->listen_fd, 128) != 0 || getsockname(s->listen_fd, (struct sockaddr *)&a, &alen) != 0) {
-        perror("faultproxy latency: listening on 127.0.0.1");
-        return -1;
-    }
-    return ntohs(a.sin_port);
-}
-
 /* Stops the acceptor, then waits for the pumps (they notice the stop pipe at once). */
 static void fpl_stop(fpl_server *s, pthread_t acceptor)
 {
@@ -322,7 +265,7 @@ int fp_latency_main(int argc, char **argv)
     sigaddset(&signals, SIGINT);
     sigaddset(&signals, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &signals, NULL);   /* before any thread: they inherit it */
-    int port = fpl_listen(&s);
+    int port = tn_listen_loopback(&s.listen_fd, "faultproxy latency");
     if (port < 0 || pipe(s.stop_pipe) != 0) return 1;
     pthread_mutex_init(&s.lock, NULL);
     pthread_cond_init(&s.idle, NULL);
