@@ -150,13 +150,10 @@ static void marker_retry_or_report(marker *m, marker_mark *mark, ddb_error *err)
         marker_report(m, mark, record_mark_outcome(-1, err), err);
         return;
     }
-    int cost = throttle_take_retry(m->throttle, strcmp(err->code, "TimeoutError") == 0);
-    if (cost == 0) {
-        ddb_client_quota_empty(err);
-        marker_report(m, mark, record_mark_outcome(-1, err), err);
-        return;
-    }
-    mark->retry_cost += cost;
+    /* An empty quota fails a plain call fast, but a mark whose callback has
+     * already succeeded waits out its back-off and tries again, as the
+     * producer does: failing it would run the callback again next time. */
+    mark->retry_cost += throttle_take_retry(m->throttle, strcmp(err->code, "TimeoutError") == 0);
     mark->uncertain |= err->uncertain || ddb_client_outcome_unknown(err);
     mark->due_ms = marker_now_ms() + retry_delay_ms(&m->s.policy, mark->attempts, &m->rng);
     marker_push_backoff(m, mark);
