@@ -11,17 +11,20 @@ local worker_script = helper.root .. "/spec/fixtures/lease_worker.lua"
 local FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
 local COORD = "ddbrun#coordination"
 
-local function records_table()
+-- shards: nil for the seed's layout, else the sharded index of create_tables --shards
+local function records_table(shards)
   local name = helper.unique("Coord")
-  tables.ensure(client, tables.records(name, "Processed"))
+  tables.ensure(client, tables.records(name, "Processed", shards))
   return name
 end
 
-local function load(name, n, prefix)
+local function load(name, n, prefix, shards)
   local items = {}
   for i = 0, n - 1 do
-    items[#items + 1] = { AccountId = string.format("%s-%03d", prefix or "acct", i % 97),
-                          RunTime = os.date("!%Y-%m-%dT%H:%M:%SZ", 1767225600 + i), Processed = 0 }
+    local item = { AccountId = string.format("%s-%03d", prefix or "acct", i % 97),
+                   RunTime = os.date("!%Y-%m-%dT%H:%M:%SZ", 1767225600 + i), Processed = 0 }
+    if shards then item[tables.shard_attribute(shards)] = ddb.shard_of(item.AccountId, item.RunTime, shards) end
+    items[#items + 1] = item
   end
   client:put_all(name, items)
 end
@@ -143,40 +146,51 @@ local function lines_in(path, pattern)
   return n
 end
 
+-- procs processes share n records (lease 30 s) through the metering proxy:
+-- each callback once, all processed, at most 3.3 WCU per record as metered.
+local function metered_run(procs_count, n, shards)
+  local name = records_table(shards)
+  load(name, n, nil, shards)
+  local meter = helper.start_tool("meter --upstream " .. helper.endpoint:match(":(%d+)$"))
+  local procs, logs = {}, {}
+  for i = 1, procs_count do
+    logs[i] = os.tmpname()
+    procs[i] = spawn(env_for(name, logs[i], { LEASE_MS = "30000", AWS_ENDPOINT_URL_DYNAMODB = meter.endpoint }))
+  end
+  local results = {}
+  for i, p in ipairs(procs) do results[i] = result_of(finish(p, 600)) end
+  local stats = meter:stop()
+  local processed, wcu, lease_wcu = 0, 0, 0
+  for _, r in ipairs(results) do
+    processed = processed + r.processed
+    wcu, lease_wcu = wcu + r.wcu, lease_wcu + r.lease_wcu
+    assert.are.equal(0, r.errors)
+  end
+  assert.are.equal(n, processed)
+  assert_exactly_once(runs_by_key(logs), n)
+  for _, log in ipairs(logs) do os.remove(log) end
+  assert.are.same({ n, 0 }, { count_states(name) })
+  local requests, metered_wcu, metered_rcu, unmetered =
+    stats:match("meter " .. name:gsub("%p", "%%%0") .. " requests (%d+) wcu ([%d.]+) rcu ([%d.]+) unmetered (%d+)")
+  assert.is_not_nil(requests, stats)
+  assert.are.equal("0", unmetered)
+  print(string.format("\n  %d x %d records%s: %.3f WCU/record metered (%.3f by ddbrun's stats, %.1f WCU of leases), "
+    .. "%.4f RCU/record", procs_count, n // procs_count, shards and (" on " .. shards .. " shards") or "",
+    metered_wcu / n, wcu / n, lease_wcu, metered_rcu / n))
+  assert.is_true(tonumber(metered_wcu) / n <= 3.3, "WCU per record: " .. metered_wcu / n)
+  -- ddbrun's own sum matches, but for requests it wrote twice (a kept-alive connection lost
+  -- the first answer): the server billed both, the client saw one
+  assert.is_true(wcu <= tonumber(metered_wcu) + 0.5 and wcu >= tonumber(metered_wcu) * 0.99,
+    "ddbrun's stats " .. wcu .. " vs metered " .. metered_wcu)
+end
+
 describe("coordination across processes (lease_ms)", function()
   it("4 processes x 4,000 records: each callback once, all processed, at most 3.3 WCU per record (metered)", function()
-    local name = records_table()
-    load(name, 16000)
-    local meter = helper.start_tool("meter --upstream " .. helper.endpoint:match(":(%d+)$"))
-    local procs, logs = {}, {}
-    for i = 1, 4 do
-      logs[i] = os.tmpname()
-      procs[i] = spawn(env_for(name, logs[i], { LEASE_MS = "30000", AWS_ENDPOINT_URL_DYNAMODB = meter.endpoint }))
-    end
-    local results = {}
-    for i, p in ipairs(procs) do results[i] = result_of(finish(p, 600)) end
-    local stats = meter:stop()
-    local processed, wcu, lease_wcu, rcu = 0, 0, 0, 0
-    for _, r in ipairs(results) do
-      processed = processed + r.processed
-      wcu, lease_wcu, rcu = wcu + r.wcu, lease_wcu + r.lease_wcu, rcu + r.rcu
-      assert.are.equal(0, r.errors)
-    end
-    assert.are.equal(16000, processed)
-    assert_exactly_once(runs_by_key(logs), 16000)
-    for _, log in ipairs(logs) do os.remove(log) end
-    assert.are.same({ 16000, 0 }, { count_states(name) })
-    local requests, metered_wcu, metered_rcu, unmetered =
-      stats:match("meter " .. name:gsub("%p", "%%%0") .. " requests (%d+) wcu ([%d.]+) rcu ([%d.]+) unmetered (%d+)")
-    assert.is_not_nil(requests, stats)
-    assert.are.equal("0", unmetered)
-    print(string.format("\n  4 x 4,000 records: %.3f WCU/record metered (%.3f by ddbrun's stats, %.1f WCU of leases), "
-      .. "%.4f RCU/record", metered_wcu / 16000, wcu / 16000, lease_wcu, metered_rcu / 16000))
-    assert.is_true(tonumber(metered_wcu) / 16000 <= 3.3, "WCU per record: " .. metered_wcu / 16000)
-    -- ddbrun's own sum matches, but for requests it wrote twice (a kept-alive connection lost
-    -- the first answer): the server billed both, the client saw one
-    assert.is_true(wcu <= tonumber(metered_wcu) + 0.5 and wcu >= tonumber(metered_wcu) * 0.99,
-      "ddbrun's stats " .. wcu .. " vs metered " .. metered_wcu)
+    metered_run(4, 16000)
+  end)
+
+  it("3 processes x 2,000 records on a --shards 16 table: each callback once, at most 3.3 WCU per record", function()
+    metered_run(3, 6000, 16)
   end)
 
   describe("clock skew (libfaketime, one machine 90 s off)", function()
