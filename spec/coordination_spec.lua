@@ -44,14 +44,9 @@ local function lease_items(name)
                             ExpressionAttributeValues = { [":a"] = COORD }, ConsistentRead = true }
 end
 
--- Polls cond() (a state to reach) every 50 ms for at most timeout_s.
+-- helper.wait_until with the state's name first, as this file's calls read.
 local function wait_until(what, cond, timeout_s)
-  local deadline = helper.now() + timeout_s
-  while helper.now() < deadline do
-    if cond() then return end
-    os.execute("sleep 0.05")
-  end
-  error("timed out waiting for " .. what)
+  return helper.wait_until(cond, timeout_s, what)
 end
 
 local function spawn(env, prefix)

@@ -46,14 +46,7 @@ local function size(t)
 end
 
 -- Polls for an event (a file appearing, the process ending) up to timeout_s.
-local function wait_until(done, timeout_s, what)
-  local deadline = helper.now() + timeout_s
-  while helper.now() < deadline do
-    if done() then return end
-    os.execute("sleep 0.05")
-  end
-  error(what .. " did not happen in " .. timeout_s .. " s")
-end
+local wait_until = helper.wait_until
 
 -- Starts the fixture in the background; its pid (for kill), output and,
 -- once it ended, its exit code in out .. ".rc".
