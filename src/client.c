@@ -439,7 +439,9 @@ static int client_limited_send(ddb_client *c, const char *op, const char *body, 
     return rc;
 }
 
-void ddb_client_quota_empty(ddb_error *err)
+/* Appends to err's message that it was not retried because the shared retry
+ * quota could not pay for a retry, and sets err->quota_empty. */
+static void ddb_client_quota_empty(ddb_error *err)
 {
     size_t used = strlen(err->message);
     snprintf(err->message + used, sizeof err->message - used, " (not retried: the retry quota is empty)");

@@ -86,10 +86,6 @@ int ddb_client_correct_clock(ddb_client *c, const ddb_error *err);
  * timeout, 5xx, unreadable answer): a later condition failure may be our own. */
 int ddb_client_outcome_unknown(const ddb_error *err);
 
-/* Appends to err's message that it was not retried because the shared retry
- * quota could not pay for a retry, and sets err->quota_empty. */
-void ddb_client_quota_empty(ddb_error *err);
-
 /* For an operation that takes an idempotency token (TransactWriteItems):
  * adds a fresh random ClientRequestToken to request unless the caller set
  * one, so that every attempt of this one logical call carries the same token
