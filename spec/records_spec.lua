@@ -149,6 +149,24 @@ describe("ddb.records", function()
     assert.is_table(records:get_item("C", T))
   end)
 
+  it("reports a failed record whose key holds a NUL byte with its whole key, in errors and errors_file", function()
+    local T = "2026-01-01T00:00:00Z"
+    for _, k in ipairs { "ACC", "ACC\0X" } do records:put_item { AccountId = k, RunTime = T } end
+    local file = os.tmpname()
+    local errors = ddb.processor { client = client, table = name, index = "Processed", max_workers = 2,
+                                   progress = false, summary = false, errors_file = file }:process_all(function(r)
+      if r.AccountId == "ACC\0X" then error("no", 0) end
+    end)
+    assert.are.equal(1, #errors)
+    assert.are.equal("ACC\0X", errors[1].AccountId)
+    assert.are.equal(T, errors[1].RunTime)
+    local f = assert(io.open(file))
+    local line = f:read("l")
+    f:close()
+    os.remove(file)
+    assert.truthy(line:find('"AccountId": ?"ACC\\u0000X"'), line)
+  end)
+
   it("refuses keys with invalid UTF-8, and over-long bounds", function()
     local ok, err = pcall(records.query_by_account, records, "\255")
     assert.is_false(ok)

@@ -507,8 +507,10 @@ static void bind_processor_push_errors(lua_State *L, const processor_result *r)
     for (size_t i = 0; i < r->error_count; i++) {
         const processor_error *e = &r->errors[i];
         lua_createtable(L, 0, 5);
-        bind_set_string(L, "AccountId", e->account_id);
-        bind_set_string(L, "RunTime", e->run_time);
+        lua_pushlstring(L, e->account_id, e->account_id_len);
+        lua_setfield(L, -2, "AccountId");
+        lua_pushlstring(L, e->run_time, e->run_time_len);
+        lua_setfield(L, -2, "RunTime");
         bind_set_string(L, "kind", e->kind);
         bind_set_string(L, "error", e->message);
         bind_set_integer(L, "attempts", e->attempts);

@@ -19,19 +19,29 @@ int failures_init(failures *f, size_t max, const char *path, char *err, size_t e
 }
 
 /* One JSON line with the fields of an errors entry. */
-static void failures_write_line(failures *f, const char *account_id, const char *run_time, const char *kind,
-                                const char *message, int attempts)
+static void failures_write_line(failures *f, const record_key *key, const char *kind, const char *message,
+                                int attempts)
 {
-    json_t *line = json_pack("{s:s,s:s,s:s,s:s,s:i}", "AccountId", account_id, "RunTime", run_time, "kind", kind,
-                             "error", message, "attempts", attempts);
+    json_t *line = json_pack("{s:s%,s:s%,s:s,s:s,s:i}", "AccountId", key->account_id, key->account_id_len, "RunTime",
+                             key->run_time, key->run_time_len, "kind", kind, "error", message, "attempts", attempts);
     char *text = line ? json_dumps(line, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
     json_decref(line);
     if (!text || fprintf(f->file, "%s\n", text) < 0 || fflush(f->file) != 0) f->file_errors++;
     free(text);
 }
 
-static void failures_keep(failures *f, const char *account_id, const char *run_time, const char *kind,
-                          const char *message, int attempts)
+/* A malloc'd copy of len bytes, NUL-terminated for printing. */
+static char *failures_copy(const char *bytes, size_t len)
+{
+    char *copy = malloc(len + 1);
+    if (copy) {
+        memcpy(copy, bytes, len);
+        copy[len] = '\0';
+    }
+    return copy;
+}
+
+static void failures_keep(failures *f, const record_key *key, const char *kind, const char *message, int attempts)
 {
     if (f->count == f->cap) {
         size_t cap = f->cap ? f->cap * 2 : 64;
@@ -44,7 +54,8 @@ static void failures_keep(failures *f, const char *account_id, const char *run_t
         f->list = bigger;
         f->cap = cap;
     }
-    failure e = { strdup(account_id), strdup(run_time), kind, strdup(message), attempts };
+    failure e = { failures_copy(key->account_id, key->account_id_len), key->account_id_len,
+                  failures_copy(key->run_time, key->run_time_len), key->run_time_len, kind, strdup(message), attempts };
     if (!e.account_id || !e.run_time || !e.message) {
         free(e.account_id);
         free(e.run_time);
@@ -55,15 +66,21 @@ static void failures_keep(failures *f, const char *account_id, const char *run_t
     f->list[f->count++] = e;
 }
 
-void failures_add(failures *f, const char *account_id, const char *run_time, const char *kind,
-                  const char *message, int attempts)
+void failures_add(failures *f, const record_key *key, const char *kind, const char *message, int attempts)
 {
-    account_id = account_id ? account_id : "";
-    run_time = run_time ? run_time : "";
+    record_key k = { "", 0, "", 0 };
+    if (key && key->account_id) {
+        k.account_id = key->account_id;
+        k.account_id_len = key->account_id_len;
+    }
+    if (key && key->run_time) {
+        k.run_time = key->run_time;
+        k.run_time_len = key->run_time_len;
+    }
     pthread_mutex_lock(&f->lock);
     f->total++;
-    if (f->count < f->max) failures_keep(f, account_id, run_time, kind, message, attempts);
-    if (f->file) failures_write_line(f, account_id, run_time, kind, message, attempts);
+    if (f->count < f->max) failures_keep(f, &k, kind, message, attempts);
+    if (f->file) failures_write_line(f, &k, kind, message, attempts);
     pthread_mutex_unlock(&f->lock);
 }
 

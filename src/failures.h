@@ -8,11 +8,16 @@
 #include <pthread.h>
 #include <stdio.h>
 
+#include "record.h"
+
 #define FAILURES_DEFAULT_MAX 1000
 
+/* Keys are bytes with lengths, as in record_key: they may hold U+0000. */
 typedef struct failure {
     char *account_id;
+    size_t account_id_len;
     char *run_time;
+    size_t run_time_len;
     const char *kind;           /* a static string: "callback", "timeout", "dynamodb", "lease", "invalid" */
     char *message;
     int attempts;
@@ -32,9 +37,9 @@ typedef struct failures {
  * appending. Returns 0, or -1 with err naming the file. */
 int failures_init(failures *f, size_t max, const char *path, char *err, size_t errlen);
 
-/* Records one failure (strings copied). Any thread. */
-void failures_add(failures *f, const char *account_id, const char *run_time, const char *kind,
-                  const char *message, int attempts);
+/* Records one failure (key and message copied; a NULL key or key field is
+ * recorded as ""). Any thread. */
+void failures_add(failures *f, const record_key *key, const char *kind, const char *message, int attempts);
 
 /* Hands the kept entries to the caller (free each with failure_free_list). */
 void failures_take(failures *f, failure **list, size_t *count);

@@ -65,29 +65,32 @@ static double processor_now_s(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static void processor_add_key_error(processor *p, const char *acct, const char *rt, const char *kind,
-                                    const char *message, int attempts)
+/* The item's key, or as much of it as the item has. */
+static record_key processor_key_of(const json_t *item)
 {
-    failures_add(&p->fails, acct, rt, kind, message, attempts);
+    record_key key;
+    record_key_of(item, &key);
+    return key;
 }
 
 static void processor_add_error(processor *p, const json_t *item, const char *kind, const char *message,
                                 int attempts)
 {
-    processor_add_key_error(p, record_account_id(item, NULL), record_run_time(item, NULL), kind, message, attempts);
+    record_key key = processor_key_of(item);
+    failures_add(&p->fails, &key, kind, message, attempts);
 }
 
-static void processor_add_ddb_key_error(processor *p, const char *acct, const char *rt, const char *what,
-                                        const ddb_error *err)
+static void processor_add_ddb_key_error(processor *p, const record_key *key, const char *what, const ddb_error *err)
 {
     char msg[1400];
     snprintf(msg, sizeof msg, "%s: %s: %s", what, err->code, err->message);
-    processor_add_key_error(p, acct, rt, "dynamodb", msg, err->attempts);
+    failures_add(&p->fails, key, "dynamodb", msg, err->attempts);
 }
 
 static void processor_add_ddb_error(processor *p, const json_t *item, const char *what, const ddb_error *err)
 {
-    processor_add_ddb_key_error(p, record_account_id(item, NULL), record_run_time(item, NULL), what, err);
+    record_key key = processor_key_of(item);
+    processor_add_ddb_key_error(p, &key, what, err);
 }
 
 /* Runs the callback, again up to callback_retries times while it errors. */
@@ -162,12 +165,12 @@ static void processor_mark_done(void *ud, const record_key *key, record_mark_res
     if (m == RECORD_MARKED) {
         atomic_fetch_add(&p->marked, 1);
     } else if (refused) {
-        processor_add_key_error(p, key->account_id, key->run_time, "lease", err->message, 1);
+        failures_add(&p->fails, key, "lease", err->message, 1);
         atomic_fetch_add(&p->mark_failed, 1);
     } else if (m == RECORD_NOT_MARKED) {
         atomic_fetch_add(&p->mark_skipped, 1);   /* another process marked it first */
     } else {
-        processor_add_ddb_key_error(p, key->account_id, key->run_time, "marking processed", err);
+        processor_add_ddb_key_error(p, key, "marking processed", err);
         atomic_fetch_add(&p->mark_failed, 1);
     }
     if (!p->leases)
