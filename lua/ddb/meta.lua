@@ -10,9 +10,15 @@
 ---@field null ddb.Null                  DynamoDB NULL
 ---@field Error ddb.ErrorClass           metatable of the errors the client raises
 ---@field OPERATIONS string[]            every DynamoDB operation name, "GetItem", ...
+---@field limits ddb.Limits              DynamoDB's key and item size limits, in bytes
 local ddb = {}
 
 ---@class ddb.Null
+
+---@class ddb.Limits
+---@field partition_key integer  2048
+---@field sort_key integer       1024
+---@field item integer           409600 (400 KB)
 
 ---@class ddb.ErrorClass
 

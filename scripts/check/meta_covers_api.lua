@@ -1,5 +1,5 @@
--- `make check`: every function of the ddb module and every method of a
--- client, a Record model and a processor is declared in lua/ddb/meta.lua,
+-- `make check`: every function and field of the ddb module and every method
+-- of a client, a Record model and a processor is declared in lua/ddb/meta.lua,
 -- so editors complete the whole API. Prints what is missing; exit 1 if any.
 local ddb = require("ddb")
 local core = require("ddb.core")
@@ -24,7 +24,11 @@ local function methods(class)
 end
 
 for name, v in pairs(ddb) do
-  if type(v) == "function" and name ~= "worker_context" then expect("ddb", name, ".") end
+  if type(v) == "function" and name ~= "worker_context" then
+    expect("ddb", name, ".")
+  elseif type(v) ~= "function" and not meta:find("---@field " .. name .. " ", 1, true) then
+    missing[#missing + 1] = "---@field " .. name
+  end
 end
 for _, name in ipairs(methods(core.Client)) do expect("Client", name, ":") end
 for _, name in ipairs(methods(core.Records)) do expect("Records", name, ":") end
