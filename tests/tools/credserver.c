@@ -102,28 +102,16 @@ typedef struct cs_server {
 
 typedef struct cs_conn {
     cs_server *s;
-    int client_fd, upstream_fd;
     uint64_t rng;
-    tn_buf in, up, head, body;
+    tn_conn io;
 } cs_conn;
 
 static int cs_handle(cs_conn *c, size_t len);
 
-static void cs_close_upstream(cs_conn *c)
-{
-    if (c->upstream_fd >= 0) close(c->upstream_fd);
-    c->upstream_fd = -1;
-}
-
 static void cs_conn_free(cs_conn *c)
 {
     cs_server *s = c->s;
-    if (c->client_fd >= 0) close(c->client_fd);
-    cs_close_upstream(c);
-    free(c->in.data);
-    free(c->up.data);
-    free(c->head.data);
-    free(c->body.data);
+    tn_conn_release(&c->io);
     free(c);
     tn_thread_done(&s->lock, &s->idle, &s->active);
 }
@@ -132,9 +120,9 @@ static void *cs_conn_main(void *arg)
 {
     cs_conn *c = arg;
     long len;
-    while ((len = tn_read_request(c->s->stop_pipe[0], c->client_fd, &c->in)) > 0) {
+    while ((len = tn_read_request(c->s->stop_pipe[0], c->io.client_fd, &c->io.in)) > 0) {
         if (cs_handle(c, (size_t)len) != 0) break;
-        tn_buf_consume(&c->in, (size_t)len);
+        tn_buf_consume(&c->io.in, (size_t)len);
     }
     cs_conn_free(c);
     return NULL;
@@ -149,8 +137,7 @@ static void cs_start_conn(void *server, int fd)
         return;
     }
     c->s = s;
-    c->client_fd = fd;
-    c->upstream_fd = -1;
+    tn_conn_init(&c->io, fd);
     s->connections++;
     if (tn_thread_start(&s->lock, &s->active, cs_conn_main, c) != 0) cs_conn_free(c);
 }
@@ -241,13 +228,13 @@ static int cs_reply(cs_conn *c, int status, const char *type, const char *extra,
     struct tm tm;
     gmtime_r(&t, &tm);
     strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-    c->head.len = 0;
+    c->io.head.len = 0;
     size_t len = strlen(body);
-    if (tn_buf_printf(&c->head, "HTTP/1.1 %d X\r\nContent-Type: %s\r\nDate: %s\r\nContent-Length: %zu\r\n%s\r\n",
+    if (tn_buf_printf(&c->io.head, "HTTP/1.1 %d X\r\nContent-Type: %s\r\nDate: %s\r\nContent-Length: %zu\r\n%s\r\n",
                       status, type, date, len, extra ? extra : "") != 0 ||
-        tn_write(c->s->stop_pipe[0], c->client_fd, c->head.data, c->head.len) != 0)
+        tn_write(c->s->stop_pipe[0], c->io.client_fd, c->io.head.data, c->io.head.len) != 0)
         return -1;
-    return tn_write(c->s->stop_pipe[0], c->client_fd, body, len);
+    return tn_write(c->s->stop_pipe[0], c->io.client_fd, body, len);
 }
 
 static int cs_reply_ddb_error(cs_conn *c, int status, const char *code, const char *message)
@@ -377,12 +364,12 @@ typedef struct cs_request {
 static int cs_parse_request(cs_conn *c, size_t len, cs_request *r)
 {
     memset(r, 0, sizeof *r);
-    r->head = c->in.data;
-    r->head_len = tn_head_length(&c->in);
-    r->body = c->in.data + r->head_len;
+    r->head = c->io.in.data;
+    r->head_len = tn_head_length(&c->io.in);
+    r->body = c->io.in.data + r->head_len;
     r->body_len = len - r->head_len;
     char target[1024];
-    if (sscanf(c->in.data, "%7s %1023s", r->method, target) != 2) return -1;
+    if (sscanf(c->io.in.data, "%7s %1023s", r->method, target) != 2) return -1;
     const char *path = target;
     if (strncmp(target, "http://", 7) == 0) {
         r->via_proxy = 1;
@@ -652,29 +639,25 @@ static int cs_sts(cs_conn *c, const cs_request *r)
 static int cs_forward(cs_conn *c, const cs_request *r, size_t len)
 {
     tn_buf req = { NULL, 0, 0 };
-    const char *eol = memchr(c->in.data, '\n', len);
+    const char *eol = memchr(c->io.in.data, '\n', len);
     int ok = eol && tn_buf_printf(&req, "POST %s HTTP/1.1\r\n", r->path) == 0 &&
-             tn_buf_append(&req, eol + 1, len - (size_t)(eol + 1 - c->in.data)) == 0;
-    if (c->upstream_fd >= 0) {
-        struct pollfd p = { c->upstream_fd, POLLIN, 0 };
-        if (poll(&p, 1, 0) != 0) cs_close_upstream(c);
-    }
+             tn_buf_append(&req, eol + 1, len - (size_t)(eol + 1 - c->io.in.data)) == 0;
     int stop = c->s->stop_pipe[0];
     int close_after = 0;
     int chunked;
-    if (ok && c->upstream_fd < 0) c->upstream_fd = tn_connect_loopback(c->s->o.upstream_port);
-    ok = ok && c->upstream_fd >= 0 && tn_write(stop, c->upstream_fd, req.data, req.len) == 0 &&
-         tn_read_response(stop, c->upstream_fd, &c->up, &c->head, &c->body, &close_after, &chunked) == 0;
+    ok = ok && tn_conn_upstream(&c->io, c->s->o.upstream_port) == 0 &&
+         tn_write(stop, c->io.upstream_fd, req.data, req.len) == 0 &&
+         tn_read_response(stop, c->io.upstream_fd, &c->io.up, &c->io.head, &c->io.body, &close_after, &chunked) == 0;
     free(req.data);
-    if (!ok || close_after) cs_close_upstream(c);
+    if (!ok || close_after) tn_conn_close_upstream(&c->io);
     if (!ok) {
         cs_count(c->s, CS_ddb_upstream_errors);
         return cs_reply_ddb_error(c, 500, "InternalServerError", "credserver: upstream failed");
     }
-    if (tn_buf_printf(&c->head, "Content-Length: %zu\r\n\r\n", c->body.len) != 0 ||
-        tn_write(stop, c->client_fd, c->head.data, c->head.len) != 0)
+    if (tn_buf_printf(&c->io.head, "Content-Length: %zu\r\n\r\n", c->io.body.len) != 0 ||
+        tn_write(stop, c->io.client_fd, c->io.head.data, c->io.head.len) != 0)
         return -1;
-    return tn_write(stop, c->client_fd, c->body.data, c->body.len);
+    return tn_write(stop, c->io.client_fd, c->io.body.data, c->io.body.len);
 }
 
 static int cs_ddb(cs_conn *c, const cs_request *r, size_t len)

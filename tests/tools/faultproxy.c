@@ -105,22 +105,10 @@ typedef struct fp_server {
     struct fp_meter *meter;       /* meter mode: per-table sums */
 } fp_server;
 
-/* The modes, here and on other branches, call the shared helpers by these names. */
-typedef tn_buf fp_buf;
-#define fp_buf_printf tn_buf_printf
-#define fp_buf_consume tn_buf_consume
-#define fp_header tn_header
-#define fp_head_length tn_head_length
-#define fp_status tn_status
-
 typedef struct fp_conn {
     fp_server *s;
-    int client_fd, upstream_fd;
     uint64_t rng;
-    fp_buf in;                    /* from the client, not yet handled */
-    fp_buf up;                    /* from upstream: the response being read */
-    fp_buf head;                  /* the response head to send, without Content-Length */
-    fp_buf body;                  /* the upstream response body, de-chunked */
+    tn_conn io;
 } fp_conn;
 
 /* --- I/O that a stop interrupts (toolnet.h) --- */
@@ -137,72 +125,55 @@ static int fp_sleep(fp_conn *c, long ms)
 
 static long fp_read_request(fp_conn *c)
 {
-    return tn_read_request(c->s->stop_pipe[0], c->client_fd, &c->in);
+    return tn_read_request(c->s->stop_pipe[0], c->io.client_fd, &c->io.in);
 }
 
 /* --- the upstream side --- */
 
-/* Reads one response from upstream into c->head and c->body. Returns 0, or
+/* Reads one response from upstream into c->io.head and c->io.body. Returns 0, or
  * -1 when upstream failed. *close_after says upstream is closing the connection. */
 static int fp_read_response(fp_conn *c, int *close_after)
 {
     int chunked = 0;
-    int rc = tn_read_response(c->s->stop_pipe[0], c->upstream_fd, &c->up, &c->head, &c->body, close_after,
+    int rc = tn_read_response(c->s->stop_pipe[0], c->io.upstream_fd, &c->io.up, &c->io.head, &c->io.body, close_after,
                               &chunked);
     if (chunked) atomic_fetch_add(&c->s->chunked, 1);
     return rc;
 }
 
-static void fp_close_upstream(fp_conn *c)
-{
-    if (c->upstream_fd >= 0) close(c->upstream_fd);
-    c->upstream_fd = -1;
-}
-
-static int fp_connect_upstream(fp_conn *c)
-{
-    c->upstream_fd = tn_connect_loopback(c->s->o.upstream_port);
-    return c->upstream_fd >= 0 ? 0 : -1;
-}
-
-/* Sends the request (the first len bytes of c->in) upstream and reads the
- * answer into c->head and c->body. A kept-alive connection that upstream is
- * closing is replaced before sending, never after: the proxy itself must not
- * send a request twice. Returns 0, or -1 when upstream failed (counted unless our stop cut it short). */
+/* Sends the request (the first len bytes of c->io.in) upstream and reads the
+ * answer into c->io.head and c->io.body. Returns 0, or -1 when upstream failed
+ * (counted unless our stop cut it short). */
 static int fp_forward(fp_conn *c, size_t len)
 {
-    if (c->upstream_fd >= 0) {
-        struct pollfd p = { c->upstream_fd, POLLIN, 0 };
-        if (poll(&p, 1, 0) != 0) fp_close_upstream(c);   /* EOF or stray bytes */
-    }
     int close_after = 0;
-    int ok = (c->upstream_fd >= 0 || fp_connect_upstream(c) == 0) &&
-             fp_write(c, c->upstream_fd, c->in.data, len) == 0 && fp_read_response(c, &close_after) == 0;
-    if (!ok || close_after) fp_close_upstream(c);
+    int ok = tn_conn_upstream(&c->io, c->s->o.upstream_port) == 0 &&
+             fp_write(c, c->io.upstream_fd, c->io.in.data, len) == 0 && fp_read_response(c, &close_after) == 0;
+    if (!ok || close_after) tn_conn_close_upstream(&c->io);
     if (ok || fp_sleep(c, 0) == 0) atomic_fetch_add(ok ? &c->s->forwarded : &c->s->upstream_errors, 1);
     return ok ? 0 : -1;
 }
 
 /* --- answering the client --- */
 
-/* Sends c->head with a Content-Length of `declared`, then the first send_len bytes of body. */
+/* Sends c->io.head with a Content-Length of `declared`, then the first send_len bytes of body. */
 static int fp_send_response(fp_conn *c, const char *body, size_t declared, size_t send_len)
 {
-    if (fp_buf_printf(&c->head, "Content-Length: %zu\r\n\r\n", declared) != 0 ||
-        fp_write(c, c->client_fd, c->head.data, c->head.len) != 0)
+    if (tn_buf_printf(&c->io.head, "Content-Length: %zu\r\n\r\n", declared) != 0 ||
+        fp_write(c, c->io.client_fd, c->io.head.data, c->io.head.len) != 0)
         return -1;
-    return fp_write(c, c->client_fd, body, send_len);
+    return fp_write(c, c->io.client_fd, body, send_len);
 }
 
 static int fp_send_synthetic(fp_conn *c, int status, const char *reason, const char *type, const char *body,
                              int with_crc)
 {
     size_t len = strlen(body);
-    c->head.len = 0;
-    int rc = fp_buf_printf(&c->head, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nx-amzn-RequestId: faultproxy-%ld\r\n",
+    c->io.head.len = 0;
+    int rc = tn_buf_printf(&c->io.head, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nx-amzn-RequestId: faultproxy-%ld\r\n",
                            status, reason, type, atomic_load(&c->s->requests));
     if (rc == 0 && with_crc)
-        rc = fp_buf_printf(&c->head, "x-amz-crc32: %lu\r\n", crc32(0L, (const Bytef *)body, (uInt)len));
+        rc = tn_buf_printf(&c->io.head, "x-amz-crc32: %lu\r\n", crc32(0L, (const Bytef *)body, (uInt)len));
     return rc == 0 ? fp_send_response(c, body, len, len) : -1;
 }
 
@@ -210,9 +181,9 @@ static int fp_send_synthetic(fp_conn *c, int status, const char *reason, const c
 static void fp_reset(fp_conn *c)
 {
     struct linger l = { 1, 0 };
-    setsockopt(c->client_fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
-    close(c->client_fd);
-    c->client_fd = -1;
+    setsockopt(c->io.client_fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+    close(c->io.client_fd);
+    c->io.client_fd = -1;
 }
 
 /* splitmix64: one step of the PRNG (also used to derive seeds). */
@@ -227,7 +198,7 @@ static uint64_t fp_random(uint64_t *state)
 /* The fault for request number n (from 1, over all connections), or -1 for
  * none. It always draws twice, so a connection's sequence of draws depends
  * only on the seed. */
-/* True when the request of len bytes at the start of c->in may get a fault:
+/* True when the request of len bytes at the start of c->io.in may get a fault:
  * there is no --only, or its X-Amz-Target names that operation. */
 static int fp_eligible(fp_conn *c, size_t len)
 {
@@ -235,7 +206,7 @@ static int fp_eligible(fp_conn *c, size_t len)
     if (!only) return 1;
     const char *v;
     size_t vlen;
-    if (!fp_header(c->in.data, len, "X-Amz-Target", &v, &vlen)) return 0;
+    if (!tn_header(c->io.in.data, len, "X-Amz-Target", &v, &vlen)) return 0;
     const char *dot = memchr(v, '.', vlen);
     if (!dot) return 0;
     size_t op_len = vlen - (size_t)(dot + 1 - v);
@@ -262,10 +233,10 @@ static int fp_corrupt(fp_conn *c)
 {
     const char *v;
     size_t len;
-    if (!fp_header(c->head.data, c->head.len, "x-amz-crc32", &v, &len) &&
-        fp_buf_printf(&c->head, "x-amz-crc32: %lu\r\n", crc32(0L, (const Bytef *)c->body.data, (uInt)c->body.len)) != 0)
+    if (!tn_header(c->io.head.data, c->io.head.len, "x-amz-crc32", &v, &len) &&
+        tn_buf_printf(&c->io.head, "x-amz-crc32: %lu\r\n", crc32(0L, (const Bytef *)c->io.body.data, (uInt)c->io.body.len)) != 0)
         return -1;
-    if (c->body.len) c->body.data[c->body.len / 2] ^= 0x01;
+    if (c->io.body.len) c->io.body.data[c->io.body.len / 2] ^= 0x01;
     return 0;
 }
 
@@ -298,12 +269,12 @@ static void fp_request_field(const fp_conn *c, size_t len, const char *field, ch
 {
     char pattern[32];
     snprintf(pattern, sizeof pattern, "\"%s\":\"", field);
-    size_t head = fp_head_length(&c->in), plen = strlen(pattern);
+    size_t head = tn_head_length(&c->io.in), plen = strlen(pattern);
     out[0] = '\0';
     for (size_t i = head; i + plen < len; i++) {
-        if (memcmp(c->in.data + i, pattern, plen) != 0) continue;
+        if (memcmp(c->io.in.data + i, pattern, plen) != 0) continue;
         size_t n = 0;
-        for (i += plen; i < len && c->in.data[i] != '"' && n + 1 < size; i++) out[n++] = c->in.data[i];
+        for (i += plen; i < len && c->io.in.data[i] != '"' && n + 1 < size; i++) out[n++] = c->io.in.data[i];
         out[n] = '\0';
         return;
     }
@@ -315,8 +286,8 @@ static int fp_send_throttled(fp_conn *c, size_t len)
     fp_request_field(c, len, "TableName", table, sizeof table);
     fp_request_field(c, len, "IndexName", index, sizeof index);
     atomic_fetch_add(&c->s->throttle.throttled, 1);
-    fp_buf body = { NULL, 0, 0 };
-    int rc = fp_buf_printf(&body, "{\"__type\":\"com.amazon.coral.availability#ThrottlingException\","
+    tn_buf body = { NULL, 0, 0 };
+    int rc = tn_buf_printf(&body, "{\"__type\":\"com.amazon.coral.availability#ThrottlingException\","
                            "\"message\":\"Throughput exceeds the current capacity for one or more resources\","
                            "\"ThrottlingReasons\":[{\"reason\":\"%s\",\"resource\":"
                            "\"arn:aws:dynamodb:ddblocal:000000000000:table/%s%s%s\"}]}",
@@ -327,7 +298,7 @@ static int fp_send_throttled(fp_conn *c, size_t len)
     return rc;
 }
 
-/* Answers request number n, of len bytes at the start of c->in, perhaps with
+/* Answers request number n, of len bytes at the start of c->io.in, perhaps with
  * a fault. Returns 0 to keep the connection, -1 to end it. */
 static int fp_handle(fp_conn *c, size_t len, long n)
 {
@@ -346,12 +317,12 @@ static int fp_handle(fp_conn *c, size_t len, long n)
     if (fp_forward(c, len) != 0) return -1;
     switch (kind) {
     case FP_RESET_AFTER: fp_reset(c); return -1;
-    case FP_TRUNCATE: fp_send_response(c, c->body.data, c->body.len, c->body.len / 2); return -1;
+    case FP_TRUNCATE: fp_send_response(c, c->io.body.data, c->io.body.len, c->io.body.len / 2); return -1;
     case FP_CRC: if (fp_corrupt(c) != 0) return -1; break;
     case FP_BADJSON: return fp_send_synthetic(c, 200, "OK", FP_JSON, FP_BADJSON_BODY, 0);
     default: break;
     }
-    return fp_send_response(c, c->body.data, c->body.len, c->body.len);
+    return fp_send_response(c, c->io.body.data, c->io.body.len, c->io.body.len);
 }
 
 /* --- metering (meter mode) ---
@@ -444,24 +415,24 @@ static void fp_meter_response(fp_meter *m, const json_t *request, int is_read, i
     }
 }
 
-/* Forwards request c->in[0..len) and meters it. Returns 0 to keep the connection. */
+/* Forwards request c->io.in[0..len) and meters it. Returns 0 to keep the connection. */
 static int fp_meter_handle(fp_conn *c, size_t len)
 {
-    size_t h = fp_head_length(&c->in);
+    size_t h = tn_head_length(&c->io.in);
     const char *target;
     size_t target_len;
-    if (!fp_header(c->in.data, h, "X-Amz-Target", &target, &target_len)) target_len = 0;
+    if (!tn_header(c->io.in.data, h, "X-Amz-Target", &target, &target_len)) target_len = 0;
     const char *dot = target_len ? memchr(target, '.', target_len) : NULL;
     size_t op_len = dot ? target_len - (size_t)(dot + 1 - target) : 0;
     int is_read = dot && fp_meter_is_read(dot + 1, op_len);
     int is_data = dot && fp_meter_is_data(dot + 1, op_len);
-    json_t *request = json_loadb(c->in.data + h, len - h, 0, NULL);
+    json_t *request = json_loadb(c->io.in.data + h, len - h, 0, NULL);
     int rc = fp_forward(c, len);
     if (rc == 0) {
-        json_t *response = json_loadb(c->body.data, c->body.len, 0, NULL);
-        fp_meter_response(c->s->meter, request, is_read, is_data, fp_status(c->head.data, c->head.len), response);
+        json_t *response = json_loadb(c->io.body.data, c->io.body.len, 0, NULL);
+        fp_meter_response(c->s->meter, request, is_read, is_data, tn_status(c->io.head.data, c->io.head.len), response);
         json_decref(response);
-        rc = fp_send_response(c, c->body.data, c->body.len, c->body.len);
+        rc = fp_send_response(c, c->io.body.data, c->io.body.len, c->io.body.len);
     }
     json_decref(request);
     return rc;
@@ -480,12 +451,7 @@ static void fp_meter_write(const fp_meter *m, FILE *f)
 static void fp_conn_free(fp_conn *c)
 {
     fp_server *s = c->s;
-    if (c->client_fd >= 0) close(c->client_fd);
-    fp_close_upstream(c);
-    free(c->in.data);
-    free(c->up.data);
-    free(c->head.data);
-    free(c->body.data);
+    tn_conn_release(&c->io);
     free(c);
     tn_thread_done(&s->lock, &s->idle, &s->active);
 }
@@ -498,7 +464,7 @@ static void *fp_conn_main(void *arg)
         long n = atomic_fetch_add(&c->s->requests, 1) + 1;
         if (c->s->o.meter && fp_meter_handle(c, (size_t)len) != 0) break;
         if (!c->s->o.silent && !c->s->o.meter && fp_handle(c, (size_t)len, n) != 0) break;
-        fp_buf_consume(&c->in, (size_t)len);
+        tn_buf_consume(&c->io.in, (size_t)len);
     }
     fp_conn_free(c);
     return NULL;
@@ -513,8 +479,7 @@ static void fp_start_conn(void *server, int fd)
         return;
     }
     c->s = s;
-    c->client_fd = fd;
-    c->upstream_fd = -1;
+    tn_conn_init(&c->io, fd);
     uint64_t seed = s->o.seed + s->connections++ * 0xD1B54A32D192ED03ull;
     c->rng = fp_random(&seed);
     if (tn_thread_start(&s->lock, &s->active, fp_conn_main, c) != 0) fp_conn_free(c);

@@ -307,6 +307,40 @@ int tn_connect_loopback(int port)
     return fd;
 }
 
+void tn_conn_init(tn_conn *c, int client_fd)
+{
+    memset(c, 0, sizeof *c);
+    c->client_fd = client_fd;
+    c->upstream_fd = -1;
+}
+
+void tn_conn_close_upstream(tn_conn *c)
+{
+    if (c->upstream_fd >= 0) close(c->upstream_fd);
+    c->upstream_fd = -1;
+}
+
+int tn_conn_upstream(tn_conn *c, int port)
+{
+    if (c->upstream_fd >= 0) {
+        struct pollfd p = { c->upstream_fd, POLLIN, 0 };
+        if (poll(&p, 1, 0) != 0) tn_conn_close_upstream(c);   /* EOF or stray bytes */
+    }
+    if (c->upstream_fd < 0) c->upstream_fd = tn_connect_loopback(port);
+    return c->upstream_fd >= 0 ? 0 : -1;
+}
+
+void tn_conn_release(tn_conn *c)
+{
+    if (c->client_fd >= 0) close(c->client_fd);
+    c->client_fd = -1;
+    tn_conn_close_upstream(c);
+    free(c->in.data);
+    free(c->up.data);
+    free(c->head.data);
+    free(c->body.data);
+}
+
 int tn_listen_loopback(int *fd, const char *who)
 {
     struct sockaddr_in a;

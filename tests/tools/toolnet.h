@@ -60,6 +60,26 @@ long tn_read_request(int stop_fd, int fd, tn_buf *in);
 int tn_read_response(int stop_fd, int fd, tn_buf *up, tn_buf *head, tn_buf *body, int *close_after,
                      int *chunked);
 
+/* A client connection of a stand-in that forwards to an upstream: its
+ * sockets (-1 when closed) and buffers. */
+typedef struct tn_conn {
+    int client_fd, upstream_fd;
+    tn_buf in;      /* from the client, not yet handled */
+    tn_buf up;      /* from upstream: the response being read */
+    tn_buf head;    /* the response head to send, without the framing headers */
+    tn_buf body;    /* the upstream response body, de-chunked */
+} tn_conn;
+
+/* An empty connection owning client_fd, with no upstream yet. */
+void tn_conn_init(tn_conn *c, int client_fd);
+void tn_conn_close_upstream(tn_conn *c);
+/* Gets an upstream connection ready to send on: a kept-alive one that upstream
+ * is closing (or that has stray bytes) is replaced before sending, never after,
+ * so a stand-in never sends a request twice. 0, or -1 when it cannot connect. */
+int tn_conn_upstream(tn_conn *c, int port);
+/* Closes both sockets and frees the buffers (c itself is the caller's). */
+void tn_conn_release(tn_conn *c);
+
 /* A TCP_NODELAY connection to 127.0.0.1:port, or -1. The caller closes it. */
 int tn_connect_loopback(int port);
 /* Listens on 127.0.0.1 on a free port into *fd (-1 or an fd the caller
