@@ -5,9 +5,7 @@ local helper = require("helper")
 local cs = require("credserver")
 
 local function container_env(server, extra)
-  local env = cs.env(server, { AWS_CONTAINER_CREDENTIALS_FULL_URI = server.endpoint .. "/container/creds" })
-  for k, v in pairs(extra or {}) do env[k] = v ~= false and v or nil end
-  return env
+  return cs.env(server, { AWS_CONTAINER_CREDENTIALS_FULL_URI = server.endpoint .. "/container/creds" }, extra)
 end
 
 describe("credentials from the container endpoint", function()

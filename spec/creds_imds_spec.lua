@@ -3,11 +3,7 @@
 -- DynamoDB request (checked by the stand-in), failures name the role and status.
 local cs = require("credserver")
 
-local function imds_env(server, extra)
-  local env = cs.env(server, { AWS_EC2_METADATA_DISABLED = false, AWS_EC2_METADATA_SERVICE_ENDPOINT = server.endpoint })
-  for k, v in pairs(extra or {}) do env[k] = v ~= false and v or nil end
-  return env
-end
+local imds_env = cs.imds_env
 
 describe("credentials from instance metadata", function()
   it("uses IMDSv2: a session token, then the role, then its credentials, which sign every request", function()

@@ -5,12 +5,7 @@
 local helper = require("helper")
 local cs = require("credserver")
 
-local function imds_env(server, extra)
-  local env = cs.env(server, { AWS_EC2_METADATA_DISABLED = false, AWS_EC2_METADATA_SERVICE_ENDPOINT = server.endpoint,
-    AWS_CONTAINER_CREDENTIALS_FULL_URI = nil })
-  for k, v in pairs(extra or {}) do env[k] = v ~= false and v or nil end
-  return env
-end
+local imds_env = cs.imds_env
 
 describe("the credential chain", function()
   it("takes the environment keys first and never asks instance metadata then", function()

@@ -18,10 +18,8 @@ describe("credentials from a profile", function()
   after_each(function() os.execute("rm -rf " .. helper.shell_quote(dir)) end)
 
   local function profile_env(server, profile, extra)
-    local env = cs.env(server, { AWS_CONFIG_FILE = config, AWS_SHARED_CREDENTIALS_FILE = credentials, AWS_PROFILE = profile,
-      AWS_ENDPOINT_URL_STS = server and server.endpoint })
-    for k, v in pairs(extra or {}) do env[k] = v ~= false and v or nil end
-    return env
+    return cs.env(server, { AWS_CONFIG_FILE = config, AWS_SHARED_CREDENTIALS_FILE = credentials, AWS_PROFILE = profile,
+      AWS_ENDPOINT_URL_STS = server and server.endpoint }, extra)
   end
 
   it("uses a profile's static keys", function()

@@ -10,11 +10,7 @@ local helper = require("helper")
 local SOAK = tonumber(os.getenv("DDBRUN_CREDS_SOAK_SECONDS") or "0")
 local EXPIRY = tonumber(os.getenv("DDBRUN_CREDS_EXPIRY") or "2")
 
-local function imds_env(server, extra)
-  local env = cs.env(server, { AWS_EC2_METADATA_DISABLED = false, AWS_EC2_METADATA_SERVICE_ENDPOINT = server.endpoint })
-  for k, v in pairs(extra or {}) do env[k] = v ~= false and v or nil end
-  return env
-end
+local imds_env = cs.imds_env
 
 -- Each record's callback calls DynamoDB until the stand-in has issued its
 -- share of the target count of credential sets (or, soaking, until its share

@@ -6,10 +6,8 @@ local cs = require("credserver")
 local ROLE = "arn:aws:iam::123456789012:role/irsa-role"
 
 local function web_env(server, token_file, extra)
-  local env = cs.env(server, { AWS_WEB_IDENTITY_TOKEN_FILE = token_file, AWS_ROLE_ARN = ROLE,
-    AWS_ROLE_SESSION_NAME = "pod-session", AWS_ENDPOINT_URL_STS = server.endpoint })
-  for k, v in pairs(extra or {}) do env[k] = v ~= false and v or nil end
-  return env
+  return cs.env(server, { AWS_WEB_IDENTITY_TOKEN_FILE = token_file, AWS_ROLE_ARN = ROLE,
+    AWS_ROLE_SESSION_NAME = "pod-session", AWS_ENDPOINT_URL_STS = server.endpoint }, extra)
 end
 
 describe("credentials from web identity", function()

@@ -54,15 +54,23 @@ function M.start(args)
 end
 
 -- The environment for a ddbrun whose DynamoDB requests go through server
--- (checked there) and whose chain finds nothing unless env adds it.
-function M.env(server, env)
+-- (checked there) and whose chain finds nothing unless the tables after
+-- server add it, each in turn (a false value unsets a variable).
+function M.env(server, ...)
   local e = {
     AWS_SHARED_CREDENTIALS_FILE = "/dev/null", AWS_CONFIG_FILE = "/dev/null", AWS_EC2_METADATA_DISABLED = "true",
     AWS_ENDPOINT_URL_DYNAMODB = server and server.endpoint or helper.endpoint, AWS_REGION = "us-east-1",
     AWS_METADATA_SERVICE_TIMEOUT = "5",
   }
-  for k, v in pairs(env or {}) do e[k] = v ~= false and v or nil end
+  for i = 1, select("#", ...) do
+    for k, v in pairs(select(i, ...) or {}) do e[k] = v ~= false and v or nil end
+  end
   return e
+end
+
+-- The environment for a ddbrun on an EC2 instance whose metadata service is server.
+function M.imds_env(server, extra)
+  return M.env(server, { AWS_EC2_METADATA_DISABLED = false, AWS_EC2_METADATA_SERVICE_ENDPOINT = server.endpoint }, extra)
 end
 
 -- Runs a Lua script text under ddbrun with env; returns stdout, stderr, exit code.
