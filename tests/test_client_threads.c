@@ -16,9 +16,7 @@
 
 #include <curl/curl.h>
 
-#include "client.h"
-#include "config.h"
-#include "creds.h"
+#include "live.h"
 
 #define THREADS 4
 #define ITEMS 150
@@ -70,15 +68,10 @@ static void *run_job(void *arg)
 static void threads_share_a_config_not_a_client(void **state)
 {
     (void)state;
-    if (!getenv("DDB_TEST_ENDPOINT")) skip();
-    ddb_config cfg;
-    char msg[512];
-    creds_registry *creds = creds_registry_new();
-    assert_non_null(creds);
-    assert_int_equal(0, config_from_env(&cfg, creds, msg, sizeof msg));
+    live l;
+    live_open(&l);
+    ddb_client *admin = l.admin;
     ddb_error err;
-    ddb_client *admin = ddb_client_new(&cfg, &err);
-    assert_non_null(admin);
     char table[64];
     snprintf(table, sizeof table, "cthreads_%ld_%d", (long)time(NULL), (int)getpid());
     json_t *create = json_pack("{s:s,s:s,s:[{s:s,s:s}],s:[{s:s,s:s}]}", "TableName", table, "BillingMode", "PAY_PER_REQUEST",
@@ -93,7 +86,7 @@ static void threads_share_a_config_not_a_client(void **state)
     job jobs[THREADS];
     pthread_t threads[THREADS];
     for (int t = 0; t < THREADS; t++) {
-        jobs[t] = (job){ &cfg, table, t, 0, "" };
+        jobs[t] = (job){ &l.cfg, table, t, 0, "" };
         assert_int_equal(0, pthread_create(&threads[t], NULL, run_job, &jobs[t]));
     }
     for (int t = 0; t < THREADS; t++) pthread_join(threads[t], NULL);
@@ -107,9 +100,7 @@ static void threads_share_a_config_not_a_client(void **state)
     json_decref(count_req);
     json_decref(count);
     json_decref(drop);
-    ddb_client_free(admin);
-    config_clear(&cfg);
-    creds_registry_free(creds);   /* every thread joined, every client freed */
+    live_close(&l);   /* every thread joined, every client freed */
     for (int t = 0; t < THREADS; t++) {
         if (jobs[t].error[0]) print_error("thread %d: %s\n", t, jobs[t].error);
         assert_int_equal(ITEMS, jobs[t].ok);

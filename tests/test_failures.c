@@ -15,16 +15,22 @@
 
 #include "failures.h"
 
+/* A report keeping 10 entries that writes to a new file made from template path. */
+static void open_with_file(failures *f, char *path)
+{
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    char err[256];
+    assert_int_equal(0, failures_init(f, 10, path, err, sizeof err));
+}
+
 static void keeps_at_most_max_and_counts_all(void **state)
 {
     (void)state;
     char path[] = "/tmp/ddbrun_failures_XXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    close(fd);
     failures f;
-    char err[256];
-    assert_int_equal(0, failures_init(&f, 10, path, err, sizeof err));
+    open_with_file(&f, path);
     char acct[32];
     for (int i = 0; i < 5000; i++) {
         snprintf(acct, sizeof acct, "acct-%d", i);
@@ -67,12 +73,8 @@ static void keys_with_a_nul_byte_are_kept_whole(void **state)
 {
     (void)state;
     char path[] = "/tmp/ddbrun_failures_XXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    close(fd);
     failures f;
-    char err[256];
-    assert_int_equal(0, failures_init(&f, 10, path, err, sizeof err));
+    open_with_file(&f, path);
     record_key key = { "ACC\0X", 5, "B\0", 2 };
     failures_add(&f, &key, "callback", "boom", 1);
     failure *list;

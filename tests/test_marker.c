@@ -18,9 +18,7 @@
 
 #include <curl/curl.h>
 
-#include "client.h"
-#include "config.h"
-#include "creds.h"
+#include "live.h"
 #include "marker.h"
 
 #define TM_MARKED 300       /* Processed = 0: marked */
@@ -117,15 +115,10 @@ static long tm_count_processed(ddb_client *c, const char *table)
 static void marks_each_record_once_within_capacity(void **state)
 {
     (void)state;
-    if (!getenv("DDB_TEST_ENDPOINT")) skip();
-    ddb_config cfg;
-    char msg[512];
-    creds_registry *creds = creds_registry_new();
-    assert_non_null(creds);
-    assert_int_equal(0, config_from_env(&cfg, creds, msg, sizeof msg));
+    live l;
+    live_open(&l);
+    ddb_client *admin = l.admin;
     ddb_error err;
-    ddb_client *admin = ddb_client_new(&cfg, &err);
-    assert_non_null(admin);
     record_table t;
     memset(&t, 0, sizeof t);
     snprintf(t.table, sizeof t.table, "cmarker_%ld_%d", (long)time(NULL), (int)getpid());
@@ -134,7 +127,7 @@ static void marks_each_record_once_within_capacity(void **state)
     tm_outcomes o;
     memset(&o, 0, sizeof o);
     marker_settings s = { &t, NULL, { 3, 10, 2.0, 100 }, 3, TM_CAPACITY, NULL, tm_on_done, NULL, &o };
-    marker *m = marker_start(&s, &cfg, &err);
+    marker *m = marker_start(&s, &l.cfg, &err);
     assert_non_null(m);
     int most_pending = 0;
     for (int i = 0; i < TM_MARKED + TM_DONE + TM_MISSING; i++) {
@@ -155,20 +148,14 @@ static void marks_each_record_once_within_capacity(void **state)
     assert_int_equal(TM_MARKED + TM_DONE, tm_count_processed(admin, t.table));
 
     tm_call(admin, "DeleteTable", json_pack("{s:s}", "TableName", t.table));
-    ddb_client_free(admin);
-    config_clear(&cfg);
-    creds_registry_free(creds);   /* every marker finished, every client freed */
+    live_close(&l);   /* every marker finished, every client freed */
 }
 
 static void reports_failures_and_refusals(void **state)
 {
     (void)state;
-    if (!getenv("DDB_TEST_ENDPOINT")) skip();
-    ddb_config cfg;
-    char msg[512];
-    creds_registry *creds = creds_registry_new();
-    assert_non_null(creds);
-    assert_int_equal(0, config_from_env(&cfg, creds, msg, sizeof msg));
+    live l;
+    live_open(&l);
     ddb_error err;
     record_table t;
     memset(&t, 0, sizeof t);
@@ -180,7 +167,7 @@ static void reports_failures_and_refusals(void **state)
     tm_outcomes o;
     memset(&o, 0, sizeof o);
     marker_settings s = { &t, NULL, { 4, 1, 2.0, 10 }, 2, 4, NULL, tm_on_done, NULL, &o };
-    marker *m = marker_start(&s, &cfg, &err);
+    marker *m = marker_start(&s, &l.cfg, &err);
     assert_non_null(m);
     assert_int_equal(0, marker_submit(m, &one, &err));
     marker_finish(m);
@@ -191,7 +178,7 @@ static void reports_failures_and_refusals(void **state)
     /* a refused lease check: reported NOT_MARKED with its reason, nothing sent */
     memset(&o, 0, sizeof o);
     s.may_send = tm_refuse;
-    m = marker_start(&s, &cfg, &err);
+    m = marker_start(&s, &l.cfg, &err);
     assert_non_null(m);
     assert_int_equal(0, marker_submit(m, &one, &err));
     marker_finish(m);
@@ -199,12 +186,11 @@ static void reports_failures_and_refusals(void **state)
     assert_string_equal("LeaseExpired", o.last_code);
 
     /* closed with nothing submitted: ends at once */
-    m = marker_start(&s, &cfg, &err);
+    m = marker_start(&s, &l.cfg, &err);
     assert_non_null(m);
     marker_close(m);
     marker_finish(m);
-    config_clear(&cfg);
-    creds_registry_free(creds);   /* every marker finished, every client freed */
+    live_close(&l);   /* every marker finished, every client freed */
 }
 
 int main(void)
