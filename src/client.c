@@ -12,6 +12,7 @@
 #include <zlib.h>
 
 #include "creds.h"
+#include "endpoints.h"
 #include "http.h"
 #include "sigv4.h"
 #include "version.h"
@@ -45,31 +46,15 @@ void ddb_error_set(ddb_error *err, const char *code, int retryable, const char *
     va_end(ap);
 }
 
-/* Splits the endpoint into the Host header value and the path to sign. */
+/* The Host header value and the path to sign, from the endpoint. */
 static int client_parse_endpoint(ddb_client *c, ddb_error *err)
 {
-    CURLU *u = curl_url();
-    char *host = NULL, *port = NULL, *path = NULL;
-    int rc = -1;
-    if (!u) {
+    int rc = endpoints_url_parts(c->cfg.endpoint, c->host, sizeof c->host, c->path, sizeof c->path);
+    if (rc == -2)
         ddb_error_set(err, "OutOfMemory", 0, "out of memory");
-        return -1;
-    }
-    if (curl_url_set(u, CURLUPART_URL, c->cfg.endpoint, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
+    else if (rc != 0)
         ddb_error_set(err, "InvalidEndpoint", 0, "endpoint '%s' is not a valid URL", c->cfg.endpoint);
-    } else {
-        curl_url_get(u, CURLUPART_PORT, &port, 0);   /* only an explicit port */
-        curl_url_get(u, CURLUPART_PATH, &path, 0);
-        snprintf(c->host, sizeof c->host, "%s%s%s", host, port ? ":" : "", port ? port : "");
-        snprintf(c->path, sizeof c->path, "%s", path && *path ? path : "/");
-        rc = 0;
-    }
-    curl_free(host);
-    curl_free(port);
-    curl_free(path);
-    curl_url_cleanup(u);
-    return rc;
+    return rc == 0 ? 0 : -1;
 }
 
 ddb_client *ddb_client_new(const ddb_config *cfg, ddb_error *err)

@@ -4,6 +4,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <curl/curl.h>
+
 /* Regions with a FIPS endpoint (dynamodb-fips / sts-fips). In GovCloud the
  * standard endpoints already are FIPS ones. */
 static const char *const ENDPOINTS_DYNAMODB_FIPS[] = {
@@ -49,4 +51,24 @@ int endpoints_resolve(const char *service, const char *region, int fips, int dua
         return -1;
     }
     return 0;
+}
+
+int endpoints_url_parts(const char *url, char *host, size_t hsize, char *path, size_t psize)
+{
+    CURLU *u = curl_url();
+    if (!u) return -2;
+    char *h = NULL, *port = NULL, *p = NULL;
+    int rc = -1;
+    if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK && curl_url_get(u, CURLUPART_HOST, &h, 0) == CURLUE_OK) {
+        curl_url_get(u, CURLUPART_PORT, &port, 0);   /* only an explicit port */
+        curl_url_get(u, CURLUPART_PATH, &p, 0);
+        snprintf(host, hsize, "%s%s%s", h, port ? ":" : "", port ? port : "");
+        snprintf(path, psize, "%s", p && *p ? p : "/");
+        rc = 0;
+    }
+    curl_free(h);
+    curl_free(port);
+    curl_free(p);
+    curl_url_cleanup(u);
+    return rc;
 }

@@ -102,19 +102,26 @@ void lease_record_failed(lease_set *l, int portion)
     pthread_mutex_unlock(&l->lock);
 }
 
+/* Under the lock: waits for the lease thread's next tick, at most ms. */
+static void lease_wait_ticked(lease_set *l, long ms)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    t.tv_sec += ms / 1000;
+    t.tv_nsec += (ms % 1000) * 1000000L;
+    if (t.tv_nsec >= 1000000000L) {
+        t.tv_sec++;
+        t.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(&l->ticked, &l->lock, &t);
+}
+
 void lease_wait_ticks(lease_set *l, int ticks, atomic_int *stop)
 {
     pthread_mutex_lock(&l->lock);
     unsigned until = l->ticks + (unsigned)ticks;
     while ((int)(until - l->ticks) > 0 && !(stop && atomic_load(stop)) && l->thread_started) {
-        struct timespec t;
-        clock_gettime(CLOCK_REALTIME, &t);
-        t.tv_nsec += 50 * 1000000L;   /* wake up to look at *stop */
-        if (t.tv_nsec >= 1000000000L) {
-            t.tv_sec++;
-            t.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&l->ticked, &l->lock, &t);
+        lease_wait_ticked(l, 50);   /* wake up to look at *stop */
     }
     pthread_mutex_unlock(&l->lock);
 }
@@ -131,14 +138,7 @@ void lease_wait_drained(lease_set *l, atomic_int *stop)
 {
     pthread_mutex_lock(&l->lock);
     while (lease_inflight(l) > 0 && !(stop && atomic_load(stop)) && l->thread_started) {
-        struct timespec t;
-        clock_gettime(CLOCK_REALTIME, &t);
-        t.tv_nsec += 20 * 1000000L;
-        if (t.tv_nsec >= 1000000000L) {
-            t.tv_sec++;
-            t.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&l->ticked, &l->lock, &t);
+        lease_wait_ticked(l, 20);
     }
     pthread_mutex_unlock(&l->lock);
 }
@@ -154,14 +154,7 @@ static void lease_wait_renewal(lease_set *l, lease_portion *p)
     long long give_up = lease_now_ms() + 2 * l->lease_ms;
     while (p->held && lease_now_ms() >= p->valid_until_ms && lease_now_ms() < give_up && l->thread_started &&
            !l->stopping) {
-        struct timespec t;
-        clock_gettime(CLOCK_REALTIME, &t);
-        t.tv_nsec += 50 * 1000000L;
-        if (t.tv_nsec >= 1000000000L) {
-            t.tv_sec++;
-            t.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&l->ticked, &l->lock, &t);
+        lease_wait_ticked(l, 50);
     }
 }
 

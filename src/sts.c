@@ -175,32 +175,12 @@ static char *sts_form(const char *action, const sts_role *role, const char *web_
     return body;
 }
 
-/* host[:port] and path of url. */
-static int sts_url_parts(const char *url, char *host, size_t hsize, char *path, size_t psize)
-{
-    CURLU *u = curl_url();
-    char *h = NULL, *port = NULL, *p = NULL;
-    int rc = -1;
-    if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK && curl_url_get(u, CURLUPART_HOST, &h, 0) == CURLUE_OK) {
-        curl_url_get(u, CURLUPART_PORT, &port, 0);
-        curl_url_get(u, CURLUPART_PATH, &p, 0);
-        snprintf(host, hsize, "%s%s%s", h, port ? ":" : "", port ? port : "");
-        snprintf(path, psize, "%s", p && *p ? p : "/");
-        rc = 0;
-    }
-    curl_free(h);
-    curl_free(port);
-    curl_free(p);
-    curl_url_cleanup(u);
-    return rc;
-}
-
 /* The signed header lines of an AssumeRole request, into lines/bufs. */
 static int sts_sign(const creds_env *e, const creds_value *source, long long now_ms, const char *url, const char *body,
                     char bufs[4][CREDS_TOKEN_SIZE + 64], const char **lines, size_t *n)
 {
     char host[320], path[512], amz_date[17], auth[512];
-    if (sts_url_parts(url, host, sizeof host, path, sizeof path) != 0) return -1;
+    if (endpoints_url_parts(url, host, sizeof host, path, sizeof path) != 0) return -1;
     sigv4_amz_date(now_ms / 1000, amz_date);
     sigv4_header headers[4] = {
         { "content-type", STS_FORM_TYPE }, { "host", host }, { "x-amz-date", amz_date },
