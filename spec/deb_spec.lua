@@ -2,7 +2,7 @@
 -- installed on this machine with dpkg -i and apt-get -f install, run from
 -- /usr/bin, and removed without leaving anything behind. Needs root, so it
 -- runs where CI runs: a throw-away machine. A lock keeps two suites on one
--- machine from installing at the same time.
+-- machine from installing (or checking what is installed) at the same time.
 local helper = require("helper")
 
 local function sh(cmd)
@@ -23,13 +23,14 @@ describe("the Debian package", function()
     local deb = deb_path()
     assert.truthy(deb, "no ddbrun_VERSION_ARCH.deb in the build directory: run make deb")
     assert.are.equal("0\n", (sh("id -u")), "installing the package needs root (CI runs as root)")
-    local status = sh("dpkg-query -W -f='${Status}' ddbrun")
-    assert.is_nil(status:find("ok installed", 1, true),
-      "a ddbrun package is already installed here; this spec would replace and remove it")
 
+    -- Everything, the check that no ddbrun package is installed included,
+    -- runs under the lock: another suite's install is removed before it ends.
     local dir = helper.tmpdir()   -- no .env there
     local steps = table.concat({
       "cd " .. helper.shell_quote(dir),
+      "echo \"BEFORE $(dpkg-query -W -f='${Status}' ddbrun 2>/dev/null)\"",
+      "dpkg-query -W -f='${Status}' ddbrun 2>/dev/null | grep -q 'ok installed' && exit 0",
       "dpkg -i " .. helper.shell_quote(deb) .. " >dpkg.log 2>&1; echo \"DPKG $?\"",
       "apt-get -f install -y -qq -o DPkg::Lock::Timeout=300 >apt.log 2>&1; echo \"APT $?\"",
       "echo \"STATUS $(dpkg-query -W -f='${Status}' ddbrun)\"",
@@ -46,6 +47,8 @@ describe("the Debian package", function()
     local logs = (helper.read_file(dir .. "/dpkg.log") or "") .. (helper.read_file(dir .. "/apt.log") or "")
     os.execute("rm -rf " .. helper.shell_quote(dir))
 
+    assert.is_nil(out:find("^BEFORE [^\n]*ok installed"),
+      "a ddbrun package is already installed here; this spec would replace and remove it")
     assert.truthy(out:find("\nAPT 0\n", 1, true), out .. logs)
     assert.truthy(out:find("\nSTATUS install ok installed\n", 1, true), out .. logs)
     assert.truthy(out:find("\nVERSION ddbrun %d+%.%d+%.%d+ %(Lua 5%.4"), out)
