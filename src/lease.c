@@ -35,13 +35,8 @@ int lease_random_id(char *out, size_t size)
 
 int lease_portion_of(int portions, const record_key *key)
 {
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < key->account_id_len; i++)
-        h = (h ^ (unsigned char)key->account_id[i]) * 0x100000001b3ull;
-    h = (h ^ 0xffu) * 0x100000001b3ull;   /* never part of UTF-8: the same hash as the shards' */
-    for (size_t i = 0; i < key->run_time_len; i++)
-        h = (h ^ (unsigned char)key->run_time[i]) * 0x100000001b3ull;
-    return (int)(h % (uint64_t)portions);
+    /* the shard hash: on a sharded table a portion is a shard */
+    return record_shard_of(key->account_id, key->account_id_len, key->run_time, key->run_time_len, portions);
 }
 
 int lease_portions(const lease_set *l)
