@@ -21,9 +21,7 @@ typedef struct processor_worker {
     void *data;
     ddb_client *client;
     pthread_t thread;
-    atomic_long processed;
-    atomic_long failed;
-    atomic_long skipped;
+    atomic_long failed;              /* processed and skipped are counted as marks end (processor) */
     atomic_long parked;
     atomic_int busy;                 /* in a callback now */
 } processor_worker;
@@ -457,14 +455,11 @@ static void *processor_producer_main(void *arg)
 void processor_snapshot(processor *p, processor_stats *out)
 {
     memset(out, 0, sizeof *out);
-    for (int i = 0; i < p->o->max_workers; i++) {
-        out->processed += atomic_load(&p->workers[i].processed);
+    for (int i = 0; i < p->o->max_workers; i++)
         out->failed += atomic_load(&p->workers[i].failed);
-        out->skipped += atomic_load(&p->workers[i].skipped);
-    }
-    out->processed += atomic_load(&p->marked);
+    out->processed = atomic_load(&p->marked);
     out->failed += atomic_load(&p->mark_failed);
-    out->skipped += atomic_load(&p->mark_skipped);
+    out->skipped = atomic_load(&p->mark_skipped);
     pthread_mutex_lock(&p->run_lock);
     double started = p->started;
     pthread_mutex_unlock(&p->run_lock);
