@@ -309,21 +309,10 @@ int record_query_page(ddb_client *c, const record_table *t, const record_query *
     return 0;
 }
 
-/* Runs a conditional UpdateItem: MARKED on success, NOT_MARKED when the
- * condition failed. With own_write_explains, a condition failure after an
- * attempt whose outcome is unknown (reset, timeout, 5xx) means our own
- * earlier write went through. */
-static record_mark_result record_conditional_send(ddb_client *c, const char *body, size_t len, const retry_policy *policy,
-                                           int own_write_explains, ddb_error *err)
-{
-    if (ddb_client_call(c, "UpdateItem", body, len, policy, NULL, err) == 0) return RECORD_MARKED;
-    if (strcmp(err->code, "ConditionalCheckFailedException") != 0) return RECORD_FAILED;
-    return own_write_explains && err->uncertain ? RECORD_MARKED : RECORD_NOT_MARKED;
-}
-
-/* The same for a request object (consumed). */
+/* Runs a conditional UpdateItem built from request (consumed): the
+ * outcome as record_mark_outcome reads it. */
 static record_mark_result record_conditional_update(ddb_client *c, json_t *request, const retry_policy *policy,
-                                             int own_write_explains, ddb_error *err)
+                                                    ddb_error *err)
 {
     if (request)
         json_object_set_new(request, "ReturnConsumedCapacity", json_string("TOTAL"));
@@ -333,9 +322,9 @@ static record_mark_result record_conditional_update(ddb_client *c, json_t *reque
         ddb_error_set(err, "OutOfMemory", 0, "out of memory building an UpdateItem request");
         return RECORD_FAILED;
     }
-    record_mark_result r = record_conditional_send(c, body, strlen(body), policy, own_write_explains, err);
+    int rc = ddb_client_call(c, "UpdateItem", body, strlen(body), policy, NULL, err);
     free(body);
-    return r;
+    return record_mark_outcome(rc, err);
 }
 
 /* True when the n bytes at s can stand inside a JSON string as they are (no escaping needed). */
@@ -444,7 +433,7 @@ record_mark_result record_note_failure(ddb_client *c, const record_table *t, con
         json_object_del(values, ":parked");
     if (failures_seen)
         json_object_set_new(values, ":seen", json_pack("{s:s}", "N", seen));
-    return record_conditional_update(c, req, policy, 1, err);
+    return record_conditional_update(c, req, policy, err);
 }
 
 record_mark_result record_requeue(ddb_client *c, const record_table *t, const record_key *key, ddb_error *err)
@@ -454,5 +443,5 @@ record_mark_result record_requeue(ddb_client *c, const record_table *t, const re
                             "ConditionExpression", "#p = :parked", "ExpressionAttributeNames", "#p", "Processed",
                             "#f", "Failures", "#e", "LastError", "ExpressionAttributeValues", ":zero", "N", "0",
                             ":parked", "N", "2");
-    return record_conditional_update(c, req, NULL, 1, err);
+    return record_conditional_update(c, req, NULL, err);
 }
