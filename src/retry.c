@@ -12,10 +12,14 @@ retry_policy retry_default_policy(void)
     return p;
 }
 
-static const char *const RETRYABLE_CODES[] = {
+static const char *const THROTTLE_CODES[] = {
     "ProvisionedThroughputExceededException", "ThrottlingException", "Throttling",
     "RequestLimitExceeded", "RequestThrottled", "RequestThrottledException",
     "TooManyRequestsException", "ThrottledException", "LimitExceededException",
+};
+
+/* Retryable besides the throttle codes. */
+static const char *const TRANSIENT_CODES[] = {
     "InternalServerError", "InternalFailure", "ServiceUnavailable",
     "TransactionInProgressException",
     /* transport codes the client produces itself */
@@ -23,26 +27,22 @@ static const char *const RETRYABLE_CODES[] = {
     "InvalidResponse",
 };
 
-bool retry_is_retryable(const char *code, long http_status)
+static bool retry_code_in(const char *code, const char *const *codes, size_t count)
 {
-    if (http_status >= 500) return true;
-    if (!code) return false;
-    for (size_t i = 0; i < sizeof RETRYABLE_CODES / sizeof *RETRYABLE_CODES; i++)
-        if (strcmp(code, RETRYABLE_CODES[i]) == 0) return true;
+    for (size_t i = 0; code && i < count; i++)
+        if (strcmp(code, codes[i]) == 0) return true;
     return false;
 }
 
-static const char *const THROTTLE_CODES[] = {
-    "ProvisionedThroughputExceededException", "ThrottlingException", "Throttling",
-    "RequestLimitExceeded", "RequestThrottled", "RequestThrottledException",
-    "TooManyRequestsException", "ThrottledException", "LimitExceededException",
-};
-
 bool retry_is_throttle(const char *code)
 {
-    for (size_t i = 0; code && i < sizeof THROTTLE_CODES / sizeof *THROTTLE_CODES; i++)
-        if (strcmp(code, THROTTLE_CODES[i]) == 0) return true;
-    return false;
+    return retry_code_in(code, THROTTLE_CODES, sizeof THROTTLE_CODES / sizeof *THROTTLE_CODES);
+}
+
+bool retry_is_retryable(const char *code, long http_status)
+{
+    return http_status >= 500 || retry_is_throttle(code) ||
+           retry_code_in(code, TRANSIENT_CODES, sizeof TRANSIENT_CODES / sizeof *TRANSIENT_CODES);
 }
 
 int retry_ceiling_ms(const retry_policy *p, int attempt)
