@@ -407,6 +407,11 @@ static processor_callback_result bind_processor_run_in_worker(void *data, int wo
 
 /* On the signal watcher's thread. The first signal stops the run gracefully;
  * a second one exits at once, after flushing what the script wrote. */
+static processor_stop_reason bind_processor_signal_reason(int sig)
+{
+    return sig == SIGTERM ? PROCESSOR_STOP_TERMINATE : PROCESSOR_STOP_INTERRUPT;
+}
+
 static void bind_processor_on_signal(void *host, int sig)
 {
     bind_run *run = host;
@@ -415,7 +420,7 @@ static void bind_processor_on_signal(void *host, int sig)
         run->first_signal = sig;
         fprintf(stderr, "\nddbrun: stopping: finishing the records in progress (press Ctrl-C again to abort)\n");
         fflush(stderr);
-        processor_request_stop(run->engine, sig == SIGTERM ? PROCESSOR_STOP_TERMINATE : PROCESSOR_STOP_INTERRUPT);
+        processor_request_stop(run->engine, bind_processor_signal_reason(sig));
         return;
     }
     fprintf(stderr, "\nddbrun: aborted; records whose callbacks had not finished were not marked\n");
@@ -440,11 +445,6 @@ static long bind_processor_progress_interval(const processor_options *o)
     if (o->progress == PROCESSOR_PROGRESS_LOG)
         return o->progress_interval_ms;
     return 0;
-}
-
-static processor_stop_reason bind_processor_signal_reason(int sig)
-{
-    return sig == SIGTERM ? PROCESSOR_STOP_TERMINATE : PROCESSOR_STOP_INTERRUPT;
 }
 
 /* Runs the engine with the signal watcher around it. A signal that came after
