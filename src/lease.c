@@ -18,6 +18,19 @@ long long lease_now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+void lease_wait_ticked(lease_set *l, long ms)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    t.tv_sec += ms / 1000;
+    t.tv_nsec += (ms % 1000) * 1000000L;
+    if (t.tv_nsec >= 1000000000L) {
+        t.tv_sec++;
+        t.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(&l->ticked, &l->lock, &t);
+}
+
 int lease_random_id(char *out, size_t size)
 {
     unsigned char bytes[16];
@@ -483,12 +496,7 @@ static void *lease_main(void *arg)
         pthread_mutex_unlock(&l->lock);
         lease_round(l, plan);
         pthread_mutex_lock(&l->lock);
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        long long ns = until.tv_nsec + (long long)l->tick_ms * 1000000LL;
-        until.tv_sec += (time_t)(ns / 1000000000LL);
-        until.tv_nsec = (long)(ns % 1000000000LL);
-        if (!l->stopping) pthread_cond_timedwait(&l->ticked, &l->lock, &until);
+        if (!l->stopping) lease_wait_ticked(l, l->tick_ms);
     }
     pthread_mutex_unlock(&l->lock);
     free(plan);

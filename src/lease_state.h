@@ -66,4 +66,8 @@ struct lease_set {
 /* Milliseconds on the monotonic clock. */
 long long lease_now_ms(void);
 
+/* Under the lock: waits until the ticked condition is signalled (a tick, a
+ * stop), at most ms. */
+void lease_wait_ticked(lease_set *l, long ms);
+
 #endif

@@ -102,20 +102,6 @@ void lease_record_failed(lease_set *l, int portion)
     pthread_mutex_unlock(&l->lock);
 }
 
-/* Under the lock: waits for the lease thread's next tick, at most ms. */
-static void lease_wait_ticked(lease_set *l, long ms)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_REALTIME, &t);
-    t.tv_sec += ms / 1000;
-    t.tv_nsec += (ms % 1000) * 1000000L;
-    if (t.tv_nsec >= 1000000000L) {
-        t.tv_sec++;
-        t.tv_nsec -= 1000000000L;
-    }
-    pthread_cond_timedwait(&l->ticked, &l->lock, &t);
-}
-
 void lease_wait_ticks(lease_set *l, int ticks, atomic_int *stop)
 {
     pthread_mutex_lock(&l->lock);
