@@ -289,10 +289,3 @@ int http_end(http_conn *c, CURLcode rc, http_response *resp, http_error *err)
     resp->body_len = c->len;
     return 0;
 }
-
-int http_post(http_conn *c, const char *url, const char *const *headers, size_t header_count,
-              const char *body, size_t body_len, http_response *resp, http_error *err)
-{
-    if (http_begin(c, url, headers, header_count, body, body_len, resp, err) != 0) return -1;
-    return http_end(c, curl_easy_perform(c->curl), resp, err);
-}

@@ -32,17 +32,13 @@ http_conn *http_conn_new(const char *ca_bundle, long connect_timeout_ms, long re
 /* Closes the connection and frees the buffers; NULL is fine. */
 void http_conn_free(http_conn *c);
 
-/* POSTs body to url with the given "Name: value" header lines. Returns 0 and
- * fills *resp (any HTTP status), or -1 and fills *err for a transport failure
- * (the message names the url). */
-int http_post(http_conn *c, const char *url, const char *const *headers, size_t header_count,
-              const char *body, size_t body_len, http_response *resp, http_error *err);
-
-/* http_post in two halves, for a caller that runs the transfer itself (a
- * curl multi handle): http_begin sets the request up on c's easy handle
+/* A POST of body to url with the given "Name: value" header lines, in two
+ * halves, so that the caller runs the transfer itself (curl_easy_perform, or
+ * a curl multi handle): http_begin sets the request up on c's easy handle
  * (http_handle) without sending it; body and resp must stay valid until
- * http_end, which takes the transfer's result and fills *resp or *err as
- * http_post does. One transfer per http_conn at a time. */
+ * http_end, which takes the transfer's result and returns 0 with *resp filled
+ * (any HTTP status), or -1 with *err for a transport failure (the message
+ * names the url). One transfer per http_conn at a time. */
 int http_begin(http_conn *c, const char *url, const char *const *headers, size_t header_count,
                const char *body, size_t body_len, http_response *resp, http_error *err);
 CURL *http_handle(http_conn *c);
