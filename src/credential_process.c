@@ -19,17 +19,10 @@
 
 extern char **environ;
 
-static long long credential_process_monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Milliseconds left before deadline_ms (0 when past), for poll. */
 static int credential_process_left(long long deadline_ms)
 {
-    long long left = deadline_ms - credential_process_monotonic_ms();
+    long long left = deadline_ms - creds_monotonic_ms();
     return left > 0 ? (int)(left < 60000 ? left : 60000) : 0;
 }
 
@@ -90,7 +83,7 @@ static int credential_process_run(const char *command, long timeout_s, char *out
     posix_spawnattr_setpgroup(&attr, 0);
     char *argv[] = { "sh", "-c", (char *)command, NULL };
     pid_t pid;
-    long long deadline_ms = credential_process_monotonic_ms() + timeout_s * 1000;
+    long long deadline_ms = creds_monotonic_ms() + timeout_s * 1000;
     int rc = posix_spawn(&pid, "/bin/sh", &actions, &attr, argv, environ);
     posix_spawnattr_destroy(&attr);
     posix_spawn_file_actions_destroy(&actions);

@@ -93,6 +93,8 @@ void creds_cache_set_clock_offset_ms(creds_cache *c, long long offset_ms);
 
 /* Wall-clock Unix milliseconds. */
 long long creds_wall_ms(void);
+/* Milliseconds on the monotonic clock, for timeouts and reuse windows. */
+long long creds_monotonic_ms(void);
 /* Parses "2026-12-01T14:00:00Z" (fraction and +hh:mm allowed). Returns 0 or -1. */
 int creds_parse_time(const char *text, long long *ms);
 /* Parses an HTTP Date ("Tue, 01 Dec 2026 14:00:00 GMT"). Returns 0 or -1. */

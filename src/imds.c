@@ -41,13 +41,6 @@ static long imds_timeout_ms(const creds_env *e)
     return v && (end == v || *end || !(s > 0 && s <= 60)) ? 1000 : (long)(s * 1000);
 }
 
-static long long imds_monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* One request to path, sent once more after a transient failure (connection
  * refused or reset, 5xx) but not after a timeout, so that a machine without
  * IMDS still fails within one timeout. 0 with *resp, or -1 with err. */
@@ -71,7 +64,7 @@ static int imds_request(const imds_session *s, const char *method, const char *p
 
 static int imds_token_fresh(const creds_session *cs)
 {
-    return cs->imds_token[0] && imds_monotonic_ms() < cs->imds_token_until_ms;
+    return cs->imds_token[0] && creds_monotonic_ms() < cs->imds_token_until_ms;
 }
 
 /* IMDSv2's session token, the one kept in cs while it is fresh, else a new
@@ -91,7 +84,7 @@ static int imds_token(const creds_env *e, creds_session *cs, imds_session *s, ch
     if (resp.status == 200 && resp.len > 0 && resp.len < sizeof cs->imds_token && !strpbrk(resp.body, "\r\n")) {
         snprintf(s->token_header, sizeof s->token_header, "x-aws-ec2-metadata-token: %s", resp.body);
         snprintf(cs->imds_token, sizeof cs->imds_token, "%s", resp.body);
-        cs->imds_token_until_ms = imds_monotonic_ms() + IMDS_TOKEN_REUSE_MS;
+        cs->imds_token_until_ms = creds_monotonic_ms() + IMDS_TOKEN_REUSE_MS;
     } else if ((resp.status == 403 || resp.status == 404 || resp.status == 405) &&
                !creds_env_true(e, "AWS_EC2_METADATA_V1_DISABLED")) {
         s->token_header[0] = '\0';
