@@ -15,9 +15,7 @@
 
 #include <curl/curl.h>
 
-#include "client.h"
-#include "config.h"
-#include "creds.h"
+#include "live.h"
 #include "lease.h"
 
 #define LEASE_MS 900
@@ -74,9 +72,7 @@ static void old_protocol_items_are_named(void **state)
 }
 
 typedef struct fixture {
-    creds_registry *creds;
-    ddb_config cfg;
-    ddb_client *admin;
+    live l;
     record_table t;
 } fixture;
 
@@ -84,10 +80,8 @@ static int setup(void **state)
 {
     if (!getenv("DDB_TEST_ENDPOINT")) return 0;
     fixture *f = calloc(1, sizeof *f);
-    char msg[512];
     ddb_error err;
-    if (!f || !(f->creds = creds_registry_new()) || config_from_env(&f->cfg, f->creds, msg, sizeof msg) != 0 ||
-        !(f->admin = ddb_client_new(&f->cfg, &err)))
+    if (!f || live_init(&f->l) != 0)
         return -1;
     snprintf(f->t.table, sizeof f->t.table, "clease_%ld_%d_%d", (long)time(NULL), (int)getpid(), rand());
     snprintf(f->t.index, sizeof f->t.index, "Processed");
@@ -96,7 +90,7 @@ static int setup(void **state)
                                "AttributeType", "S", "AttributeName", "RunTime", "AttributeType", "S", "KeySchema",
                                "AttributeName", "AccountId", "KeyType", "HASH", "AttributeName", "RunTime", "KeyType",
                                "RANGE");
-    int rc = ddb_client_call_json(f->admin, "CreateTable", create, NULL, NULL, &err);
+    int rc = ddb_client_call_json(f->l.admin, "CreateTable", create, NULL, NULL, &err);
     json_decref(create);
     *state = f;
     return rc;
@@ -108,11 +102,9 @@ static int teardown(void **state)
     if (!f) return 0;
     ddb_error err;
     json_t *drop = json_pack("{s:s}", "TableName", f->t.table);
-    ddb_client_call_json(f->admin, "DeleteTable", drop, NULL, NULL, &err);
+    ddb_client_call_json(f->l.admin, "DeleteTable", drop, NULL, NULL, &err);
     json_decref(drop);
-    ddb_client_free(f->admin);
-    config_clear(&f->cfg);
-    creds_registry_free(f->creds);
+    live_close(&f->l);
     free(f);
     return 0;
 }
@@ -141,11 +133,11 @@ static void two_processes_share_then_one_takes_over(void **state)
     fixture *f = *state;
     if (!f) skip();
     ddb_error err;
-    lease_set *a = lease_start(&f->cfg, &f->t, LEASE_MS, &err);
+    lease_set *a = lease_start(&f->l.cfg, &f->t, LEASE_MS, &err);
     assert_non_null(a);
     assert_int_equal(LEASE_DEFAULT_PORTIONS, lease_portions(a));
     assert_int_equal(32, wait_held(a, 32));
-    lease_set *b = lease_start(&f->cfg, &f->t, LEASE_MS, &err);
+    lease_set *b = lease_start(&f->l.cfg, &f->t, LEASE_MS, &err);
     assert_non_null(b);
     assert_string_not_equal(lease_owner(a), lease_owner(b));
     for (int i = 0; i < 600 && !(lease_held_count(a) == 16 && lease_held_count(b) == 16); i++) {
@@ -184,9 +176,9 @@ static void a_newer_protocol_is_refused(void **state)
     record_table t = f->t;
     json_t *put = json_pack("{s:s,s:{s:{s:s},s:{s:s},s:{s:s},s:{s:s}}}", "TableName", t.table, "Item", "AccountId",
                             "S", LEASE_ACCOUNT, "RunTime", "S", "protocol", "Version", "N", "3", "Portions", "N", "8");
-    assert_int_equal(0, ddb_client_call_json(f->admin, "PutItem", put, NULL, NULL, &err));
+    assert_int_equal(0, ddb_client_call_json(f->l.admin, "PutItem", put, NULL, NULL, &err));
     json_decref(put);
-    assert_null(lease_start(&f->cfg, &t, LEASE_MS, &err));
+    assert_null(lease_start(&f->l.cfg, &t, LEASE_MS, &err));
     assert_string_equal("ProtocolMismatch", err.code);
     assert_non_null(strstr(err.message, "is coordinated with ddbrun lease protocol 3 (8 portions); this ddbrun "
                                         "speaks protocol 2: run the same ddbrun version on every machine"));

@@ -17,17 +17,13 @@
 
 #include <curl/curl.h>
 
-#include "client.h"
-#include "config.h"
-#include "creds.h"
+#include "live.h"
 #include "processor.h"
 
 #define RECORDS 40
 
 typedef struct fixture {
-    ddb_config cfg;
-    creds_registry *creds;
-    ddb_client *admin;
+    live l;
     processor_options o;
 } fixture;
 
@@ -51,7 +47,7 @@ static void create_records(fixture *f)
         "GlobalSecondaryIndexes", "IndexName", "Processed",
         "KeySchema", "AttributeName", "Processed", "KeyType", "HASH", "AttributeName", "RunTime", "KeyType", "RANGE",
         "Projection", "ProjectionType", "ALL");
-    assert_int_equal(0, ddb_client_call_json(f->admin, "CreateTable", create, NULL, NULL, &err));
+    assert_int_equal(0, ddb_client_call_json(f->l.admin, "CreateTable", create, NULL, NULL, &err));
     json_decref(create);
     for (int i = 0; i < RECORDS; i++) {
         char acct[32];
@@ -60,7 +56,7 @@ static void create_records(fixture *f)
         snprintf(rt, sizeof rt, "2026-01-01T00:00:%02dZ", i);
         json_t *put = json_pack("{s:s, s:{s:{s:s}, s:{s:s}, s:{s:s}}}", "TableName", f->o.table.table,
                                 "Item", "AccountId", "S", acct, "RunTime", "S", rt, "Processed", "N", "0");
-        assert_int_equal(0, ddb_client_call_json(f->admin, "PutItem", put, NULL, NULL, &err));
+        assert_int_equal(0, ddb_client_call_json(f->l.admin, "PutItem", put, NULL, NULL, &err));
         json_decref(put);
     }
 }
@@ -71,11 +67,7 @@ static int set_up(void **state)
         return 0;
     fixture *f = calloc(1, sizeof *f);
     char msg[512];
-    if (!f || !(f->creds = creds_registry_new()) || config_from_env(&f->cfg, f->creds, msg, sizeof msg) != 0 || processor_options_from_env(&f->o, msg, sizeof msg) != 0)
-        return -1;
-    ddb_error err;
-    f->admin = ddb_client_new(&f->cfg, &err);
-    if (!f->admin)
+    if (!f || live_init(&f->l) != 0 || processor_options_from_env(&f->o, msg, sizeof msg) != 0)
         return -1;
     snprintf(f->o.table.table, sizeof f->o.table.table, "cproc_%ld_%d_%d", (long)time(NULL), (int)getpid(), rand());
     f->o.max_workers = 2;
@@ -92,11 +84,9 @@ static int tear_down(void **state)
         return 0;
     ddb_error err;
     json_t *drop = json_pack("{s:s}", "TableName", f->o.table.table);
-    ddb_client_call_json(f->admin, "DeleteTable", drop, NULL, NULL, &err);
+    ddb_client_call_json(f->l.admin, "DeleteTable", drop, NULL, NULL, &err);
     json_decref(drop);
-    ddb_client_free(f->admin);
-    config_clear(&f->cfg);
-    creds_registry_free(f->creds);
+    live_close(&f->l);
     free(f);
     return 0;
 }
@@ -138,7 +128,7 @@ static void a_stop_request_ends_the_run_without_signals(void **state)
     void *data[2] = { &h, &h };
     processor_hooks hooks = { on_progress, &h, 1 };
     ddb_error err;
-    h.p = processor_new(&f->o, &f->cfg, on_record, data, &hooks, &err);
+    h.p = processor_new(&f->o, &f->l.cfg, on_record, data, &hooks, &err);
     assert_non_null(h.p);
     assert_int_equal(PROCESSOR_STOP_NONE, processor_stop_requested(h.p));
     processor_result r;
@@ -161,7 +151,7 @@ static void a_stop_requested_before_the_run_runs_nothing(void **state)
     host h = { .stop_after = 0 };
     void *data[2] = { &h, &h };
     ddb_error err;
-    h.p = processor_new(&f->o, &f->cfg, on_record, data, NULL, &err);
+    h.p = processor_new(&f->o, &f->l.cfg, on_record, data, NULL, &err);
     assert_non_null(h.p);
     processor_request_stop(h.p, PROCESSOR_STOP_TERMINATE);
     processor_request_stop(h.p, PROCESSOR_STOP_INTERRUPT);   /* the first reason wins */
