@@ -88,7 +88,6 @@ typedef struct cs_server {
     pthread_mutex_t lock;         /* guards active, issued, tokens, counters' file and the log */
     pthread_cond_t idle;
     int active;
-    uint64_t connections;
     cs_key issued[CS_MAX_ISSUED];
     int issued_count;
     long credential_requests;     /* issuing requests seen (for --fail-after) */
@@ -102,7 +101,6 @@ typedef struct cs_server {
 
 typedef struct cs_conn {
     cs_server *s;
-    uint64_t rng;
     tn_conn io;
 } cs_conn;
 
@@ -138,7 +136,6 @@ static void cs_start_conn(void *server, int fd)
     }
     c->s = s;
     tn_conn_init(&c->io, fd);
-    s->connections++;
     if (tn_thread_start(&s->lock, &s->active, cs_conn_main, c) != 0) cs_conn_free(c);
 }
 
@@ -731,25 +728,15 @@ static int cs_usage(const char *what, const char *arg)
     return -1;
 }
 
-static int cs_long(const char *v, long min, long max, long *out)
-{
-    char *end;
-    errno = 0;
-    long n = strtol(v, &end, 10);
-    if (errno || end == v || *end || n < min || n > max) return -1;
-    *out = n;
-    return 0;
-}
-
 static int cs_option(cs_options *o, const char *name, const char *v)
 {
     long n;
-    if (strcmp(name, "--upstream") == 0 && cs_long(v, 1, 65535, &n) == 0) o->upstream_port = (int)n;
-    else if (strcmp(name, "--expiry") == 0 && cs_long(v, 1, 86400, &o->expiry_s) == 0) {}
-    else if (strcmp(name, "--issue-delay-ms") == 0 && cs_long(v, 0, 60000, &o->issue_delay_ms) == 0) {}
-    else if (strcmp(name, "--fail-after") == 0 && cs_long(v, 0, 1000000, &o->fail_after) == 0) {}
-    else if (strcmp(name, "--clock-offset") == 0 && cs_long(v, -86400, 86400, &o->clock_offset_s) == 0) {}
-    else if (strcmp(name, "--seconds") == 0 && cs_long(v, 1, 86400, &o->seconds) == 0) {}
+    if (strcmp(name, "--upstream") == 0 && tn_parse_long(v, 1, 65535, &n) == 0) o->upstream_port = (int)n;
+    else if (strcmp(name, "--expiry") == 0 && tn_parse_long(v, 1, 86400, &o->expiry_s) == 0) {}
+    else if (strcmp(name, "--issue-delay-ms") == 0 && tn_parse_long(v, 0, 60000, &o->issue_delay_ms) == 0) {}
+    else if (strcmp(name, "--fail-after") == 0 && tn_parse_long(v, 0, 1000000, &o->fail_after) == 0) {}
+    else if (strcmp(name, "--clock-offset") == 0 && tn_parse_long(v, -86400, 86400, &o->clock_offset_s) == 0) {}
+    else if (strcmp(name, "--seconds") == 0 && tn_parse_long(v, 1, 86400, &o->seconds) == 0) {}
     else if (strcmp(name, "--role") == 0) o->role = v;
     else if (strcmp(name, "--container-token") == 0) o->container_token = v;
     else if (strcmp(name, "--web-token") == 0) o->web_token = v;

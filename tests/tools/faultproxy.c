@@ -507,16 +507,6 @@ static int fp_usage(const char *what, const char *arg)
     return -1;
 }
 
-static int fp_parse_long(const char *v, long min, long max, long *out)
-{
-    char *end;
-    errno = 0;
-    long n = strtol(v, &end, 10);
-    if (errno || end == v || *end || n < min || n > max) return -1;
-    *out = n;
-    return 0;
-}
-
 /* A comma-separated list of kinds, or "all". */
 static int fp_parse_faults(const char *list, fp_options *o)
 {
@@ -544,11 +534,11 @@ static int fp_parse_option(const char *name, const char *v, fp_options *o)
     if (strcmp(name, "--stats") == 0) {
         o->stats_path = v;
     } else if (strcmp(name, "--seconds") == 0) {
-        if (fp_parse_long(v, 1, 86400, &o->seconds) != 0) return fp_usage("--seconds must be 1 to 86400, not", v);
+        if (tn_parse_long(v, 1, 86400, &o->seconds) != 0) return fp_usage("--seconds must be 1 to 86400, not", v);
     } else if (o->silent) {
         return fp_usage("unknown option for silent:", name);
     } else if (strcmp(name, "--upstream") == 0) {
-        if (fp_parse_long(v, 1, 65535, &n) != 0) return fp_usage("--upstream must be a port, not", v);
+        if (tn_parse_long(v, 1, 65535, &n) != 0) return fp_usage("--upstream must be a port, not", v);
         o->upstream_port = (int)n;
     } else if (o->meter) {
         return fp_usage("unknown option for meter:", name);
@@ -562,15 +552,15 @@ static int fp_parse_option(const char *name, const char *v, fp_options *o)
         o->seed = strtoull(v, &end, 10);
         if (errno || end == v || *end) return fp_usage("--seed must be a whole number, not", v);
     } else if (strcmp(name, "--delay-ms") == 0) {
-        if (fp_parse_long(v, 0, 600000, &o->delay_ms) != 0) return fp_usage("--delay-ms must be 0 to 600000, not", v);
+        if (tn_parse_long(v, 0, 600000, &o->delay_ms) != 0) return fp_usage("--delay-ms must be 0 to 600000, not", v);
     } else if (strcmp(name, "--max-faults") == 0) {
-        if (fp_parse_long(v, 0, 1000000000, &o->max_faults) != 0) return fp_usage("bad --max-faults", v);
+        if (tn_parse_long(v, 0, 1000000000, &o->max_faults) != 0) return fp_usage("bad --max-faults", v);
     } else if (strcmp(name, "--throttle-rate") == 0) {
-        if (fp_parse_long(v, 1, 1000000, &o->throttle_rate) != 0) return fp_usage("bad --throttle-rate", v);
+        if (tn_parse_long(v, 1, 1000000, &o->throttle_rate) != 0) return fp_usage("bad --throttle-rate", v);
     } else if (strcmp(name, "--only") == 0) {
         o->only = v;
     } else if (strcmp(name, "--after") == 0) {
-        if (fp_parse_long(v, 0, 1000000000, &o->after) != 0) return fp_usage("bad --after", v);
+        if (tn_parse_long(v, 0, 1000000000, &o->after) != 0) return fp_usage("bad --after", v);
     } else {
         return fp_usage("unknown option", name);
     }
@@ -594,22 +584,6 @@ static int fp_parse_options(int argc, char **argv, fp_options *o)
     if (!o->silent && !o->upstream_port) return fp_usage("proxy and meter need --upstream PORT", NULL);
     if (o->meter) o->rate = 0;
     return 0;
-}
-
-/* Listens on 127.0.0.1 on a free port; returns the port or -1. */
-static int fp_listen(fp_server *s)
-{
-    return tn_listen_loopback(&s->listen_fd, "faultproxy");
-}
-
-static void fp_wait_for_stop(const sigset_t *signals, long seconds)
-{
-    tn_wait_for_stop(signals, seconds);
-}
-
-static int fp_drain(fp_server *s)
-{
-    return tn_drain(&s->lock, &s->idle, &s->active, "faultproxy");
 }
 
 static int fp_write_stats(const fp_server *s)
@@ -642,7 +616,7 @@ int main(int argc, char **argv)
     sigaddset(&signals, SIGINT);
     sigaddset(&signals, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &signals, NULL);   /* before any thread: they inherit it */
-    int port = fp_listen(&s);
+    int port = tn_listen_loopback(&s.listen_fd, "faultproxy");
     if (port < 0 || pipe(s.stop_pipe) != 0) {
         if (s.listen_fd >= 0) close(s.listen_fd);
         return 1;
@@ -661,11 +635,11 @@ int main(int argc, char **argv)
     if (pthread_create(&acceptor, NULL, fp_accept_main, &s) == 0) {
         printf("PORT %d PID %ld\n", port, (long)getpid());
         fflush(stdout);
-        fp_wait_for_stop(&signals, s.o.seconds);
+        tn_wait_for_stop(&signals, s.o.seconds);
         close(s.stop_pipe[1]);
         s.stop_pipe[1] = -1;
         pthread_join(acceptor, NULL);
-        drained = fp_drain(&s);
+        drained = tn_drain(&s.lock, &s.idle, &s.active, "faultproxy");
         rc = fp_write_stats(&s);
     } else {
         fprintf(stderr, "faultproxy: cannot start the accept thread\n");

@@ -287,6 +287,16 @@ int tn_read_response(int stop_fd, int fd, tn_buf *up, tn_buf *head, tn_buf *body
     return tn_buf_append(body, up->data + h, (size_t)length);
 }
 
+int tn_parse_long(const char *v, long min, long max, long *out)
+{
+    char *end;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (errno || end == v || *end || n < min || n > max) return -1;
+    *out = n;
+    return 0;
+}
+
 /* --- sockets --- */
 
 int tn_connect_loopback(int port)

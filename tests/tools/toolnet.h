@@ -80,6 +80,9 @@ int tn_conn_upstream(tn_conn *c, int port);
 /* Closes both sockets and frees the buffers (c itself is the caller's). */
 void tn_conn_release(tn_conn *c);
 
+/* A whole decimal number from min to max into *out: 0, or -1 (out unchanged). */
+int tn_parse_long(const char *v, long min, long max, long *out);
+
 /* A TCP_NODELAY connection to 127.0.0.1:port, or -1. The caller closes it. */
 int tn_connect_loopback(int port);
 /* Listens on 127.0.0.1 on a free port into *fd (-1 or an fd the caller
