@@ -232,16 +232,6 @@ static int fpl_parse(fpl_server *s, int argc, char **argv)
     return 0;
 }
 
-/* Stops the acceptor, then waits for the pumps (they notice the stop pipe at once). */
-static void fpl_stop(fpl_server *s, pthread_t acceptor)
-{
-    close(s->stop_pipe[1]);
-    pthread_join(acceptor, NULL);
-    pthread_mutex_lock(&s->lock);
-    while (s->active > 0) pthread_cond_wait(&s->idle, &s->lock);
-    pthread_mutex_unlock(&s->lock);
-}
-
 static int fpl_write_stats(fpl_server *s)
 {
     if (!s->stats_path) return 0;
@@ -276,13 +266,16 @@ int fp_latency_main(int argc, char **argv)
     }
     printf("PORT %d PID %ld\n", port, (long)getpid());
     fflush(stdout);
-    struct timespec limit = { s.seconds, 0 };
-    while (sigtimedwait(&signals, NULL, &limit) < 0 && errno == EINTR) {}
-    fpl_stop(&s, acceptor);
+    tn_wait_for_stop(&signals, s.seconds);
+    close(s.stop_pipe[1]);   /* the acceptor and the pumps notice at once */
+    pthread_join(acceptor, NULL);
+    int drained = tn_drain(&s.lock, &s.idle, &s.active, "faultproxy latency");
     int rc = fpl_write_stats(&s);
     close(s.listen_fd);
     close(s.stop_pipe[0]);
-    pthread_cond_destroy(&s.idle);
-    pthread_mutex_destroy(&s.lock);
+    if (drained) {   /* a straggler past the drain would still use them */
+        pthread_cond_destroy(&s.idle);
+        pthread_mutex_destroy(&s.lock);
+    }
     return rc;
 }
