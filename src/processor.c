@@ -63,32 +63,11 @@ static double processor_now_s(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* The item's key, or as much of it as the item has. */
-static record_key processor_key_of(const json_t *item)
-{
-    record_key key;
-    record_key_of(item, &key);
-    return key;
-}
-
-static void processor_add_error(processor *p, const json_t *item, const char *kind, const char *message,
-                                int attempts)
-{
-    record_key key = processor_key_of(item);
-    failures_add(&p->fails, &key, kind, message, attempts);
-}
-
-static void processor_add_ddb_key_error(processor *p, const record_key *key, const char *what, const ddb_error *err)
+static void processor_add_ddb_error(processor *p, const record_key *key, const char *what, const ddb_error *err)
 {
     char msg[1400];
     snprintf(msg, sizeof msg, "%s: %s: %s", what, err->code, err->message);
     failures_add(&p->fails, key, "dynamodb", msg, err->attempts);
-}
-
-static void processor_add_ddb_error(processor *p, const json_t *item, const char *what, const ddb_error *err)
-{
-    record_key key = processor_key_of(item);
-    processor_add_ddb_key_error(p, &key, what, err);
 }
 
 /* Runs the callback, again up to callback_retries times while it errors. */
@@ -119,16 +98,15 @@ static int processor_write_allowed(processor *p, int portion)
 
 /* After a failed callback: with max_failures, counts the failure on the item
  * and parks the record at the limit. */
-static void processor_note_failure(processor_worker *w, const json_t *item, int portion, const char *msg)
+static void processor_note_failure(processor_worker *w, const json_t *item, const record_key *key, int portion,
+                                   const char *msg)
 {
     processor *p = w->p;
     if (p->o->max_failures <= 0 || !processor_write_allowed(p, portion))
         return;
     ddb_error err;
     int parked;
-    record_key key;
-    record_key_of(item, &key);
-    record_mark_result r = record_note_failure(w->client, &p->table, &key, record_failures(item),
+    record_mark_result r = record_note_failure(w->client, &p->table, key, record_failures(item),
                                                p->o->max_failures, msg, &parked, &p->policy, &err);
     if (r == RECORD_MARKED && parked)
         w->parked++;
@@ -168,7 +146,7 @@ static void processor_mark_done(void *ud, const record_key *key, record_mark_res
     } else if (m == RECORD_NOT_MARKED) {
         atomic_fetch_add(&p->mark_skipped, 1);   /* another process marked it first */
     } else {
-        processor_add_ddb_key_error(p, key, "marking processed", err);
+        processor_add_ddb_error(p, key, "marking processed", err);
         atomic_fetch_add(&p->mark_failed, 1);
     }
     if (!p->leases)
@@ -203,18 +181,24 @@ static int processor_start_marker(processor *p, ddb_error *err)
     return p->marker ? 0 : -1;
 }
 
+/* What became of a record once its callback returned. */
+typedef enum processor_outcome {
+    PROCESSOR_HANDED_TO_MARKER,   /* the marker ends the record's lease use (processor_mark_done) */
+    PROCESSOR_FAILED,
+    PROCESSOR_LEFT,               /* abandoned at a stop: neither failed nor marked */
+} processor_outcome;
+
 /* Hands a record whose callback succeeded to the marker; the marker counts
- * the outcome (processor_mark_done) while the worker goes on. Returns 1 when
- * handed over (the marker ends the record's lease use), 0 when not. */
-static int processor_mark(processor_worker *w, const json_t *item, const record_key *key)
+ * the outcome (processor_mark_done) while the worker goes on. */
+static processor_outcome processor_mark(processor_worker *w, const record_key *key)
 {
     processor *p = w->p;
     ddb_error err;
     if (marker_submit(p->marker, key, &err) == 0)
-        return 1;
-    processor_add_ddb_error(p, item, "marking processed", &err);
+        return PROCESSOR_HANDED_TO_MARKER;
+    processor_add_ddb_error(p, key, "marking processed", &err);
     w->failed++;
-    return 0;
+    return PROCESSOR_FAILED;
 }
 
 /* Called as each worker ends (n at once for workers that never started):
@@ -225,30 +209,29 @@ static void processor_workers_gone(processor *p, int n)
         marker_close(p->marker);
 }
 
-/* Returns 1 when the record went to the marker. */
-static int processor_finish(processor_worker *w, const json_t *item, const record_key *key, int portion,
-                            processor_callback_result r, const char *msg, int attempts)
+static processor_outcome processor_finish(processor_worker *w, const json_t *item, const record_key *key,
+                                          int portion, processor_callback_result r, const char *msg, int attempts)
 {
     if (r == PROCESSOR_CALLBACK_OK)
-        return processor_mark(w, item, key);
+        return processor_mark(w, key);
     if (r == PROCESSOR_CALLBACK_ABANDONED)
-        return 0;
-    processor_add_error(w->p, item, r == PROCESSOR_CALLBACK_TIMEOUT ? "timeout" : "callback", msg, attempts);
+        return PROCESSOR_LEFT;
+    failures_add(&w->p->fails, key, r == PROCESSOR_CALLBACK_TIMEOUT ? "timeout" : "callback", msg, attempts);
     w->failed++;
-    processor_note_failure(w, item, portion, msg);
-    return 0;
+    processor_note_failure(w, item, key, portion, msg);
+    return PROCESSOR_FAILED;
 }
 
 static void processor_process_one(processor_worker *w, const json_t *item)
 {
     processor *p = w->p;
     record_key key;
-    if (record_key_of(item, &key) != 0) {
-        processor_add_error(p, item, "invalid", "the record has no AccountId or RunTime string", 0);
+    if (record_key_of(item, &key) != 0) {   /* key holds what the item has */
+        failures_add(&p->fails, &key, "invalid", "the record has no AccountId or RunTime string", 0);
         w->failed++;
         return;
     }
-    int portion = p->leases ? lease_portion_of(lease_portions(p->leases), &key) : -1;
+    int portion = processor_portion_of(p, &key);
     long long token = -1;
     if (p->leases && !lease_begin(p->leases, portion, &token)) {
         lease_end(p->leases, portion);   /* no longer ours: its new owner takes it */
@@ -256,11 +239,11 @@ static void processor_process_one(processor_worker *w, const json_t *item)
     }
     char msg[4096];
     int attempts;
-    long failed_before = atomic_load(&w->failed);
     processor_callback_result r = processor_run_callback(w, item, token, msg, sizeof msg, &attempts);
-    if (processor_finish(w, item, &key, portion, r, msg, attempts))
+    processor_outcome o = processor_finish(w, item, &key, portion, r, msg, attempts);
+    if (o == PROCESSOR_HANDED_TO_MARKER)
         return;   /* processor_mark_done ends it */
-    if (p->leases && atomic_load(&w->failed) != failed_before)
+    if (p->leases && o == PROCESSOR_FAILED)
         lease_record_failed(p->leases, portion);
     if (p->leases)
         lease_end(p->leases, portion);
@@ -312,7 +295,7 @@ static int processor_offer(processor *p, json_t *item, processor_pass *ps)
         return queue_push(&p->q, item);
     record_key key;
     int has_key = record_key_of(item, &key) == 0;
-    int portion = has_key ? lease_portion_of(lease_portions(p->leases), &key) : 0;
+    int portion = has_key ? processor_portion_of(p, &key) : 0;
     lease_class c = has_key ? lease_classify(p->leases, ps->id, portion) : LEASE_MINE;
     if (c == LEASE_BUSY)
         ps->busy++;
