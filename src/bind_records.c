@@ -176,7 +176,7 @@ static int bind_records_mark_as_processed(lua_State *L)
     record_key key;
     bind_records *r = bind_records_check_with_key(L, &c, &key);
     ddb_error err;
-    record_mark_result m = record_mark_processed(c, &r->table, &key, NULL, NULL, &err);
+    record_mark_result m = record_mark_processed(c, &r->table, &key, NULL, &err);
     if (m == RECORD_FAILED)
         return bind_raise_error(L, &err);
     lua_pushboolean(L, m == RECORD_MARKED);

@@ -176,8 +176,7 @@ static void marker_send(marker *m, marker_slot *slot, marker_mark *mark)
         return;
     }
     mark->attempts++;
-    int len = record_mark_body(m->s.table, &mark->key, m->s.owner, slot->body, sizeof slot->body,
-                               &slot->heap_body);
+    int len = record_mark_body(m->s.table, &mark->key, slot->body, sizeof slot->body, &slot->heap_body);
     if (len < 0) {
         ddb_error_set(&err, "OutOfMemory", 0, "out of memory building an UpdateItem request");
         goto fail;

@@ -24,9 +24,6 @@ typedef struct marker marker;
 
 typedef struct marker_settings {
     const record_table *table;   /* borrowed; outlives the marker */
-    const char *owner;           /* a LeaseOwner the mark's condition requires (borrowed), or NULL;
-                                  * the processor passes NULL: its portion leases fence the marks
-                                  * through may_send */
     retry_policy policy;         /* attempts and back-off of each mark */
     int concurrency;             /* UpdateItems in flight at most (>= 1) */
     int capacity;                /* pending marks at most (>= concurrency) */

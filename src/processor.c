@@ -168,7 +168,6 @@ static int processor_start_marker(processor *p, ddb_error *err)
 {
     marker_settings s = {
         .table = &p->table,
-        .owner = NULL,   /* the portion leases fence the marks (may_send), not a condition on the item */
         .policy = p->policy,
         .concurrency = (int)p->o->mark_concurrency,
         .capacity = PROCESSOR_MARKS_PENDING_FACTOR * (int)p->o->mark_concurrency,

@@ -354,24 +354,16 @@ static int record_plain_mark_body(const record_table *t, const record_key *key, 
     return n > 0 && (size_t)n < size ? n : -1;
 }
 
-int record_mark_body(const record_table *t, const record_key *key, const char *owner, char *buf, size_t size,
-                     char **heap)
+int record_mark_body(const record_table *t, const record_key *key, char *buf, size_t size, char **heap)
 {
     *heap = NULL;
-    int len = owner ? -1 : record_plain_mark_body(t, key, buf, size);
+    int len = record_plain_mark_body(t, key, buf, size);
     if (len > 0) return len;
-    json_t *req = owner
-        ? json_pack("{s:s,s:o,s:s,s:s,s:{s:s,s:s,s:s},s:{s:{s:s},s:{s:s},s:{s:s}}}",
-                    "TableName", t->table, "Key", record_key_json(key),
-                    "UpdateExpression", "SET #p = :one REMOVE #o, #e",
-                    "ConditionExpression", "#p = :zero AND #o = :me",
-                    "ExpressionAttributeNames", "#p", "Processed", "#o", "LeaseOwner", "#e", "LeaseExpires",
-                    "ExpressionAttributeValues", ":one", "N", "1", ":zero", "N", "0", ":me", "S", owner)
-        : json_pack("{s:s,s:o,s:s,s:s,s:{s:s},s:{s:{s:s},s:{s:s}}}",
-                    "TableName", t->table, "Key", record_key_json(key),
-                    "UpdateExpression", "SET #p = :one", "ConditionExpression", "#p = :zero",
-                    "ExpressionAttributeNames", "#p", "Processed",
-                    "ExpressionAttributeValues", ":one", "N", "1", ":zero", "N", "0");
+    json_t *req = json_pack("{s:s,s:o,s:s,s:s,s:{s:s},s:{s:{s:s},s:{s:s}}}",
+                            "TableName", t->table, "Key", record_key_json(key),
+                            "UpdateExpression", "SET #p = :one", "ConditionExpression", "#p = :zero",
+                            "ExpressionAttributeNames", "#p", "Processed",
+                            "ExpressionAttributeValues", ":one", "N", "1", ":zero", "N", "0");
     if (req) json_object_set_new(req, "ReturnConsumedCapacity", json_string("TOTAL"));
     *heap = req ? json_dumps(req, JSON_COMPACT) : NULL;
     json_decref(req);
@@ -387,11 +379,11 @@ record_mark_result record_mark_outcome(int rc, const ddb_error *err)
 }
 
 record_mark_result record_mark_processed(ddb_client *c, const record_table *t, const record_key *key,
-                                         const char *owner, const retry_policy *policy, ddb_error *err)
+                                         const retry_policy *policy, ddb_error *err)
 {
     char buf[1024];
     char *heap;
-    int len = record_mark_body(t, key, owner, buf, sizeof buf, &heap);
+    int len = record_mark_body(t, key, buf, sizeof buf, &heap);
     if (len < 0) {
         ddb_error_set(err, "OutOfMemory", 0, "out of memory building an UpdateItem request");
         return RECORD_FAILED;

@@ -104,12 +104,11 @@ int record_query_page(ddb_client *c, const record_table *t, const record_query *
 
 typedef enum { RECORD_MARKED = 1, RECORD_NOT_MARKED = 0, RECORD_FAILED = -1 } record_mark_result;
 
-/* Sets Processed = 1 on a record that exists with Processed = 0 (and, with an
- * owner, whose lease that owner holds; the lease is removed). NOT_MARKED when
- * the condition fails: it was already processed, is missing, or the lease was
- * lost. policy as for ddb_client_call. */
+/* Sets Processed = 1 on a record that exists with Processed = 0. NOT_MARKED
+ * when the condition fails: it was already processed or is missing. policy as
+ * for ddb_client_call. */
 record_mark_result record_mark_processed(ddb_client *c, const record_table *t, const record_key *key,
-                                         const char *owner, const retry_policy *policy, ddb_error *err);
+                                         const retry_policy *policy, ddb_error *err);
 
 /* After a failed callback on an unprocessed record whose Failures attribute
  * was failures_seen (0 when absent): sets Failures = failures_seen + 1 and
@@ -123,10 +122,9 @@ record_mark_result record_note_failure(ddb_client *c, const record_table *t, con
 
 /* The pieces of record_mark_processed, for the processor's asynchronous
  * marks: the UpdateItem body, written into buf when it fits (the common
- * case: no lease, nothing to escape), else malloc'd into *heap (the caller
- * frees it). Returns the length, or -1 when out of memory. */
-int record_mark_body(const record_table *t, const record_key *key, const char *owner, char *buf, size_t size,
-                     char **heap);
+ * case: nothing to escape), else malloc'd into *heap (the caller frees it).
+ * Returns the length, or -1 when out of memory. */
+int record_mark_body(const record_table *t, const record_key *key, char *buf, size_t size, char **heap);
 /* The mark's result from the call's rc (0 or -1 with err, whose uncertain
  * flag says an earlier attempt may have been applied). */
 record_mark_result record_mark_outcome(int rc, const ddb_error *err);

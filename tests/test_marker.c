@@ -126,7 +126,7 @@ static void marks_each_record_once_within_capacity(void **state)
 
     tm_outcomes o;
     memset(&o, 0, sizeof o);
-    marker_settings s = { &t, NULL, { 3, 10, 2.0, 100 }, 3, TM_CAPACITY, NULL, tm_on_done, NULL, &o };
+    marker_settings s = { &t, { 3, 10, 2.0, 100 }, 3, TM_CAPACITY, NULL, tm_on_done, NULL, &o };
     marker *m = marker_start(&s, &l.cfg, &err);
     assert_non_null(m);
     int most_pending = 0;
@@ -166,7 +166,7 @@ static void reports_failures_and_refusals(void **state)
     /* no such table: not retryable, reported after one attempt */
     tm_outcomes o;
     memset(&o, 0, sizeof o);
-    marker_settings s = { &t, NULL, { 4, 1, 2.0, 10 }, 2, 4, NULL, tm_on_done, NULL, &o };
+    marker_settings s = { &t, { 4, 1, 2.0, 10 }, 2, 4, NULL, tm_on_done, NULL, &o };
     marker *m = marker_start(&s, &l.cfg, &err);
     assert_non_null(m);
     assert_int_equal(0, marker_submit(m, &one, &err));
