@@ -24,8 +24,8 @@ while arg[i] do
   elseif a == "--delete" or a == "--recreate" then
     mode = a
   elseif a == "--shards" then
-    shards = math.tointeger(tonumber(arg[i + 1] or ""))
-    if not shards or shards < 0 or shards > tables.MAX_SHARDS then
+    shards = tables.shard_count(arg[i + 1], 0)
+    if not shards then
       fail(2, "--shards needs a whole number from 0 to %d, not '%s'", tables.MAX_SHARDS, tostring(arg[i + 1]))
     end
     i = i + 1
@@ -37,8 +37,8 @@ end
 
 local env_shards = os.getenv("RECORDS_SHARDS")
 if not shards and env_shards and env_shards ~= "" then
-  shards = math.tointeger(tonumber(env_shards))
-  if not shards or shards < 0 or shards > tables.MAX_SHARDS then
+  shards = tables.shard_count(env_shards, 0)
+  if not shards then
     fail(2, "RECORDS_SHARDS must be a whole number from 0 to %d, not '%s'", tables.MAX_SHARDS, env_shards)
   end
 end

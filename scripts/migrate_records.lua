@@ -40,8 +40,8 @@ local function parse_args()
       print(USAGE)
       os.exit(0)
     elseif a == "--shards" then
-      o.shards = math.tointeger(tonumber(arg[i + 1] or ""))
-      if not o.shards or o.shards < 1 or o.shards > tables.MAX_SHARDS then
+      o.shards = tables.shard_count(arg[i + 1], 1)
+      if not o.shards then
         fail(2, "--shards needs a whole number from 1 to %d, not '%s'", tables.MAX_SHARDS, tostring(arg[i + 1]))
       end
       i = i + 1

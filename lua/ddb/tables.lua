@@ -15,11 +15,17 @@ function tables.names()
     users = env("USERS_TABLE", "Users"),
     records = env("RECORDS_TABLE", "Records"),
     records_index = env("RECORDS_INDEX", "Processed"),
-    records_shards = tonumber(env("RECORDS_SHARDS", "0")),
   }
 end
 
 tables.MAX_SHARDS = 1024
+
+-- The whole number text (a string or nil) names, when it is a shard count
+-- from min to MAX_SHARDS; else nil.
+function tables.shard_count(text, min)
+  local n = math.tointeger(tonumber(text or ""))
+  return n and n >= min and n <= tables.MAX_SHARDS and n or nil
+end
 
 -- The shard attribute of a layout with n shards: its name carries n (see
 -- src/record_layout.h), so DescribeTable alone tells every process the layout.
@@ -79,10 +85,10 @@ function tables.records(name, index, shards)
   return spec
 end
 
--- Both tables with the names from the environment.
+-- Both tables with the names from the environment; Records with shards shards (0: the seed's layout).
 function tables.all(shards)
   local n = tables.names()
-  return { tables.users(n.users), tables.records(n.records, n.records_index, shards or n.records_shards) }
+  return { tables.users(n.users), tables.records(n.records, n.records_index, shards) }
 end
 
 local function keys_text(schema)
