@@ -200,28 +200,38 @@ static void numtext_shortest(double d, char *tmp, size_t size)
     }
 }
 
-int numtext_format_double(double d, char *buf, size_t size)
+/* numtext_format_double on a thread already in the "C" locale. */
+static int numtext_format_in_c(double d, char *buf, size_t size)
 {
     char tmp[64];
     size_t len;
-    locale_t saved;
-    locale_t c;
 
     if (!isfinite(d))
         return -1;
-    if (d == 0) {
+    if (d == 0)
         strcpy(tmp, "0");
-    } else {
-        c = numtext_enter_c(&saved);
-        if (numtext_whole(d, tmp, sizeof tmp) < 0)
-            numtext_shortest(d, tmp, sizeof tmp);
-        numtext_leave_c(c, saved);
-    }
+    else if (numtext_whole(d, tmp, sizeof tmp) < 0)
+        numtext_shortest(d, tmp, sizeof tmp);
     len = strlen(tmp);
     if (!buf || len >= size)
         return -1;
     memcpy(buf, tmp, len + 1);
     return (int)len;
+}
+
+int numtext_format_double(double d, char *buf, size_t size)
+{
+    locale_t saved;
+    locale_t c;
+    int len;
+
+    if (!isfinite(d) || d == 0)   /* no printf: no locale to switch */
+        return numtext_format_in_c(d, buf, size);
+    c = numtext_enter_c(&saved);
+    len = numtext_format_in_c(d, buf, size);
+
+    numtext_leave_c(c, saved);
+    return len;
 }
 
 static int numtext_int64(const numtext_decimal *m, long long *out)
@@ -252,6 +262,8 @@ numtext_kind numtext_classify(const char *s, size_t n, long long *i, double *d)
     char buf[64];
     double dv;
     int len;
+    locale_t saved;
+    locale_t c;
 
     if (!s || numtext_parse(s, n, &m) < 0)
         return NUMTEXT_INVALID;
@@ -262,8 +274,10 @@ numtext_kind numtext_classify(const char *s, size_t n, long long *i, double *d)
     }
     /* the normalised form is short whatever the text's zeros: 0.DIGITSePOINT */
     snprintf(text, sizeof text, "%s0.%.*se%lld", m.neg ? "-" : "", m.ndigits, m.digits, m.point);
-    dv = numtext_strtod(text);
-    len = numtext_format_double(dv, buf, sizeof buf);
+    c = numtext_enter_c(&saved);   /* once for both calls: this runs for every non-integer read */
+    dv = strtod(text, NULL);
+    len = numtext_format_in_c(dv, buf, sizeof buf);
+    numtext_leave_c(c, saved);
     if (len < 0 || numtext_parse(buf, (size_t)len, &f) < 0 || !numtext_equal(&m, &f))
         return NUMTEXT_EXACT;
     if (d)
