@@ -321,11 +321,15 @@ static int bind_records_cursor_next(lua_State *L, cursor *k, ddb_client *c, cons
     if (k->remaining == 0)
         return 0;
     int best = -1;
+    const char *best_rt = NULL;
     for (int i = 0; i < k->count; i++) {
         if (!bind_records_stream_fill(L, k, i, c, t))
             continue;
-        if (best < 0 || strcmp(bind_records_stream_run_time(&k->s[i]), bind_records_stream_run_time(&k->s[best])) < 0)
+        const char *rt = bind_records_stream_run_time(&k->s[i]);
+        if (best < 0 || strcmp(rt, best_rt) < 0) {
             best = i;
+            best_rt = rt;
+        }
     }
     if (best < 0)
         return 0;
