@@ -77,7 +77,7 @@ static int bind_options_given(lua_State *L, int idx, const char *field)
     return given;
 }
 
-static void bind_config_apply(lua_State *L, int idx, ddb_config *cfg, struct creds_registry *creds);
+static void bind_config_apply(lua_State *L, int idx, ddb_config *cfg);
 
 void bind_config_resolve(lua_State *L, int idx, ddb_config *cfg)
 {
@@ -85,15 +85,18 @@ void bind_config_resolve(lua_State *L, int idx, ddb_config *cfg)
     struct creds_registry *creds = runtime_creds_of(L);
     if (!creds)
         luaL_error(L, "ddb.client: this Lua state has no credential cache (runtime_set_creds)");
-    if (config_from_env(cfg, creds, err, sizeof err) != 0)
+    if (config_from_env(cfg, NULL, err, sizeof err) != 0)
         luaL_error(L, "ddb.client: %s", err);
     if (idx != 0 && !lua_isnoneornil(L, idx))
-        bind_config_apply(L, idx, cfg, creds);
+        bind_config_apply(L, idx, cfg);
+    /* after the options: their region and ca_bundle key the credential cache (STS region) */
+    if (config_rekey_credentials(cfg, creds, err, sizeof err) != 0)
+        luaL_error(L, "ddb.client: %s", err);
     cfg->throttle = bind_client_throttle(L, (throttle_mode)cfg->retry_mode);
 }
 
 /* The options table at idx over the environment's settings. */
-static void bind_config_apply(lua_State *L, int idx, ddb_config *cfg, struct creds_registry *creds)
+static void bind_config_apply(lua_State *L, int idx, ddb_config *cfg)
 {
     char err[512];
     luaL_checktype(L, idx, LUA_TTABLE);
@@ -105,8 +108,5 @@ static void bind_config_apply(lua_State *L, int idx, ddb_config *cfg, struct cre
     /* a region given without any endpoint setting moves the default endpoint along */
     if (bind_options_given(L, idx, "region") && !bind_options_given(L, idx, "endpoint") &&
         !config_endpoint_from_env() && config_default_endpoint(cfg, err, sizeof err) != 0)
-        luaL_error(L, "ddb.client: %s", err);
-    /* the options' region and ca_bundle also key the credential cache (STS region) */
-    if (config_rekey_credentials(cfg, creds, err, sizeof err) != 0)
         luaL_error(L, "ddb.client: %s", err);
 }

@@ -43,7 +43,7 @@ static int config_resolve_credentials(ddb_config *cfg, creds_registry *creds, ch
             ? -1 : 0;
     }
     cfg->creds = NULL;
-    return config_rekey_credentials(cfg, creds, err, errlen);
+    return creds ? config_rekey_credentials(cfg, creds, err, errlen) : 0;
 }
 
 int config_rekey_credentials(ddb_config *cfg, creds_registry *creds, char *err, size_t errlen)

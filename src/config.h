@@ -52,13 +52,15 @@ typedef struct ddb_config {
  *   retries    AWS_MAX_ATTEMPTS, DDBRUN_RETRY_BASE_MS, DDBRUN_RETRY_MULTIPLIER,
  *              DDBRUN_RETRY_CAP_MS, AWS_RETRY_MODE (standard | adaptive; the
  *              shared throttle itself is attached by the caller)
- * Missing credentials are not an error here (see config_check). Returns 0, or
- * -1 with a message naming the variable or file in err. */
+ * Missing credentials are not an error here (see config_check). With creds
+ * NULL no chain cache is chosen yet: a caller that changes the settings first
+ * then calls config_rekey_credentials once. Returns 0, or -1 with a message
+ * naming the variable or file in err. */
 int config_from_env(ddb_config *cfg, struct creds_registry *creds, char *err, size_t errlen);
 
-/* After cfg's region or ca_bundle changed (ddb.client options): points
- * cfg->creds at creds's cache for the new settings, so that the cache key and
- * the STS region follow. No-op for static keys. Returns 0 or -1 with err. */
+/* Points cfg->creds at creds's cache for cfg's settings (its region and
+ * ca_bundle key the cache and choose the STS region), e.g. once ddb.client
+ * options are applied. No-op for static keys. Returns 0 or -1 with err. */
 int config_rekey_credentials(ddb_config *cfg, struct creds_registry *creds, char *err, size_t errlen);
 
 /* True when the environment names an endpoint (so the region does not choose it). */
