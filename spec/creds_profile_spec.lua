@@ -133,6 +133,16 @@ describe("credentials from a profile", function()
       cs.error_line(err))
   end)
 
+  it("names the file and line of a duration_seconds outside 900 to 43200", function()
+    helper.write_file(credentials, "[base]\naws_access_key_id = AKIDBASE1\naws_secret_access_key = basesecret1\n")
+    helper.write_file(config, table.concat({ "[profile short]", "role_arn = " .. ROLE_A, "source_profile = base",
+      "duration_seconds = 60", "" }, "\n"))
+    local _, err, code = cs.run(cs.CALLS, profile_env(nil, "short"))
+    assert.are_not.equal(0, code)
+    assert.are.equal("CredentialsError: " .. config .. ":4: duration_seconds must be a whole number from 900 to 43200, not '60'",
+      cs.error_line(err))
+  end)
+
   it("refuses a source_profile loop, naming the file, line and the loop", function()
     helper.write_file(config, table.concat({ "[profile a]", "role_arn = " .. ROLE_A, "source_profile = b", "",
       "[profile b]", "role_arn = " .. ROLE_B, "source_profile = a", "" }, "\n"))

@@ -1,6 +1,5 @@
 #include "creds_chain.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +8,7 @@
 #include "container_creds.h"
 #include "credential_process.h"
 #include "imds.h"
+#include "options.h"
 #include "sts.h"
 
 #define CREDS_CHAIN_MAX_DEPTH 8
@@ -130,16 +130,13 @@ static int creds_chain_role(creds_chain_walk *w, const char *name, sts_role *rol
     role->role_arn = creds_chain_value(w, name, "role_arn");
     role->session_name = creds_chain_value(w, name, "role_session_name");
     role->external_id = creds_chain_value(w, name, "external_id");
-    if (d) {
-        char *end;
-        errno = 0;
-        role->duration_s = strtol(d->value, &end, 10);
-        if (errno || end == d->value || *end || role->duration_s < 900 || role->duration_s > 43200) {
-            snprintf(err, errlen, "%s:%d: duration_seconds must be a whole number from 900 to 43200, not '%.32s'",
-                     d->file, d->line, d->value);
-            return -1;
-        }
+    long long duration_s = 0;   /* 0: STS's default */
+    if (d && options_parse_whole(d->value, 900, 43200, &duration_s) != 0) {
+        snprintf(err, errlen, "%s:%d: duration_seconds must be a whole number from 900 to 43200, not '%.32s'",
+                 d->file, d->line, d->value);
+        return -1;
     }
+    role->duration_s = (long)duration_s;
     return 0;
 }
 
@@ -176,15 +173,12 @@ static int creds_chain_assume(creds_chain_walk *w, const char *name, creds_value
 static int creds_chain_process_timeout(const creds_env *e, long *timeout_s, char *err, size_t errlen)
 {
     const char *v = creds_env_get(e, "DDBRUN_CREDENTIAL_PROCESS_TIMEOUT_S");
-    char *end;
-    *timeout_s = CREDENTIAL_PROCESS_DEFAULT_TIMEOUT_S;
-    if (!v) return 0;
-    errno = 0;
-    *timeout_s = strtol(v, &end, 10);
-    if (errno || end == v || *end || *timeout_s < 1 || *timeout_s > 3600) {
+    long long n = CREDENTIAL_PROCESS_DEFAULT_TIMEOUT_S;
+    if (v && options_parse_whole(v, 1, 3600, &n) != 0) {
         snprintf(err, errlen, "DDBRUN_CREDENTIAL_PROCESS_TIMEOUT_S must be a whole number from 1 to 3600, not '%.32s'", v);
         return -1;
     }
+    *timeout_s = (long)n;
     return 0;
 }
 

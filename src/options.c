@@ -152,19 +152,29 @@ static int options_boolean_text(const char *text)
     return strcasecmp(text, "auto") == 0 ? 2 : -1;
 }
 
+int options_parse_whole(const char *text, long long min, long long max, long long *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(text, &end, 10);
+    if (errno || end == text || *end || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
 /* Sets opt from its variable's text. Returns 0 or -1 with err set. */
 static int options_env_one(void *base, const option_spec *opt, const char *text, char *err, size_t errlen)
 {
-    char *end;
     double d;
     long long v;
     int rc = 0;
     int b;
     switch (opt->type) {
     case OPTION_WHOLE:
-        errno = 0;
-        v = strtoll(text, &end, 10);
-        rc = errno || end == text || *end ? -1 : options_set_whole(base, opt, v, opt->env, err, errlen);
+        rc = options_parse_whole(text, LLONG_MIN, LLONG_MAX, &v) < 0
+                 ? -1
+                 : options_set_whole(base, opt, v, opt->env, err, errlen);
         break;
     case OPTION_NUMBER:
         rc = numtext_to_double(text, &d) < 0 ? -1 : options_set_number(base, opt, d, opt->env, err, errlen);

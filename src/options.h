@@ -65,6 +65,10 @@ int options_set_string(void *base, const option_spec *opt, const char *v, size_t
 int options_set_choice(void *base, const option_spec *opt, const char *v, const char *label, char *err,
                        size_t errlen);
 
+/* Parses text, all of it, as a whole decimal number from min to max into
+ * *out: 0, or -1 (out unchanged). For settings outside an option table. */
+int options_parse_whole(const char *text, long long min, long long max, long long *out);
+
 /* Writes "<label> must be <the rule of opt>" into err (for a value of the
  * wrong Lua type). */
 void options_rule(const option_spec *opt, const char *label, char *err, size_t errlen);
