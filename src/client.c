@@ -29,7 +29,7 @@ struct ddb_client {
     double consumed_wcu, consumed_rcu;   /* from ConsumedCapacity in responses */
     creds_value creds;          /* what the signer holds */
     unsigned long creds_gen;    /* their generation in cfg.creds, 0 before the first */
-    long long clock_offset_ms;  /* static keys: the signing clock's correction */
+    long long clock_offset_ms;  /* the signing clock's correction (the chain cache's, copied per attempt) */
     long long server_date_ms;   /* the Date of the last error answer, 0 when absent */
 };
 
@@ -119,7 +119,7 @@ static int client_refresh_credentials(ddb_client *c, ddb_error *err)
     if (!cache) return 0;
     char msg[CREDS_ERROR_SIZE];
     unsigned long gen = c->creds_gen;
-    if (creds_cache_get(cache, &c->creds, &gen, msg, sizeof msg) != 0) {
+    if (creds_cache_get(cache, &c->creds, &gen, &c->clock_offset_ms, msg, sizeof msg) != 0) {
         ddb_error_set(err, "CredentialsError", 0, "%s", msg);
         return -1;
     }
@@ -146,10 +146,10 @@ int ddb_client_credentials(ddb_client *c, char *source, size_t size, long long *
     return 0;
 }
 
-static long long client_signing_clock_ms(ddb_client *c)
+/* Valid after client_refresh_credentials, which copies the chain's offset. */
+static long long client_signing_clock_ms(const ddb_client *c)
 {
-    creds_cache *cache = client_chain_cache(c);
-    return cache ? creds_cache_now_ms(cache) : creds_wall_ms() + c->clock_offset_ms;
+    return creds_wall_ms() + c->clock_offset_ms;
 }
 
 /* After an answer that the request's time is too far from AWS's: takes the
@@ -161,8 +161,8 @@ static int client_correct_clock(ddb_client *c, const ddb_error *err)
                   (strstr(err->message, "Signature expired") || strstr(err->message, "Signature not yet current")));
     if (!skewed || !c->server_date_ms) return 0;
     long long offset = c->server_date_ms - creds_wall_ms();
+    c->clock_offset_ms = offset;
     if (client_chain_cache(c)) creds_cache_set_clock_offset_ms(client_chain_cache(c), offset);
-    else c->clock_offset_ms = offset;
     return 1;
 }
 

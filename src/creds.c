@@ -322,14 +322,6 @@ creds_cache *creds_cache_shared(creds_registry *r, const char *region, const cha
     return c;
 }
 
-long long creds_cache_now_ms(creds_cache *c)
-{
-    pthread_mutex_lock(&c->lock);
-    long long offset = c->clock_offset_ms;
-    pthread_mutex_unlock(&c->lock);
-    return creds_wall_ms() + offset;
-}
-
 void creds_cache_set_clock_offset_ms(creds_cache *c, long long offset_ms)
 {
     pthread_mutex_lock(&c->lock);
@@ -405,7 +397,8 @@ static int creds_usable(const creds_cache *c, long long now)
     return c->have && (c->value.expiration_ms == 0 || now < c->usable_until_ms);
 }
 
-int creds_cache_get(creds_cache *c, creds_value *out, unsigned long *generation, char *err, size_t errlen)
+int creds_cache_get(creds_cache *c, creds_value *out, unsigned long *generation, long long *clock_offset_ms,
+                    char *err, size_t errlen)
 {
     pthread_mutex_lock(&c->lock);
     int rc = 0;
@@ -436,6 +429,7 @@ int creds_cache_get(creds_cache *c, creds_value *out, unsigned long *generation,
     } else if (rc != 0) {
         snprintf(err, errlen, "%s", c->last_failed ? c->last_error : "no valid credentials");
     }
+    *clock_offset_ms = c->clock_offset_ms;
     pthread_mutex_unlock(&c->lock);
     return rc;
 }

@@ -78,17 +78,20 @@ creds_cache *creds_cache_shared(creds_registry *r, const char *region, const cha
 /* Makes sure the current credentials are valid, refreshing first when they
  * are due (single flight), and copies them into *out (the caller wipes them)
  * unless *generation already is theirs; *generation is then updated (start
- * it at 0). Returns 0, or -1 with err naming the source and the
- * problem (never a secret) when no valid credentials are left. */
-int creds_cache_get(creds_cache *c, creds_value *out, unsigned long *generation, char *err, size_t errlen);
+ * it at 0). *clock_offset_ms gets the signing clock's offset (see
+ * creds_cache_set_clock_offset_ms), read under the same lock. Returns 0, or
+ * -1 with err naming the source and the problem (never a secret) when no
+ * valid credentials are left. */
+int creds_cache_get(creds_cache *c, creds_value *out, unsigned long *generation, long long *clock_offset_ms,
+                    char *err, size_t errlen);
 
 /* The source in use ("instance metadata ddbrun-role"), "" before the first
  * fetch, and the expiry (0: none) of the credentials held. */
 void creds_cache_describe(creds_cache *c, char *source, size_t size, long long *expiration_ms);
 
-/* The signing clock: the wall clock plus an offset learnt from the server's
- * Date when AWS refused a request as too skewed. */
-long long creds_cache_now_ms(creds_cache *c);
+/* The signing clock is the wall clock plus this offset, learnt from the
+ * server's Date when AWS refused a request as too skewed; shared by the
+ * cache's clients and its STS calls. */
 void creds_cache_set_clock_offset_ms(creds_cache *c, long long offset_ms);
 
 /* Wall-clock Unix milliseconds. */

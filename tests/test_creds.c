@@ -198,13 +198,14 @@ static void *cache_worker_main(void *arg)
     cache_worker *w = arg;
     creds_value v;
     unsigned long gen = 0;
+    long long offset;
     char err[512];
     while (count_lines(w->runs_path) < 4) {
-        if (creds_cache_get(w->cache, &v, &gen, err, sizeof err) != 0) {
+        if (creds_cache_get(w->cache, &v, &gen, &offset, err, sizeof err) != 0) {
             w->errors++;
             continue;
         }
-        if (v.expiration_ms && creds_cache_now_ms(w->cache) >= v.expiration_ms) w->expired_seen++;
+        if (v.expiration_ms && creds_wall_ms() + offset >= v.expiration_ms) w->expired_seen++;
     }
     creds_value_clear(&v);
     return NULL;
