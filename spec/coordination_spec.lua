@@ -146,7 +146,7 @@ end
 local function metered_run(procs_count, n, shards)
   local name = records_table(shards)
   load(name, n, nil, shards)
-  local meter = helper.start_tool("meter --upstream " .. helper.endpoint:match(":(%d+)$"))
+  local meter = helper.start_tool("meter --upstream " .. helper.upstream_port)
   local procs, logs = {}, {}
   for i = 1, procs_count do
     logs[i] = os.tmpname()

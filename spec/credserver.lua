@@ -6,7 +6,7 @@ local helper = require("helper")
 
 local M = {}
 
-local upstream_port = assert(tonumber(helper.endpoint:match(":(%d+)/?$")), "DDB_TEST_ENDPOINT needs a port")
+local upstream_port = assert(helper.upstream_port, "DDB_TEST_ENDPOINT needs a port")
 
 -- Every variable the credential chain reads: unset unless a spec sets it.
 M.CHAIN_VARIABLES = {
@@ -21,12 +21,6 @@ M.CHAIN_VARIABLES = {
   "DDBRUN_CREDENTIAL_PROCESS_TIMEOUT_S",
 }
 
-local function parse_stats(text)
-  local stats = {}
-  for name, n in (text or ""):gmatch("(%S+) (%d+)") do stats[name] = tonumber(n) end
-  return stats
-end
-
 -- credserver with extra arguments; returns an object with
 -- endpoint, port, stats() (live counters), log() (text) and stop().
 function M.start(args)
@@ -38,7 +32,7 @@ function M.start(args)
   local port, pid = line:match("^PORT (%d+) PID (%d+)$")
   assert(port, "credserver did not start: " .. line)
   local server = { port = tonumber(port), pid = tonumber(pid), dir = dir, endpoint = "http://127.0.0.1:" .. port }
-  function server.stats() return parse_stats(helper.read_file(stats_file)) end
+  function server.stats() return helper.parse_stats(helper.read_file(stats_file)) end
   function server.log() return server.final_log or helper.read_file(log_file) or "" end
   function server.stop()
     if server.stopped then return server.final end

@@ -7,24 +7,12 @@ local tables = require("ddb.tables")
 local helper = require("helper")
 
 local direct = helper.client()
-local upstream_port = assert(tonumber(helper.endpoint:match(":(%d+)/?$")), "DDB_TEST_ENDPOINT needs a port")
 
 local KINDS = { "throttle", "throttling", "500", "503html", "reset-before", "reset-after",
                 "delay", "truncate", "crc", "badjson" }
 
--- A proxy in front of DynamoDB Local; stop() returns its counters as a table.
 local function start_proxy(args)
-  local tool = helper.start_tool(string.format("proxy --upstream %d --seconds 150 %s", upstream_port, args))
-  local stop = tool.stop
-  local stats
-  tool.stop = function(self)
-    if not stats then
-      stats = {}
-      for name, n in (stop(self) or ""):gmatch("(%S+) (%d+)") do stats[name] = tonumber(n) end
-    end
-    return stats
-  end
-  return tool
+  return helper.start_proxy(args, 150)
 end
 
 local function proxied(proxy, opts)

@@ -7,6 +7,8 @@ local helper = {}
 helper.ddbrun = os.getenv("DDBRUN_BIN") or "build/ddbrun"
 helper.root = os.getenv("DDBRUN_ROOT") or "."
 helper.endpoint = os.getenv("DDB_TEST_ENDPOINT")
+-- Its port, for the stand-ins that sit in front of it (tests/tools).
+helper.upstream_port = helper.endpoint and tonumber(helper.endpoint:match(":(%d+)/?$"))
 
 function helper.shell_quote(s)
   return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
@@ -133,6 +135,27 @@ function helper.start_tool(args)
       return stats
     end,
   }
+end
+
+-- A stand-in's stats text ("name N" pairs) as a table of numbers.
+function helper.parse_stats(text)
+  local stats = {}
+  for name, n in (text or ""):gmatch("(%S+) (%d+)") do stats[name] = tonumber(n) end
+  return stats
+end
+
+-- A fault proxy in front of DynamoDB Local for at most seconds, with the
+-- extra arguments; stop() returns its counters as a table (again if called again).
+function helper.start_proxy(args, seconds)
+  local port = assert(helper.upstream_port, "DDB_TEST_ENDPOINT needs a port")
+  local tool = helper.start_tool(string.format("proxy --upstream %d --seconds %d %s", port, seconds, args))
+  local stop = tool.stop
+  local stats
+  tool.stop = function(self)
+    stats = stats or helper.parse_stats(stop(self))
+    return stats
+  end
+  return tool
 end
 
 return helper

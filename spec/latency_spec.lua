@@ -70,7 +70,7 @@ local function exit_code(p)
 end
 
 describe("ddb.processor under added latency", function()
-  local port = helper.endpoint:match(":(%d+)")
+  local port = helper.upstream_port
 
   it("marks every record exactly once through a 5 ms round trip (2,000 records, 5 workers)", function()
     local proxy = helper.start_tool("latency --upstream " .. port .. " --one-way-ms 2.5")

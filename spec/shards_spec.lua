@@ -6,7 +6,6 @@ local tables = require("ddb.tables")
 local helper = require("helper")
 
 local direct = helper.client()
-local upstream_port = assert(tonumber(helper.endpoint:match(":(%d+)/?$")), "DDB_TEST_ENDPOINT needs a port")
 
 local function run_script(args, env)
   return helper.run("--no-env " .. args, { dir = helper.root, env = env })
@@ -237,16 +236,8 @@ describe("migrate_records.lua", function()
   end)
 end)
 
--- A fault proxy in front of DynamoDB Local; stop() returns its counters.
 local function start_proxy(args)
-  local tool = helper.start_tool(string.format("proxy --upstream %d --seconds 300 %s", upstream_port, args))
-  local stop = tool.stop
-  tool.stop = function(self)
-    local stats = {}
-    for k, n in (stop(self) or ""):gmatch("(%S+) (%d+)") do stats[k] = tonumber(n) end
-    return stats
-  end
-  return tool
+  return helper.start_proxy(args, 300)
 end
 
 describe("throttling", function()
